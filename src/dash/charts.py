@@ -1,0 +1,160 @@
+"""The admin page's Plotly charts, built from the API's CSV export and `/api/stats`.
+
+Charts: reviews per day, the rating distribution, suggested vs. given rating (a confusion
+heat-map: how often visitors keep the model's suggestion) and the mean score per brand.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections import Counter
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any
+
+import plotly.graph_objects as go
+
+from brandpulse.dash.components import RATINGS, stars
+
+HEIGHT = 320
+ONE_DAY = timedelta(days=1)
+DAY_MS = 86_400_000  # Plotly's date axes count in milliseconds
+MARGIN = {"l": 48, "r": 16, "t": 48, "b": 40}
+
+
+@dataclass(frozen=True)
+class ReviewRow:
+    """The fields of one exported review that the charts use."""
+
+    brand: str
+    rating: int
+    suggested: int | None
+    score: float | None
+    day: date
+
+
+def parse_export(text: str) -> list[ReviewRow]:
+    """The rows of the API's CSV export (columns text,label,brand,created_at,suggested_rating,score)."""
+    rows = []
+    for record in csv.DictReader(io.StringIO(text)):
+        rows.append(
+            ReviewRow(
+                brand=record["brand"],
+                rating=int(record["label"]),
+                suggested=int(record["suggested_rating"]) if record.get("suggested_rating") else None,
+                score=float(record["score"]) if record.get("score") else None,
+                day=datetime.fromisoformat(record["created_at"]).date(),
+            )
+        )
+    return rows
+
+
+def _figure(title: str, **layout: Any) -> go.Figure:
+    figure = go.Figure()
+    layout.setdefault("height", HEIGHT)
+    figure.update_layout(title=title, margin=MARGIN, template="plotly_white", **layout)
+    return figure
+
+
+def empty_figure(title: str, message: str = "No reviews yet") -> go.Figure:
+    """A chart with nothing to show but `message`."""
+    figure = _figure(title)
+    figure.update_xaxes(visible=False)
+    figure.update_yaxes(visible=False)
+    figure.add_annotation(
+        text=message, showarrow=False, font={"size": 16}, x=0.5, y=0.5, xref="paper", yref="paper"
+    )
+    return figure
+
+
+def reviews_per_day(rows: list[ReviewRow]) -> go.Figure:
+    """A bar per day (UTC) with the number of reviews written that day."""
+    title = "Reviews per day"
+    if not rows:
+        return empty_figure(title)
+    counts = Counter(row.day for row in rows)
+    days = sorted(counts)
+    figure = _figure(title, xaxis_title="day (UTC)", yaxis_title="reviews")
+    figure.add_bar(
+        x=[day.isoformat() for day in days],
+        y=[counts[day] for day in days],
+        width=[0.8 * DAY_MS] * len(days),  # a lone bar would otherwise be a millisecond wide
+        marker_color="#0d6efd",
+        hovertemplate="%{x|%Y-%m-%d}: %{y} reviews<extra></extra>",
+    )
+    # Whole days on the axis, with room either side of the bars even when there is only one day.
+    first, last = days[0] - ONE_DAY, days[-1] + ONE_DAY
+    figure.update_xaxes(type="date", tickformat="%b %d", range=[first.isoformat(), last.isoformat()])
+    if (last - first).days <= 14:
+        figure.update_xaxes(dtick=DAY_MS)
+    return figure
+
+
+def rating_distribution(rows: list[ReviewRow]) -> go.Figure:
+    """How many reviews gave each star rating."""
+    title = "Rating distribution"
+    if not rows:
+        return empty_figure(title)
+    counts = Counter(row.rating for row in rows)
+    figure = _figure(title, xaxis_title="rating", yaxis_title="reviews")
+    figure.add_bar(x=[stars(rating) for rating in RATINGS], y=[counts[rating] for rating in RATINGS])
+    figure.update_traces(marker_color=["#dc3545", "#fd7e14", "#ffc107", "#20c997", "#198754"])
+    return figure
+
+
+def suggestion_matrix(rows: list[ReviewRow]) -> tuple[list[list[int]], float | None]:
+    """Counts of (given, suggested) rating pairs, rows given 1..5, columns suggested 1..5; and
+    the share of reviews that kept the suggestion (None without any suggestion)."""
+    matrix = [[0] * len(RATINGS) for _ in RATINGS]
+    for row in rows:
+        if row.suggested is not None:
+            matrix[row.rating - 1][row.suggested - 1] += 1
+    total = sum(map(sum, matrix))
+    kept = sum(matrix[index][index] for index in range(len(RATINGS)))
+    return matrix, (kept / total if total else None)
+
+
+def suggestion_heatmap(rows: list[ReviewRow]) -> go.Figure:
+    """The confusion heat-map of suggested vs. given rating, titled with the share that kept it."""
+    matrix, kept = suggestion_matrix(rows)
+    if kept is None:
+        return empty_figure("Suggested vs. given rating", "No reviews with a suggestion yet")
+    labels = [stars(rating) for rating in RATINGS]
+    figure = _figure(
+        f"Suggested vs. given rating: {kept:.0%} kept",
+        xaxis_title="suggested by the model",
+        yaxis_title="given by the visitor",
+    )
+    figure.add_heatmap(
+        z=matrix,
+        x=labels,
+        y=labels,
+        colorscale="Blues",
+        texttemplate="%{z}",
+        hovertemplate="suggested %{x}, given %{y}: %{z}<extra></extra>",
+        showscale=False,
+    )
+    return figure
+
+
+def mean_score_by_brand(stats: dict[str, Any]) -> go.Figure:
+    """A horizontal bar per reviewed brand: its mean score (0 negative, 1 positive)."""
+    title = "Mean score per brand"
+    brands = [
+        row for row in stats.get("brands", []) if row.get("count") and row.get("mean_score") is not None
+    ]
+    if not brands:
+        return empty_figure(title)
+    brands.sort(key=lambda row: row["mean_score"])
+    figure = _figure(title, xaxis_title="mean score", height=max(HEIGHT, 28 * len(brands) + 100))
+    figure.add_bar(
+        x=[row["mean_score"] for row in brands],
+        y=[row["brand"] for row in brands],
+        orientation="h",
+        marker_color="#198754",
+        customdata=[row["count"] for row in brands],
+        hovertemplate="%{y}: %{x:.2f} over %{customdata} reviews<extra></extra>",
+    )
+    figure.update_xaxes(range=[0, 1])
+    return figure

@@ -1,0 +1,113 @@
+"""Small view helpers shared by the pages: the score bar's look, star texts and the brand card.
+
+They are plain functions of plain values, so the callbacks that use them stay a few lines long
+and the rules (colour thresholds, what the rating line says) are unit-tested here.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import dash_bootstrap_components as dbc
+from dash import html
+
+STAR = "★"
+RATINGS = (1, 2, 3, 4, 5)
+LOW, HIGH = 1 / 3, 2 / 3  # score thresholds: red below LOW, amber below HIGH, green above
+
+
+def score_colour(score: float) -> str:
+    """The Bootstrap colour of a score: danger (red), warning (amber) or success (green)."""
+    if score < LOW:
+        return "danger"
+    if score < HIGH:
+        return "warning"
+    return "success"
+
+
+def sentiment_word(score: float) -> str:
+    """How a score reads in words (for the status line and screen readers)."""
+    return {"danger": "Negative", "warning": "Mixed", "success": "Positive"}[score_colour(score)]
+
+
+def score_percent(score: float) -> int:
+    """A score in [0, 1] as a whole percentage."""
+    return max(0, min(100, round(score * 100)))
+
+
+def stars(rating: int) -> str:
+    """A rating as text: 4 -> "4 ★"."""
+    return f"{rating} {STAR}"
+
+
+def score_view(
+    seq: int, text: str, prediction: dict[str, Any] | None = None, error: str | None = None
+) -> dict[str, Any]:
+    """What the score bar shows for the scoring request `seq` (applied only if no newer one was).
+
+    No prediction (empty text or an error) resets the bar; `error` becomes the status line.
+    """
+    view: dict[str, Any] = {
+        "seq": seq,
+        "text": text,
+        "score": None,
+        "suggested": None,
+        "model_version": None,
+        "percent": 0,
+        "label": "",
+        "color": "secondary",
+        "status": error or "",
+    }
+    if prediction is not None:
+        score = float(prediction["score"])
+        percent = score_percent(score)
+        view.update(
+            score=score,
+            suggested=int(prediction["suggested_rating"]),
+            model_version=prediction.get("model_version"),
+            percent=percent,
+            label=f"{percent}%",
+            color=score_colour(score),
+            status=f"{sentiment_word(score)}: {percent}% positive",
+        )
+    return view
+
+
+def rating_summary(suggested: int | None, rating: int | None, touched: bool) -> str:
+    """The line under the stars: "suggested 4 ★", or "suggested 4 ★ — your rating 3 ★" once chosen."""
+    if touched and rating is not None:
+        yours = f"your rating {stars(rating)}"
+        return f"suggested {stars(suggested)} — {yours}" if suggested is not None else yours.capitalize()
+    if suggested is not None:
+        return f"suggested {stars(suggested)}"
+    return "Start typing: the model suggests a rating as you write."
+
+
+def rating_options() -> list[dict[str, Any]]:
+    """The five choices of the star rating."""
+    return [{"label": stars(rating), "value": rating} for rating in RATINGS]
+
+
+def brand_card(brand: dict[str, Any] | None, logo_src: str | None, error: str | None = None) -> Any:
+    """The brand being reviewed: logo, name and a link to its website."""
+    if brand is None:
+        message = error or "Loading a brand…"
+        return dbc.Card(
+            dbc.CardBody(html.P(message, className="mb-0 text-body-secondary")), class_name="h-100"
+        )
+    website = brand.get("website")
+    body = [
+        html.Img(src=logo_src, alt=f"{brand['name']} logo", className="brand-logo mb-3", width=96, height=96),
+        html.H2(brand["name"], id="brand-name", className="h4 card-title"),
+    ]
+    if website:
+        body.append(
+            html.A(
+                website.removeprefix("https://").removeprefix("http://").rstrip("/"),
+                href=website,
+                target="_blank",
+                rel="noopener noreferrer",
+                className="card-link",
+            )
+        )
+    return dbc.Card(dbc.CardBody(body, className="text-center"), class_name="h-100 brand-card")

@@ -1,0 +1,382 @@
+"""The admin page (`/admin`): sign in with the admin token, browse reviews, export CSV, charts.
+
+The token lives in the browser's session storage only (a `dcc.Store` with `storage_type="session"`)
+and goes to the API as the bearer token with each request this page makes; the Dash server keeps
+nothing. Reviews are paged, filtered and sorted by the API, one page at a time.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from typing import Any
+
+import dash
+import dash_bootstrap_components as dbc
+from dash import Input, Output, State, callback, ctx, dcc, html
+
+from brandpulse.dash import charts, components
+from brandpulse.dash.api_client import ApiError, get_client
+
+logger = logging.getLogger(__name__)
+
+TITLE = "BrandPulse — admin"
+DEFAULT_SORT = "-created_at"
+SORTS = {
+    "-created_at": "Newest first",
+    "created_at": "Oldest first",
+    "-rating": "Rating, high to low",
+    "rating": "Rating, low to high",
+    "-score": "Score, high to low",
+    "score": "Score, low to high",
+    "brand": "Brand, A to Z",
+}
+PAGE_SIZES = ("20", "50", "100")
+TEXT_PREVIEW = 160
+ANY = "*"  # the "no filter" choice (dbc.Select shows an empty value as its blank placeholder)
+GRAPHS = ("chart-per-day", "chart-ratings", "chart-suggestions", "chart-brands")
+FILTER_IDS = ("filter-brand", "filter-rating", "filter-sort", "filter-per-page")
+REJECTED = (401, 403)
+
+
+def register() -> None:
+    """Register the page with Dash (called by `create_app`, after the app exists)."""
+    dash.register_page(__name__, path="/admin", name="Admin", title=TITLE, order=1, layout=layout)
+
+
+def layout(**_query: Any) -> Any:
+    """The page: the sign-in form, and the reviews and charts once signed in."""
+    return html.Div(
+        [
+            dcc.Store(id="admin-token", storage_type="session"),
+            dcc.Download(id="export-download"),
+            html.H1("Admin", className="h3 mb-3"),
+            html.Div(_sign_in_form(), id="signin-section"),
+            html.Div(_admin_area(), id="admin-section", hidden=True),
+        ]
+    )
+
+
+def _sign_in_form() -> Any:
+    return dbc.Form(
+        [
+            # Browsers and password managers expect a user name beside a password.
+            dbc.Input(
+                type="text", name="username", value="admin", autocomplete="username", class_name="d-none"
+            ),
+            dbc.Label("Admin token", html_for="admin-token-input"),
+            dbc.Row(
+                [
+                    dbc.Col(
+                        dbc.Input(id="admin-token-input", type="password", autocomplete="current-password"),
+                        xs=12,
+                        md=6,
+                        class_name="mb-2",
+                    ),
+                    dbc.Col(
+                        dbc.Button("Sign in", id="signin-button", type="submit", color="primary"), xs="auto"
+                    ),
+                ]
+            ),
+            html.Div(
+                dbc.Alert(id="signin-alert", is_open=False, color="danger", class_name="mt-2"),
+                **{"aria-live": "assertive"},
+            ),
+        ],
+        id="signin-form",
+        class_name="signin-form",
+    )
+
+
+def _select(component_id: str, label: str, options: list[dict[str, str]], value: str) -> Any:
+    return dbc.Col(
+        [
+            dbc.Label(label, html_for=component_id, class_name="small mb-0"),
+            dbc.Select(id=component_id, options=options, value=value, size="sm"),
+        ],
+        xs=6,
+        md=3,
+        lg=2,
+        class_name="mb-2",
+    )
+
+
+def _admin_area() -> Any:
+    ratings = [{"label": "Any", "value": ANY}] + [
+        {"label": components.stars(rating), "value": str(rating)} for rating in components.RATINGS
+    ]
+    return html.Div(
+        [
+            html.Div(
+                [
+                    dbc.Button("Refresh", id="admin-refresh", color="secondary", outline=True, size="sm"),
+                    dbc.Button("Export CSV", id="export-button", color="secondary", outline=True, size="sm"),
+                    dbc.Button("Sign out", id="signout-button", color="secondary", size="sm"),
+                ],
+                className="d-flex flex-wrap gap-2 mb-3",
+            ),
+            html.Div(id="export-status", className="small mb-2", **{"aria-live": "polite"}),
+            html.Div(id="admin-summary", className="mb-3"),
+            html.H2("Reviews", className="h5"),
+            dbc.Row(
+                [
+                    _select("filter-brand", "Brand", [{"label": "Any", "value": ANY}], ANY),
+                    _select("filter-rating", "Rating", ratings, ANY),
+                    _select(
+                        "filter-sort",
+                        "Sort",
+                        [{"label": v, "value": k} for k, v in SORTS.items()],
+                        DEFAULT_SORT,
+                    ),
+                    _select(
+                        "filter-per-page", "Per page", [{"label": s, "value": s} for s in PAGE_SIZES], "20"
+                    ),
+                ],
+                class_name="g-2 align-items-end",
+            ),
+            html.Div(id="reviews-table", className="mt-2"),
+            dbc.Pagination(
+                id="reviews-pagination",
+                max_value=1,
+                active_page=1,
+                first_last=True,
+                previous_next=True,
+                fully_expanded=False,
+                size="sm",
+            ),
+            html.H2("Charts", className="h5 mt-4"),
+            dbc.Row(
+                [
+                    dbc.Col(
+                        dcc.Graph(id=graph_id, config={"displaylogo": False, "displayModeBar": "hover"}), lg=6
+                    )
+                    for graph_id in GRAPHS
+                ]
+            ),
+        ]
+    )
+
+
+# ---------------------------------------------------------------- sign in and out
+
+
+@callback(
+    Output("admin-token", "data"),
+    Output("signin-alert", "children"),
+    Output("signin-alert", "is_open"),
+    Output("admin-token-input", "value"),
+    Input("signin-form", "n_submit"),
+    State("admin-token-input", "value"),
+    prevent_initial_call=True,
+)
+def sign_in(_submits: int, token: str | None) -> tuple[Any, ...]:
+    """Keep the token (in the browser session) if the API accepts it; say why not otherwise."""
+    token = (token or "").strip()
+    if not token:
+        return dash.no_update, "Enter the admin token.", True, dash.no_update
+    try:
+        get_client().check_token(token)
+    except ApiError as error:
+        return None, f"Sign-in failed. {error}", True, dash.no_update
+    return token, "", False, ""
+
+
+@callback(
+    Output("admin-token", "data", allow_duplicate=True),
+    Input("signout-button", "n_clicks"),
+    prevent_initial_call=True,
+)
+def sign_out(_clicks: int) -> None:
+    """Forget the token."""
+    return None
+
+
+@callback(
+    Output("signin-section", "hidden"),
+    Output("admin-section", "hidden"),
+    Output("filter-brand", "options"),
+    Input("admin-token", "data"),
+)
+def show_sections(token: str | None) -> tuple[Any, ...]:
+    """The sign-in form without a token; the reviews and charts with one."""
+    if not token:
+        return False, True, dash.no_update
+    options = [{"label": "Any", "value": ANY}]
+    try:
+        options += [{"label": brand["name"], "value": brand["name"]} for brand in get_client().brands()]
+    except ApiError as error:  # the filter offers "Any" only; the table says what failed
+        logger.warning("brand list unavailable for the admin filter: %s", error)
+    return True, False, options
+
+
+# ---------------------------------------------------------------- reviews table
+
+
+def _when(created_at: str) -> str:
+    return datetime.fromisoformat(created_at).strftime("%Y-%m-%d %H:%M")
+
+
+def reviews_table(items: list[dict[str, Any]]) -> Any:
+    """The reviews of one page as a table."""
+    if not items:
+        return html.P("No reviews match.", className="text-body-secondary")
+    header = html.Thead(
+        html.Tr(
+            [
+                html.Th(name, scope="col")
+                for name in ("Date (UTC)", "Brand", "Rating", "Suggested", "Score", "Review", "IP")
+            ]
+        )
+    )
+    rows = []
+    for item in items:
+        text = item["text"]
+        preview = text if len(text) <= TEXT_PREVIEW else text[: TEXT_PREVIEW - 1] + "…"
+        suggested, score = item.get("suggested_rating"), item.get("score")
+        rows.append(
+            html.Tr(
+                [
+                    html.Td(_when(item["created_at"]), className="text-nowrap"),
+                    html.Td(item["brand"]),
+                    html.Td(components.stars(item["rating"]), className="text-nowrap"),
+                    html.Td(components.stars(suggested) if suggested else "—", className="text-nowrap"),
+                    html.Td(f"{components.score_percent(score)}%" if score is not None else "—"),
+                    html.Td(preview, title=text, className="review-text"),
+                    html.Td(item.get("ip_address") or "—", className="small"),
+                ]
+            )
+        )
+    return dbc.Table([header, html.Tbody(rows)], striped=True, hover=True, responsive=True, size="sm")
+
+
+def filters(brand: str | None, rating: str | None) -> dict[str, Any]:
+    """The API's brand and rating filters from the form's choices ("Any" is no filter)."""
+    return {
+        "brand": brand if brand and brand != ANY else None,
+        "rating": int(rating) if rating and rating != ANY else None,
+    }
+
+
+def fetch_page(
+    token: str, page: int, per_page: int, brand: str, rating: str, sort: str
+) -> tuple[dict[str, Any], str]:
+    """A page of reviews, and a note when the API could not sort as asked."""
+    client = get_client()
+    query = {"page": page, "per_page": per_page, **filters(brand, rating)}
+    if sort == DEFAULT_SORT:
+        return client.list_reviews(token, **query), ""
+    try:
+        return client.list_reviews(token, sort=sort, **query), ""
+    except ApiError as error:
+        if error.status != 422 or "sort" not in error.fields:
+            raise
+    note = "This API version cannot sort reviews; they are shown newest first."
+    return client.list_reviews(token, **query), note
+
+
+@callback(
+    Output("reviews-table", "children"),
+    Output("reviews-pagination", "max_value"),
+    Output("reviews-pagination", "active_page"),
+    Input("admin-token", "data"),
+    Input("reviews-pagination", "active_page"),
+    *(Input(filter_id, "value") for filter_id in FILTER_IDS),
+    Input("admin-refresh", "n_clicks"),
+)
+def load_reviews(
+    token: str | None,
+    page: int | None,
+    brand: str,
+    rating: str,
+    sort: str,
+    per_page: str,
+    _refresh: int | None,
+) -> tuple[Any, ...]:
+    """Fetch and draw the requested page of reviews (back to page 1 when a filter changes)."""
+    if not token:
+        return None, 1, 1
+    if ctx.triggered_id in FILTER_IDS or not page:
+        page = 1
+    try:
+        result, note = fetch_page(token, page, int(per_page or 20), brand, rating, sort or DEFAULT_SORT)
+    except ApiError as error:
+        hint = " Sign out and in again with the current token." if error.status in REJECTED else ""
+        alert = dbc.Alert(f"The reviews could not be loaded. {error}{hint}", color="danger")
+        return alert, dash.no_update, dash.no_update
+    total, pages = result["total"], max(result["pages"], 1)
+    summary = html.P(
+        f"{total} review{'s' if total != 1 else ''}, page {result['page']} of {pages}. {note}".strip(),
+        className="small text-body-secondary mb-1",
+        id="reviews-count",
+    )
+    return [summary, reviews_table(result["items"])], pages, page
+
+
+# ---------------------------------------------------------------- charts, summary and export
+
+
+def summary_cards(stats: dict[str, Any]) -> Any:
+    """Three headline figures: reviews, mean rating, suggestions kept."""
+    overall = stats["overall"]
+    figures = (
+        ("Reviews", str(overall["count"])),
+        ("Mean rating", f"{overall['mean_rating']:.2f} ★" if overall.get("mean_rating") is not None else "—"),
+        ("Suggestion kept", f"{overall['agreement']:.0%}" if overall.get("agreement") is not None else "—"),
+    )
+    return dbc.Row(
+        [
+            dbc.Col(
+                dbc.Card(
+                    dbc.CardBody([html.Div(label, className="small"), html.Div(value, className="fs-4")])
+                )
+            )
+            for label, value in figures
+        ],
+        class_name="g-2",
+    )
+
+
+@callback(
+    Output("admin-summary", "children"),
+    *(Output(graph_id, "figure") for graph_id in GRAPHS),
+    Input("admin-token", "data"),
+    Input("admin-refresh", "n_clicks"),
+)
+def load_charts(token: str | None, _refresh: int | None) -> tuple[Any, ...]:
+    """The headline figures and the four charts, over every review."""
+    if not token:
+        return (None, *(charts.empty_figure("") for _ in GRAPHS))
+    client = get_client()
+    try:
+        rows = charts.parse_export(client.export_csv(token))
+        stats = client.stats()
+    except ApiError as error:
+        message = f"The charts could not be loaded. {error}"
+        return (dbc.Alert(message, color="danger"), *(charts.empty_figure("", "—") for _ in GRAPHS))
+    return (
+        summary_cards(stats),
+        charts.reviews_per_day(rows),
+        charts.rating_distribution(rows),
+        charts.suggestion_heatmap(rows),
+        charts.mean_score_by_brand(stats),
+    )
+
+
+@callback(
+    Output("export-download", "data"),
+    Output("export-status", "children"),
+    Input("export-button", "n_clicks"),
+    State("admin-token", "data"),
+    State("filter-brand", "value"),
+    State("filter-rating", "value"),
+    prevent_initial_call=True,
+)
+def export_csv(_clicks: int, token: str | None, brand: str, rating: str) -> tuple[Any, str]:
+    """Download the reviews matching the brand and rating filters as CSV."""
+    if not token:
+        return dash.no_update, "Sign in first."
+    try:
+        text = get_client().export_csv(token, **filters(brand, rating))
+    except ApiError as error:
+        return dash.no_update, f"The export failed. {error}"
+    return dcc.send_string(text, "reviews.csv", type="text/csv"), ""

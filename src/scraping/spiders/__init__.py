@@ -1,0 +1,1 @@
+"""The spiders: `categories`, `companies`, `reviews` and `site` (everything; what `crawl-reviews` runs)."""

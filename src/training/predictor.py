@@ -1,0 +1,82 @@
+"""Inference: texts in, labels, probabilities, score and suggested rating out."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from brandpulse.training.checkpoint import Checkpoint, load_checkpoint
+from brandpulse.training.encoding import CharEncoder
+from brandpulse.training.model import CharCNN
+from brandpulse.training.scoring import sentiment_score, suggested_rating
+
+
+class Predictor:
+    """A model and its encoder, ready to score texts on the CPU."""
+
+    def __init__(
+        self,
+        model: CharCNN,
+        encoder: CharEncoder,
+        classes: Sequence[str],
+        version: str = "unversioned",
+        batch_size: int = 64,
+        bf16: bool = False,
+    ) -> None:
+        self.model = model.eval()
+        self.encoder = encoder
+        self.classes = tuple(classes)
+        self.version = version
+        self.batch_size = batch_size
+        self.bf16 = bf16  # bfloat16 autocast: see bench/model_speed.py for when it pays
+
+    @classmethod
+    def from_checkpoint(cls, path: str | Path, batch_size: int = 64, bf16: bool = False) -> Predictor:
+        """Load a checkpoint file into a predictor."""
+        return cls.from_loaded(load_checkpoint(path), batch_size=batch_size, bf16=bf16)
+
+    @classmethod
+    def from_loaded(cls, checkpoint: Checkpoint, batch_size: int = 64, bf16: bool = False) -> Predictor:
+        """Wrap an already loaded checkpoint."""
+        return cls(
+            checkpoint.model,
+            CharEncoder(checkpoint.encoder_config),
+            checkpoint.classes,
+            version=checkpoint.version,
+            batch_size=batch_size,
+            bf16=bf16,
+        )
+
+    def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
+        """Class probabilities, `(len(texts), n_classes)`, classes ordered as `self.classes`."""
+        if isinstance(texts, str):
+            raise TypeError("predict_proba takes a sequence of texts, not one string")
+        if len(texts) == 0:
+            return np.zeros((0, len(self.classes)), dtype=np.float64)
+        chunks = []
+        autocast = torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.bf16)
+        with torch.inference_mode(), autocast:
+            for start in range(0, len(texts), self.batch_size):
+                indices = self.encoder.encode_batch(texts[start : start + self.batch_size])
+                logits = self.model(indices)
+                chunks.append(torch.softmax(logits.float(), dim=1).numpy())
+        return np.concatenate(chunks).astype(np.float64)
+
+    def predict(self, texts: Sequence[str]) -> list[dict[str, Any]]:
+        """One result per text: label, probabilities by class, score and suggested rating."""
+        results = []
+        for row in self.predict_proba(texts):
+            score = sentiment_score(row)
+            results.append(
+                {
+                    "label": self.classes[int(row.argmax())],
+                    "probabilities": {name: float(p) for name, p in zip(self.classes, row, strict=True)},
+                    "score": score,
+                    "suggested_rating": suggested_rating(score),
+                }
+            )
+        return results

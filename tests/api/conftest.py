@@ -1,0 +1,183 @@
+"""Fixtures for the API: apps on SQLite and on PostgreSQL, a tiny checkpoint, admin headers.
+
+Tests that take `app` or `client` run twice, once per database (`database_url` is parametrised).
+Each PostgreSQL test session gets a throw-away database `brandpulse_test_<random>`, emptied
+before every test and dropped at the end.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import psycopg2
+import pytest
+import torch
+from flask import Flask
+from flask.testing import FlaskClient
+
+from brandpulse.api import create_app
+from brandpulse.api.db import dispose, get_database
+from brandpulse.api.migrations import upgrade
+from brandpulse.api.models import Brand, Review
+from brandpulse.api.seeding import seed_brands
+from brandpulse.training.checkpoint import BUNDLED_CHECKPOINT, save_checkpoint
+from brandpulse.training.config import EncoderConfig, ModelConfig
+from brandpulse.training.model import CharCNN
+from tests.conftest import skip_or_fail
+
+ADMIN_TOKEN = "test-admin-token-0123456789abcdef"
+ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+POSTGRES_HOST = "127.0.0.1"
+POSTGRES_PORT = 5432
+POSTGRES_ADMIN_DSN = (
+    f"host={POSTGRES_HOST} port={POSTGRES_PORT} user=postgres dbname=postgres connect_timeout=3"
+)
+NO_RATE_LIMITS = {
+    "RATE_LIMIT_PREDICT": "",
+    "RATE_LIMIT_PREDICT_BATCH": "",
+    "RATE_LIMIT_REVIEW": "",
+    "RATE_LIMIT_DEFAULT": "",
+}
+
+TINY_ENCODER = EncoderConfig(max_length=64)
+TINY_MODEL = ModelConfig(
+    n_classes=2,
+    conv_channels=8,
+    conv_kernels=(3, 3, 3),
+    pool_after=(0, 2),
+    fc_units=16,
+    embedding_dim=4,
+    batch_norm=True,
+    pooling="max+mean",
+)
+
+
+@pytest.fixture(scope="session")
+def tiny_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A small randomly initialised two-class checkpoint: fast, and says nothing about quality."""
+    torch.manual_seed(0)
+    model = CharCNN(TINY_MODEL, TINY_ENCODER).eval()
+    path = tmp_path_factory.mktemp("model") / "tiny.safetensors"
+    return save_checkpoint(path, model, classes=("negative", "positive"), info={"architecture": "tiny"})
+
+
+@pytest.fixture(scope="session")
+def bundled_checkpoint() -> Path:
+    """The shipped model, for the tests that say the model works."""
+    if not BUNDLED_CHECKPOINT.is_file():
+        skip_or_fail(f"{BUNDLED_CHECKPOINT} is missing (the bundled model is not trained yet)")
+    return BUNDLED_CHECKPOINT
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> str:
+    """The PostgreSQL server's admin DSN, or a skip (a failure where services are required)."""
+    try:
+        psycopg2.connect(POSTGRES_ADMIN_DSN).close()
+    except psycopg2.OperationalError as error:
+        skip_or_fail(f"PostgreSQL is not reachable at {POSTGRES_HOST}:{POSTGRES_PORT}: {error}".strip())
+    return POSTGRES_ADMIN_DSN
+
+
+def _admin_execute(dsn: str, statement: str) -> None:
+    connection = psycopg2.connect(dsn)
+    connection.autocommit = True
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute(statement)
+    finally:
+        connection.close()
+
+
+@pytest.fixture(scope="session")
+def postgres_database(postgres_server: str) -> Iterator[str]:
+    """A throw-away database for this test session, dropped afterwards."""
+    name = f"brandpulse_test_{secrets.token_hex(4)}"
+    _admin_execute(postgres_server, f'CREATE DATABASE "{name}"')
+    try:
+        yield f"postgresql://postgres@{POSTGRES_HOST}:{POSTGRES_PORT}/{name}"
+    finally:
+        _admin_execute(postgres_server, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def reset_postgres(url: str) -> None:
+    """Drop every table of a test database."""
+    name = url.rsplit("/", 1)[1]
+    _admin_execute(
+        f"host={POSTGRES_HOST} port={POSTGRES_PORT} user=postgres dbname={name} connect_timeout=3",
+        "DROP SCHEMA public CASCADE; CREATE SCHEMA public",
+    )
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """An empty database: a new SQLite file, or the session's PostgreSQL database emptied."""
+    if request.param == "sqlite":
+        return f"sqlite:///{(tmp_path / 'data' / 'api.sqlite3').as_posix()}"
+    url = request.getfixturevalue("postgres_database")
+    reset_postgres(url)
+    return url
+
+
+AppFactory = Callable[..., Flask]
+
+
+@pytest.fixture
+def make_app(database_url: str, tiny_checkpoint: Path) -> Iterator[AppFactory]:
+    """Build apps on this test's database: schema upgraded and bundled brands seeded by default."""
+    apps: list[Flask] = []
+
+    def factory(*, migrate: bool = True, seed: bool = True, **overrides: Any) -> Flask:
+        config = {
+            "TESTING": True,
+            "DATABASE_URL": database_url,
+            "MODEL_PATH": tiny_checkpoint,
+            "ADMIN_TOKEN": ADMIN_TOKEN,
+            **NO_RATE_LIMITS,
+            **overrides,
+        }
+        app = create_app(config)
+        apps.append(app)
+        if migrate:
+            with app.app_context(), get_database().connection_context():
+                upgrade()
+                if seed:
+                    seed_brands()
+        return app
+
+    yield factory
+    for app in apps:
+        dispose(app)
+
+
+@pytest.fixture
+def app(make_app: AppFactory) -> Flask:
+    """An app with the tiny model, the bundled brands and no rate limits."""
+    return make_app()
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    """A test client of `app`."""
+    return app.test_client()
+
+
+def counts(app: Flask) -> dict[str, int]:
+    """Rows in each table, to check that a request changed nothing."""
+    with app.app_context(), get_database().connection_context():
+        return {"brands": Brand.select().count(), "reviews": Review.select().count()}
+
+
+def brand_names(app: Flask) -> list[str]:
+    """The names of the stored brands, sorted."""
+    with app.app_context(), get_database().connection_context():
+        return sorted(brand.name for brand in Brand.select())
+
+
+def post_review(client: FlaskClient, **fields: Any) -> Any:
+    """POST a valid review (fields override the defaults) and return the response."""
+    body = {"text": "Good shoes, comfortable and well made.", "rating": 4, "brand": "Nike", **fields}
+    return client.post("/api/review", json=body)

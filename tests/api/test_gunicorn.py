@@ -1,0 +1,101 @@
+"""The production path over real HTTP: `db upgrade`, `db seed-brands`, then gunicorn with preload.
+
+Two preloaded workers share the model loaded by the master before the fork: this also checks
+that torch works in forked workers.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from tests.api.conftest import ADMIN, ADMIN_TOKEN
+
+BIN = Path(sys.executable).parent
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _request(url: str, body: dict | None = None, headers: dict | None = None) -> tuple[int, dict, dict]:
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(
+        url, data=data, headers={"Content-Type": "application/json", **(headers or {})}
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status, dict(response.headers), json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        return error.code, dict(error.headers), json.loads(error.read())
+
+
+@pytest.mark.slow
+def test_upgrade_seed_and_serve_under_gunicorn(tmp_path, tiny_checkpoint):
+    port = _free_port()
+    environ = {
+        **os.environ,
+        "DATABASE_URL": f"sqlite:///{tmp_path}/gunicorn.sqlite3",
+        "MODEL_PATH": str(tiny_checkpoint),
+        "ADMIN_TOKEN": ADMIN_TOKEN,
+        "API_PORT": str(port),
+        "WEB_CONCURRENCY": "2",
+        "GUNICORN_THREADS": "2",
+    }
+    flask = [str(BIN / "flask"), "--app", "brandpulse.api"]
+    for command in (["db", "upgrade"], ["db", "seed-brands"]):
+        subprocess.run([*flask, *command], env=environ, check=True, timeout=120, capture_output=True)
+    server = subprocess.Popen(
+        [str(BIN / "gunicorn"), "-c", "python:brandpulse.api.gunicorn_conf", "brandpulse.api.wsgi:app"],
+        env=environ,
+        cwd=tmp_path,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                status, _, body = _request(f"{base}/readyz")
+                if status == 200:
+                    break
+            except (urllib.error.URLError, ConnectionError):
+                pass
+            assert server.poll() is None, server.stderr.read().decode()[-2000:]
+            assert time.monotonic() < deadline, "gunicorn did not become ready"
+            time.sleep(0.2)
+        assert body["model_version"].startswith("tiny-")
+        for _ in range(6):  # several requests, so both workers are likely to serve some
+            status, headers, prediction = _request(
+                f"{base}/api/predict", {"review": "great shoes, love them"}
+            )
+            assert status == 200 and 0 <= prediction["score"] <= 1
+            assert headers["X-Request-ID"]
+        review = {"text": "Comfortable and quick delivery.", "rating": 5, "brand": "Nike"}
+        status, headers, created = _request(f"{base}/api/review", review)
+        assert status == 201
+        status, _, page = _request(f"{base}/api/reviews", headers=ADMIN)
+        assert status == 200 and page["total"] == 1
+        assert _request(f"{base}/api/brands")[2]["total"] == 12
+        assert _request(f"{base}/api/review", {"text": "x"})[0] == 422
+    finally:
+        server.send_signal(signal.SIGTERM)
+        try:
+            server.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait(timeout=10)
+        server.stderr.close()

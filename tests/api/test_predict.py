@@ -1,0 +1,97 @@
+"""`POST /api/predict` and `/api/predict/batch` with the tiny model (the bundled one: test_model.py)."""
+
+from __future__ import annotations
+
+import time
+import tracemalloc
+
+import pytest
+
+from brandpulse.training.scoring import suggested_rating
+
+REVIEW = "Friendly staff and great quality, I will come back."
+
+
+def _check_prediction(body: dict) -> None:
+    assert set(body) == {"score", "label", "probabilities", "suggested_rating", "model_version"}
+    assert 0.0 <= body["score"] <= 1.0
+    assert set(body["probabilities"]) == {"negative", "positive"}
+    assert sum(body["probabilities"].values()) == pytest.approx(1.0)
+    assert body["label"] == max(body["probabilities"], key=body["probabilities"].get)
+    assert body["suggested_rating"] == suggested_rating(body["score"])
+    assert body["model_version"].startswith("tiny-")
+
+
+def test_predict_json(client):
+    response = client.post("/api/predict", json={"review": REVIEW})
+    assert response.status_code == 200
+    assert response.mimetype == "application/json"
+    _check_prediction(response.json)
+
+
+def test_predict_form_encoded_like_the_original_clients(client):
+    form = client.post("/api/predict", data={"review": REVIEW})
+    json_body = client.post("/api/predict", json={"review": REVIEW})
+    assert form.status_code == 200
+    assert form.json == json_body.json
+
+
+def test_predict_batch_keeps_order_and_matches_single(client):
+    texts = [REVIEW, "Awful. Broken after a day and nobody answered.", "ok"]
+    response = client.post("/api/predict/batch", json={"reviews": texts})
+    assert response.status_code == 200
+    predictions = response.json["predictions"]
+    assert len(predictions) == 3
+    for text, prediction in zip(texts, predictions, strict=True):
+        _check_prediction(prediction)
+        single = client.post("/api/predict", json={"review": text}).json
+        assert prediction["score"] == pytest.approx(single["score"], abs=1e-6)
+    assert response.json["model_version"] == predictions[0]["model_version"]
+
+
+def test_predict_batch_form_takes_repeated_fields(client):
+    response = client.post("/api/predict/batch", data={"reviews": [REVIEW, "terrible"]})
+    assert response.status_code == 200
+    assert len(response.json["predictions"]) == 2
+
+
+def test_predict_batch_size_is_capped(make_app):
+    client = make_app(PREDICT_BATCH_MAX=3).test_client()
+    assert client.post("/api/predict/batch", json={"reviews": ["a"] * 3}).status_code == 200
+    response = client.post("/api/predict/batch", json={"reviews": ["a"] * 4})
+    assert response.status_code == 422
+    assert "reviews" in response.json["error"]["fields"]
+
+
+def test_predict_without_a_model_is_503(make_app, tmp_path):
+    client = make_app(MODEL_PATH=tmp_path / "missing.safetensors").test_client()
+    response = client.post("/api/predict", json={"review": REVIEW})
+    assert response.status_code == 503
+    assert response.json["error"]["code"] == "service_unavailable"
+    assert "Traceback" not in response.get_data(as_text=True)
+
+
+def test_a_5_mb_review_is_refused_before_it_is_read(client):
+    start = time.perf_counter()
+    response = client.post("/api/predict", json={"review": "x" * (5 * 1024 * 1024)})
+    assert response.status_code == 413
+    assert response.json["error"]["code"] == "payload_too_large"
+    assert time.perf_counter() - start < 2.0
+
+
+def test_a_5_mb_review_costs_no_more_than_the_model_input_when_allowed(make_app):
+    # With a body limit raised past 5 MB the text is scored, but only its first max_length
+    # characters reach the model: time and memory stay those of reading the body.
+    client = make_app(MAX_CONTENT_LENGTH=8 * 1024 * 1024).test_client()
+    body = ('{"review": "' + "great product, " * (5 * 1024 * 1024 // 15) + '"}').encode()
+    short = client.post("/api/predict", json={"review": "great product, " * 10}).json
+    tracemalloc.start()
+    start = time.perf_counter()
+    response = client.post("/api/predict", data=body, content_type="application/json")
+    elapsed = time.perf_counter() - start
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    assert response.status_code == 200
+    assert response.json["score"] == pytest.approx(short["score"], abs=1e-6)  # same first 64 characters
+    assert elapsed < 5.0
+    assert peak < 8 * len(body)  # body bytes, the decoded string and its parse: no per-character blow-up

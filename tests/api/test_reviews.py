@@ -1,0 +1,213 @@
+"""Reviews: storing (JSON and form), the admin list, one review and the CSV export."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from brandpulse.api.db import get_database
+from brandpulse.api.models import Review
+from brandpulse.training.data import label_scheme, load_dataset
+from brandpulse.training.scoring import suggested_rating
+from tests.api.conftest import ADMIN, post_review
+
+TEXT = "Good shoes, comfortable and well made."
+BROWSER = "Mozilla/5.0 (X11; Linux x86_64) Test/1.0"
+
+
+def stored(app, review_id: int) -> Review:
+    with app.app_context(), get_database().connection_context():
+        return Review.get_by_id(review_id)
+
+
+def test_create_review_computes_score_and_suggestion(app, client):
+    response = client.post(
+        "/api/review",
+        json={"text": f"  {TEXT}  ", "rating": 4, "brand": "Nike"},
+        headers={"User-Agent": BROWSER},
+        environ_base={"REMOTE_ADDR": "203.0.113.7"},
+    )
+    assert response.status_code == 201
+    body = response.json
+    assert response.headers["Location"].endswith(f"/api/reviews/{body['id']}")
+    assert body["text"] == TEXT  # surrounding blanks removed
+    assert body["brand"] == "Nike"
+    assert body["rating"] == 4
+    assert 0.0 <= body["score"] <= 1.0
+    assert body["suggested_rating"] == suggested_rating(body["score"])
+    assert body["model_version"].startswith("tiny-")
+    assert datetime.fromisoformat(body["created_at"]).tzinfo is not None
+    # personal data is stored but not shown to the public
+    assert "ip_address" not in body and "user_agent" not in body
+    review = stored(app, body["id"])
+    assert review.ip_address == "203.0.113.7"
+    assert review.user_agent == BROWSER
+
+
+def test_create_review_form_encoded(client):
+    response = client.post("/api/review", data={"text": TEXT, "rating": "5", "brand": "Adidas"})
+    assert response.status_code == 201
+    assert response.json["rating"] == 5
+    assert response.json["brand"] == "Adidas"
+
+
+def test_supplied_score_and_suggestion_are_kept(client):
+    response = post_review(client, score=0.9, suggested_rating=2, model_version="client-model")
+    assert response.status_code == 201
+    assert (response.json["score"], response.json["suggested_rating"]) == (0.9, 2)
+    assert response.json["model_version"] == "client-model"
+
+
+def test_supplied_score_alone_implies_the_suggestion(client):
+    response = post_review(client, score=0.1)
+    assert response.json["suggested_rating"] == suggested_rating(0.1) == 1
+
+
+def test_supplied_suggestion_alone_is_kept_and_the_model_scores(client):
+    response = post_review(client, suggested_rating=5)
+    assert response.json["suggested_rating"] == 5
+    assert response.json["model_version"].startswith("tiny-")
+
+
+def test_review_needs_the_model_when_no_score_is_supplied(make_app, tmp_path):
+    app = make_app(MODEL_PATH=tmp_path / "missing.safetensors")
+    client = app.test_client()
+    assert post_review(client).status_code == 503
+    assert post_review(client, score=0.5).status_code == 201
+
+
+def test_forwarded_for_is_ignored_unless_the_peer_is_a_trusted_proxy(make_app):
+    spoof = {"X-Forwarded-For": "198.51.100.1"}
+    plain = make_app().test_client()
+    response = plain.post("/api/review", json={"text": TEXT, "rating": 3, "brand": "Nike"}, headers=spoof)
+    assert stored(plain.application, response.json["id"]).ip_address == "127.0.0.1"
+
+    proxied = make_app(TRUSTED_PROXIES="127.0.0.1,10.0.0.0/8").test_client()
+    response = proxied.post(
+        "/api/review",
+        json={"text": TEXT, "rating": 3, "brand": "Nike"},
+        headers={"X-Forwarded-For": "192.0.2.9, 198.51.100.1, 10.1.2.3"},
+    )
+    # 10.1.2.3 is a trusted hop; 198.51.100.1 is the nearest untrusted address: the client.
+    assert stored(proxied.application, response.json["id"]).ip_address == "198.51.100.1"
+
+
+def _seed_reviews(app, client) -> list[int]:
+    """Six reviews over three days and two brands; returns their ids, oldest first."""
+    ids = []
+    start = datetime(2024, 3, 1, 12, 0)
+    for day, (brand, rating) in enumerate(
+        [("Nike", 5), ("Nike", 1), ("Adidas", 3), ("Nike", 5), ("Adidas", 2), ("Nike", 4)]
+    ):
+        response = post_review(client, brand=brand, rating=rating, text=f"{TEXT} number {day}")
+        ids.append(response.json["id"])
+        with app.app_context(), get_database().connection_context():
+            Review.update(created_at=start + timedelta(hours=12 * day)).where(Review.id == ids[-1]).execute()
+    return ids
+
+
+def test_list_reviews_newest_first_with_total_and_personal_data(app, client):
+    ids = _seed_reviews(app, client)
+    response = client.get("/api/reviews?per_page=4", headers=ADMIN)
+    assert response.status_code == 200
+    page = response.json
+    assert (page["total"], page["page"], page["per_page"], page["pages"]) == (6, 1, 4, 2)
+    assert [item["id"] for item in page["items"]] == ids[::-1][:4]
+    assert {"ip_address", "user_agent"} <= set(page["items"][0])
+    second = client.get("/api/reviews?per_page=4&page=2", headers=ADMIN).json
+    assert [item["id"] for item in second["items"]] == ids[::-1][4:]
+    assert client.get("/api/reviews?per_page=4&page=3", headers=ADMIN).json["items"] == []
+
+
+def test_list_reviews_default_page_size(make_app):
+    app = make_app(PAGE_SIZE_DEFAULT=2)
+    client = app.test_client()
+    _seed_reviews(app, client)
+    page = client.get("/api/reviews", headers=ADMIN).json
+    assert (len(page["items"]), page["per_page"], page["pages"]) == (2, 2, 3)
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ("brand=Nike", [5, 3, 1, 0]),
+        ("brand=Adidas&rating=2", [4]),
+        ("rating=5", [3, 0]),
+        ("since=2024-03-02", [5, 4, 3, 2, 1]),
+        ("since=2024-03-02T00:00:00%2B00:00&until=2024-03-03T00:00:00Z", [2, 1]),  # until is exclusive
+        ("until=2024-03-01T13:30:00%2B01:00", [0]),  # 12:30 UTC
+        ("brand=Nobody", []),
+    ],
+)
+def test_list_reviews_filters(app, client, query, expected):
+    ids = _seed_reviews(app, client)
+    page = client.get(f"/api/reviews?{query}", headers=ADMIN).json
+    assert [item["id"] for item in page["items"]] == [ids[i] for i in expected]
+    assert page["total"] == len(expected)
+
+
+def test_get_one_review(app, client):
+    created = post_review(client, rating=2).json
+    response = client.get(f"/api/reviews/{created['id']}", headers=ADMIN)
+    assert response.status_code == 200
+    assert response.json["id"] == created["id"]
+    assert response.json["ip_address"] == "127.0.0.1"
+    assert client.get(f"/api/reviews/{created['id'] + 1}", headers=ADMIN).status_code == 404
+
+
+def test_export_csv_is_what_train_reads(app, client, tmp_path):
+    _seed_reviews(app, client)
+    post_review(client, text='Quotes "inside", commas, and\na new line too.', rating=1, brand="Adidas")
+    response = client.get("/api/reviews/export.csv", headers=ADMIN)
+    assert response.status_code == 200
+    assert response.mimetype == "text/csv"
+    assert response.is_streamed
+    assert "attachment" in response.headers["Content-Disposition"]
+    text = response.get_data(as_text=True)
+    rows = list(csv.DictReader(io.StringIO(text)))
+    assert list(rows[0]) == ["text", "label", "brand", "created_at", "suggested_rating", "score"]
+    assert len(rows) == 7
+    assert rows[-1]["text"] == 'Quotes "inside", commas, and\na new line too.'
+    assert all(datetime.fromisoformat(row["created_at"]).tzinfo == UTC for row in rows)
+    path = tmp_path / "reviews.csv"
+    path.write_text(text, encoding="utf-8")
+    dataset = load_dataset(path, scheme=label_scheme("stars3"))
+    assert len(dataset) == 7
+    assert dataset.class_counts() == {"bad": 3, "average": 1, "good": 3}
+
+
+def test_export_filters_and_streams_in_chunks(app, client, monkeypatch):
+    from brandpulse.api import reviews
+
+    monkeypatch.setattr(reviews, "EXPORT_CHUNK", 2)
+    _seed_reviews(app, client)
+    everything = client.get("/api/reviews/export.csv", headers=ADMIN).get_data(as_text=True)
+    assert len(list(csv.DictReader(io.StringIO(everything)))) == 6
+    nike = client.get("/api/reviews/export.csv?brand=Nike", headers=ADMIN).get_data(as_text=True)
+    assert {row["brand"] for row in csv.DictReader(io.StringIO(nike))} == {"Nike"}
+    # the stream's own connections are closed again
+    assert get_database(app).is_closed()
+
+
+@pytest.mark.parametrize("path", ["/api/reviews", "/api/reviews/1", "/api/reviews/export.csv"])
+def test_admin_endpoints_are_disabled_without_a_token(make_app, path):
+    client = make_app(ADMIN_TOKEN="").test_client()
+    response = client.get(path, headers=ADMIN)
+    assert response.status_code == 403
+    assert "disabled" in response.json["error"]["message"]
+
+
+@pytest.mark.parametrize("path", ["/api/reviews", "/api/reviews/1", "/api/reviews/export.csv"])
+def test_admin_endpoints_challenge_without_credentials(client, path):
+    response = client.get(path)
+    assert response.status_code == 401
+    assert response.headers["WWW-Authenticate"].startswith("Bearer")
+
+
+def test_public_responses_never_carry_personal_data(client):
+    post_review(client)
+    for path in ("/api/brands", "/api/stats", "/api/brands/random"):
+        assert "127.0.0.1" not in client.get(path).get_data(as_text=True)

@@ -1,0 +1,110 @@
+"""Settings: safe defaults, the environment, explicit overrides, and refusals."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from brandpulse.api import create_app
+from brandpulse.api.settings import Settings, SettingsError
+from brandpulse.training.checkpoint import BUNDLED_CHECKPOINT
+
+SRC = Path(__file__).resolve().parents[2] / "src"
+
+
+def test_defaults_need_no_configuration(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    settings = Settings.from_env(environ={})
+    assert settings.database_url == f"sqlite:///{tmp_path.resolve().as_posix()}/instance/brandpulse.sqlite3"
+    assert settings.model_path == BUNDLED_CHECKPOINT
+    assert settings.admin_token == ""
+    assert (settings.api_port, settings.log_level) == (5000, "INFO")
+    assert (settings.review_min_length, settings.max_content_length) == (15, 1024 * 1024)
+
+
+def test_environment_then_overrides():
+    environ = {
+        "DATABASE_URL": "postgresql://u@db/brandpulse",
+        "API_PORT": "8000",
+        "TRUSTED_PROXIES": "10.0.0.1, 172.16.0.0/12",
+        "GUNICORN_PRELOAD": "false",
+        "LOG_LEVEL": "debug",
+    }
+    settings = Settings.from_env(environ=environ, overrides={"API_PORT": 9000, "review_min_length": "3"})
+    assert settings.database_url == "postgresql://u@db/brandpulse"
+    assert settings.api_port == 9000
+    assert settings.review_min_length == 3
+    assert settings.trusted_proxies == ("10.0.0.1", "172.16.0.0/12")
+    assert settings.gunicorn_preload is False
+    assert settings.log_level == "DEBUG"
+
+
+@pytest.mark.parametrize(
+    ("environ", "names"),
+    [
+        ({"API_PORT": "http"}, "API_PORT"),
+        ({"DATABASE_URL": "mysql://x/y"}, "DATABASE_URL"),
+        ({"ADMIN_TOKEN": "short"}, "ADMIN_TOKEN"),
+        ({"TRUSTED_PROXIES": "not-an-ip"}, "TRUSTED_PROXIES"),
+        ({"PAGE_SIZE_MAX": "0"}, "PAGE_SIZE_MAX"),
+        ({"REVIEW_MIN_LENGTH": "50", "REVIEW_MAX_LENGTH": "20"}, "REVIEW_MIN_LENGTH"),
+        ({"GUNICORN_PRELOAD": "maybe"}, "GUNICORN_PRELOAD"),
+        ({"LOG_LEVEL": "LOUD"}, "LOG_LEVEL"),
+    ],
+)
+def test_bad_values_are_refused_by_name(environ, names):
+    with pytest.raises(SettingsError, match=names):
+        Settings.from_env(environ=environ)
+
+
+def test_bad_rate_limit_is_refused_at_app_creation(tmp_path):
+    with pytest.raises(SettingsError, match="RATE_LIMIT_PREDICT"):
+        create_app({"DATABASE_URL": f"sqlite:///{tmp_path}/x.db", "RATE_LIMIT_PREDICT": "lots"})
+
+
+def test_flask_keys_pass_through_and_in_memory_sqlite_works():
+    app = create_app({"TESTING": True, "DATABASE_URL": "sqlite:///:memory:"})
+    assert app.testing
+    assert app.config["MAX_CONTENT_LENGTH"] == 1024 * 1024
+    client = app.test_client()
+    assert client.get("/api/brands").json == {"items": [], "total": 0}
+
+
+def test_only_settings_reads_the_environment():
+    offenders = []
+    for path in sorted((SRC / "api").rglob("*.py")):
+        text = path.read_text()
+        if path.name != "settings.py" and ("os.environ" in text or "getenv" in text):
+            offenders.append(path.name)
+    assert offenders == []
+
+
+def test_imports_have_no_side_effects(tmp_path):
+    # Import every module of the package (the gunicorn entry point too) in a fresh interpreter,
+    # in an empty directory, with an unreachable database and no model: nothing may connect,
+    # load, create a file or fail.
+    code = """
+import importlib, pkgutil, sys
+import brandpulse.api as package
+names = [m.name for m in pkgutil.iter_modules(package.__path__, "brandpulse.api.")]
+for name in names:
+    importlib.import_module(name)
+from brandpulse.api import db, inference
+assert inference._cache == {}, "a model was loaded"
+assert db.database.obj.is_closed(), "a database connection was opened"
+print(len(names))
+"""
+    environ = {
+        "PATH": "/usr/bin:/bin",
+        "DATABASE_URL": "postgresql://nobody@127.0.0.1:9/none",
+        "MODEL_PATH": str(tmp_path / "missing.safetensors"),
+    }
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=tmp_path, env=environ, capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 0, result.stderr
+    assert int(result.stdout) >= 18
+    assert list(tmp_path.iterdir()) == []

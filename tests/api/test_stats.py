@@ -1,0 +1,64 @@
+"""`GET /api/stats`: counts, means and agreement, per brand and overall."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.api.conftest import post_review
+
+
+def test_stats_of_an_empty_database(client):
+    body = client.get("/api/stats").json
+    assert body["overall"] == {
+        "count": 0,
+        "mean_rating": None,
+        "mean_score": None,
+        "agreement": None,
+        "rated_with_suggestion": 0,
+    }
+    assert all(row["count"] == 0 for row in body["brands"])
+
+
+def test_stats_per_brand_and_overall(client):
+    # (brand, rating, score, suggested rating): Nike agrees twice out of three.
+    for brand, rating, score, suggested in [
+        ("Nike", 5, 0.9, 5),
+        ("Nike", 4, 0.7, 4),
+        ("Nike", 1, 0.2, 2),
+        ("Adidas", 3, 0.5, 4),
+    ]:
+        assert (
+            post_review(
+                client, brand=brand, rating=rating, score=score, suggested_rating=suggested
+            ).status_code
+            == 201
+        )
+    response = client.get("/api/stats")
+    assert response.status_code == 200
+    body = response.json
+    assert body["overall"]["count"] == 4
+    assert body["overall"]["mean_rating"] == pytest.approx(13 / 4)
+    assert body["overall"]["mean_score"] == pytest.approx(2.3 / 4)
+    assert body["overall"]["agreement"] == pytest.approx(0.5)
+    brands = {row["brand"]: row for row in body["brands"]}
+    assert brands["Nike"]["count"] == 3
+    assert brands["Nike"]["mean_rating"] == pytest.approx(10 / 3, abs=1e-4)
+    assert brands["Nike"]["mean_score"] == pytest.approx(0.6, abs=1e-4)
+    assert brands["Nike"]["agreement"] == pytest.approx(2 / 3, abs=1e-4)
+    assert brands["Adidas"]["agreement"] == 0.0
+    assert brands["Apple"] == {
+        "brand": "Apple",
+        "count": 0,
+        "mean_rating": None,
+        "mean_score": None,
+        "agreement": None,
+        "rated_with_suggestion": 0,
+    }
+    assert [row["brand"] for row in body["brands"]] == sorted(brands)
+
+
+def test_stats_with_model_scored_reviews(client):
+    post_review(client, rating=3)
+    overall = client.get("/api/stats").json["overall"]
+    assert overall["rated_with_suggestion"] == 1
+    assert 0 <= overall["mean_score"] <= 1

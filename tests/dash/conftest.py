@@ -1,0 +1,388 @@
+"""Fixtures for the web front end: the real API and the web app, each under gunicorn on a free
+loopback port, and headless Chromium driven by Selenium (Debian's chromium and chromium-driver,
+never a downloaded browser or driver).
+
+The API runs on a fresh SQLite file with the bundled brands and trusts 127.0.0.1 as a proxy; its
+model is the bundled one when it exists, else a tiny random one (the tests that judge sentiment
+ask for `bundled_model` and skip without it). A test may stop the API (`api.stop()`); the `api`
+fixture starts it again, on the same port and database, for the next test.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+import torch
+from werkzeug.serving import make_server
+
+from brandpulse.api import create_app as create_api
+from brandpulse.api.db import dispose, get_database
+from brandpulse.api.migrations import upgrade
+from brandpulse.api.seeding import seed_brands
+from brandpulse.training.checkpoint import BUNDLED_CHECKPOINT, save_checkpoint
+from brandpulse.training.config import EncoderConfig, ModelConfig
+from brandpulse.training.model import CharCNN
+from tests.conftest import skip_or_fail
+
+ADMIN_TOKEN = "web-test-admin-token-0123456789"
+CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+CHROMEDRIVER = os.environ.get("CHROMEDRIVER", "/usr/bin/chromedriver")
+START_TIMEOUT = 90  # seconds for a gunicorn server to answer (torch import and model load included)
+NO_RATE_LIMITS = {
+    "RATE_LIMIT_PREDICT": "",
+    "RATE_LIMIT_PREDICT_BATCH": "",
+    "RATE_LIMIT_REVIEW": "",
+    "RATE_LIMIT_DEFAULT": "",
+}
+TINY_ENCODER = EncoderConfig(max_length=64)
+TINY_MODEL = ModelConfig(
+    n_classes=2,
+    conv_channels=8,
+    conv_kernels=(3, 3, 3),
+    pool_after=(0, 2),
+    fc_units=16,
+    embedding_dim=4,
+    batch_norm=True,
+    pooling="max+mean",
+)
+
+
+def free_port() -> int:
+    """A TCP port nothing listens on right now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def poll(condition: Callable[[], Any], timeout: float, message: str, interval: float = 0.1) -> Any:
+    """Wait until `condition()` is truthy (exceptions count as false) and return its value."""
+    pause = threading.Event()  # never set: its wait() is the pause between two checks
+    end = time.monotonic() + timeout
+    while True:
+        try:
+            value = condition()
+        except AssertionError:
+            raise
+        except Exception:  # a server that is starting fails in many ways; try again
+            value = None
+        if value:
+            return value
+        if time.monotonic() > end:
+            raise AssertionError(message)
+        pause.wait(interval)
+
+
+def prepare_database(url: str, model_path: Path) -> None:
+    """Create the schema of a new database and seed the bundled brands."""
+    app = create_api({"DATABASE_URL": url, "MODEL_PATH": model_path})
+    try:
+        with app.app_context(), get_database().connection_context():
+            upgrade()
+            seed_brands()
+    finally:
+        dispose(app)
+
+
+class GunicornServer:
+    """A gunicorn server in a subprocess, started and stopped on demand."""
+
+    def __init__(
+        self, name: str, app: str, config: str, env: dict[str, str], port: int, ready: str, logs: Path
+    ):
+        self.name = name
+        self.command = [sys.executable, "-m", "gunicorn", "-c", f"python:{config}", app]
+        self.env = {**os.environ, **env}
+        self.port = port
+        self.ready_path = ready
+        self.log_path = logs / f"{name}.log"
+        self.cwd = logs
+        self.process: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        """The server's base URL."""
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def running(self) -> bool:
+        """Whether the process is alive."""
+        return self.process is not None and self.process.poll() is None
+
+    def log_tail(self, characters: int = 3000) -> str:
+        """The end of the server's output, for failure messages."""
+        return self.log_path.read_text(errors="replace")[-characters:] if self.log_path.exists() else ""
+
+    def start(self) -> None:
+        """Start the server and wait until its readiness URL answers 200."""
+        with self.log_path.open("ab") as log:
+            self.process = subprocess.Popen(
+                self.command, env=self.env, cwd=self.cwd, stdout=log, stderr=subprocess.STDOUT
+            )
+
+        def ready() -> bool:
+            if self.process.poll() is not None:
+                raise AssertionError(f"{self.name} exited:\n{self.log_tail()}")
+            return requests.get(self.url + self.ready_path, timeout=2).status_code == 200
+
+        try:
+            poll(ready, START_TIMEOUT, f"{self.name} did not become ready:\n{self.log_tail()}", interval=0.2)
+        except AssertionError:
+            self.stop()
+            raise
+        if not self.running:
+            raise AssertionError(f"{self.name} exited:\n{self.log_tail()}")
+
+    def stop(self) -> None:
+        """Stop the server at once (gunicorn's quick shutdown) and wait for it to exit."""
+        if self.process is None:
+            return
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGINT)
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=10)
+        self.process = None
+
+
+# ---------------------------------------------------------------- model and API
+
+
+@pytest.fixture(scope="session")
+def tiny_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A small randomly initialised two-class checkpoint: fast, and says nothing about quality."""
+    torch.manual_seed(0)
+    model = CharCNN(TINY_MODEL, TINY_ENCODER).eval()
+    path = tmp_path_factory.mktemp("model") / "tiny.safetensors"
+    return save_checkpoint(path, model, classes=("negative", "positive"), info={"architecture": "tiny"})
+
+
+@pytest.fixture(scope="session")
+def bundled_model() -> Path:
+    """The shipped model, for the tests that say the scores make sense."""
+    if not BUNDLED_CHECKPOINT.is_file():
+        skip_or_fail(f"{BUNDLED_CHECKPOINT} is missing (the bundled model is not trained yet)")
+    return BUNDLED_CHECKPOINT
+
+
+@pytest.fixture(scope="session")
+def model_path(tiny_checkpoint: Path) -> Path:
+    """The model the servers use: the bundled one when it exists."""
+    return BUNDLED_CHECKPOINT if BUNDLED_CHECKPOINT.is_file() else tiny_checkpoint
+
+
+@pytest.fixture(scope="session")
+def inprocess_api(tmp_path_factory: pytest.TempPathFactory, tiny_checkpoint: Path) -> Iterator[str]:
+    """The real API with the tiny model, served from a thread of this process: its base URL."""
+    data = tmp_path_factory.mktemp("inprocess-api")
+    url = f"sqlite:///{(data / 'api.sqlite3').as_posix()}"
+    prepare_database(url, tiny_checkpoint)
+    app = create_api(
+        {
+            "DATABASE_URL": url,
+            "MODEL_PATH": tiny_checkpoint,
+            "ADMIN_TOKEN": ADMIN_TOKEN,
+            "TRUSTED_PROXIES": "127.0.0.1",
+            "LOG_LEVEL": "WARNING",
+            **NO_RATE_LIMITS,
+        }
+    )
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, name="api", daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        thread.join(timeout=10)
+        server.server_close()
+        dispose(app)
+
+
+@pytest.fixture(scope="session")
+def logo_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A logo folder holding one logo, for Nike."""
+    folder = tmp_path_factory.mktemp("logos")
+    (folder / "nike.svg").write_text('<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 1 1"/>')
+    return folder
+
+
+@pytest.fixture(scope="session")
+def web_app(inprocess_api: str, logo_dir: Path) -> Any:
+    """The Dash app in this process, talking to `inprocess_api`.
+
+    The only app the in-process tests build: Dash hands the pages' callbacks to the first app of
+    a process that serves a request.
+    """
+    from brandpulse.dash.app import create_app
+    from brandpulse.dash.settings import WebSettings
+
+    return create_app(WebSettings(api_url=inprocess_api, api_timeout=10, logo_dir=logo_dir))
+
+
+@pytest.fixture
+def web_client(web_app: Any) -> Any:
+    """A Flask test client of the Dash app's server."""
+    return web_app.server.test_client()
+
+
+@pytest.fixture(scope="session")
+def api_server(tmp_path_factory: pytest.TempPathFactory, model_path: Path) -> Iterator[GunicornServer]:
+    """The API under gunicorn on a fresh SQLite database with the bundled brands."""
+    data = tmp_path_factory.mktemp("api")
+    url = f"sqlite:///{(data / 'api.sqlite3').as_posix()}"
+    prepare_database(url, model_path)
+    port = free_port()
+    env = {
+        "DATABASE_URL": url,
+        "DATA_DIR": str(data),
+        "MODEL_PATH": str(model_path),
+        "ADMIN_TOKEN": ADMIN_TOKEN,
+        "TRUSTED_PROXIES": "127.0.0.1",  # the web server forwards the visitor's address
+        "API_HOST": "127.0.0.1",
+        "API_PORT": str(port),
+        "WEB_CONCURRENCY": "1",
+        "GUNICORN_THREADS": "4",
+        "TORCH_THREADS": "1",
+        "LOG_LEVEL": "WARNING",
+        **NO_RATE_LIMITS,
+    }
+    server = GunicornServer(
+        "api", "brandpulse.api.wsgi:app", "brandpulse.api.gunicorn_conf", env, port, "/readyz", data
+    )
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def api(api_server: GunicornServer) -> GunicornServer:
+    """The running API (started again if an earlier test stopped it)."""
+    if not api_server.running:
+        api_server.start()
+    return api_server
+
+
+@pytest.fixture(scope="session")
+def web_server(
+    tmp_path_factory: pytest.TempPathFactory, api_server: GunicornServer
+) -> Iterator[GunicornServer]:
+    """The web app under gunicorn, talking to `api_server` over HTTP."""
+    logs = tmp_path_factory.mktemp("web")
+    port = free_port()
+    env = {
+        "API_URL": api_server.url,
+        "API_TIMEOUT": "5",
+        "WEB_HOST": "127.0.0.1",
+        "WEB_PORT": str(port),
+        "WEB_WORKERS": "1",
+        "WEB_THREADS": "8",
+        "LOG_LEVEL": "WARNING",
+    }
+    server = GunicornServer(
+        "web", "brandpulse.dash.wsgi:server", "brandpulse.dash.gunicorn_conf", env, port, "/healthz", logs
+    )
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def api_get(api: GunicornServer, path: str, **params: Any) -> Any:
+    """GET an API endpoint as the admin; the decoded JSON."""
+    response = requests.get(
+        api.url + path, params=params, headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}, timeout=10
+    )
+    response.raise_for_status()
+    return response.json()
+
+
+def predict_requests(api: GunicornServer) -> int:
+    """How many `POST /api/predict` requests the API has answered (from its /metrics)."""
+    text = requests.get(api.url + "/metrics", timeout=10).text
+    total = 0.0
+    for line in text.splitlines():
+        if line.startswith("brandpulse_http_requests_total{") and 'endpoint="/api/predict"' in line:
+            if 'method="POST"' in line:
+                total += float(line.rsplit(" ", 1)[1])
+    return int(total)
+
+
+# ---------------------------------------------------------------- browser
+
+
+@pytest.fixture(scope="session")
+def chromium() -> tuple[str, str]:
+    """The paths of Chromium and its driver, or a skip (a failure where services are required)."""
+    browser, driver = shutil.which(CHROMIUM), shutil.which(CHROMEDRIVER)
+    if not browser or not driver:
+        skip_or_fail(
+            f"Chromium and chromedriver are needed ({CHROMIUM}, {CHROMEDRIVER}): "
+            "apt-get install chromium chromium-driver"
+        )
+    return browser, driver
+
+
+@pytest.fixture(scope="session")
+def browser_session(chromium: tuple[str, str]) -> Iterator[Any]:
+    """One headless Chromium for the whole session, with its network log enabled."""
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    profile = tempfile.mkdtemp(prefix="brandpulse-chromium-")
+    options = webdriver.ChromeOptions()
+    options.binary_location = chromium[0]
+    for argument in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--disable-extensions",
+        "--disable-default-apps",
+        "--no-first-run",
+        "--disable-quic",
+        "--window-size=1280,1000",
+        f"--user-data-dir={profile}",
+    ):
+        options.add_argument(argument)
+    options.set_capability("goog:loggingPrefs", {"performance": "ALL", "browser": "ALL"})
+    # An explicit driver path: Selenium Manager never runs, so nothing is ever downloaded.
+    driver = webdriver.Chrome(service=Service(executable_path=chromium[1]), options=options)
+    driver.implicitly_wait(0)
+    try:
+        yield driver
+    finally:
+        driver.quit()
+        shutil.rmtree(profile, ignore_errors=True)
+
+
+@pytest.fixture
+def browser(browser_session: Any, web_server: GunicornServer) -> Iterator[Any]:
+    """The browser on a blank page with empty storage and network log; a desktop-sized window."""
+    driver = browser_session
+    driver.set_window_size(1280, 1000)
+    driver.get(web_server.url + "/healthz")
+    driver.execute_script("window.sessionStorage.clear(); window.localStorage.clear();")
+    driver.get_log("performance")  # drain what earlier tests requested
+    yield driver
+    driver.get("about:blank")

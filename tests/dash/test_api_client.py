@@ -1,0 +1,153 @@
+"""The API client against the real API (served from a thread), and its messages for people."""
+
+from __future__ import annotations
+
+import socket
+
+import pytest
+import requests
+from flask import Flask
+
+from brandpulse.dash import charts
+from brandpulse.dash.api_client import (
+    TIMED_OUT,
+    UNREACHABLE,
+    ApiClient,
+    ApiError,
+    error_from_response,
+    visitor_headers,
+)
+from tests.dash.conftest import ADMIN_TOKEN, free_port
+
+
+@pytest.fixture
+def client(inprocess_api: str) -> ApiClient:
+    """A client of the in-process API."""
+    return ApiClient(inprocess_api, timeout=10)
+
+
+def test_predict(client):
+    prediction = client.predict("Great shoes, comfortable from day one.")
+    assert 0.0 <= prediction["score"] <= 1.0
+    assert prediction["suggested_rating"] in range(1, 6)
+    assert prediction["model_version"]
+
+
+def test_brands_and_a_random_other_brand(client):
+    names = [brand["name"] for brand in client.brands()]
+    assert "Nike" in names and names == sorted(names)
+    for _ in range(5):
+        assert client.random_brand(exclude="Nike")["name"] != "Nike"
+
+
+def test_a_review_carries_the_visitors_address_and_browser(client):
+    visitor = Flask(__name__)
+    headers = {"User-Agent": "Mozilla/5.0 (TestBrowser)"}
+    with visitor.test_request_context("/", headers=headers, environ_base={"REMOTE_ADDR": "203.0.113.9"}):
+        forwarded = visitor_headers()
+    created = client.create_review(
+        brand="Adidas", text="Comfortable and light, great for running.", rating=5, headers=forwarded
+    )
+    assert created["brand"] == "Adidas" and created["score"] is not None  # scored by the API
+    items = client.list_reviews(ADMIN_TOKEN, brand="Adidas", per_page=100)["items"]
+    stored = next(item for item in items if item["id"] == created["id"])
+    assert stored["ip_address"] == "203.0.113.9"  # believed: the API trusts 127.0.0.1 as a proxy
+    assert stored["user_agent"] == "Mozilla/5.0 (TestBrowser)"
+
+
+def test_the_suggestion_and_score_seen_are_stored(client):
+    created = client.create_review(
+        brand="Apple", text="Fine laptop but the charger died.", rating=2, suggested_rating=3, score=0.51
+    )
+    assert (created["rating"], created["suggested_rating"], created["score"]) == (2, 3, 0.51)
+
+
+def test_visitor_headers_extend_the_forwarded_chain():
+    visitor = Flask(__name__)
+    environ = {"REMOTE_ADDR": "10.0.0.2"}
+    with visitor.test_request_context("/", headers={"X-Forwarded-For": "198.51.100.1"}, environ_base=environ):
+        headers = visitor_headers()
+    assert headers == {"X-Forwarded-For": "198.51.100.1, 10.0.0.2", "User-Agent": None}
+    assert visitor_headers() == {}  # outside a request
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ({"text": "short"}, "Your review: must be at least 15 characters."),
+        ({"brand": "No Such Brand"}, "Brand: unknown brand."),
+        ({"rating": 9}, "Rating: must be greater than or equal to 1 and less than or equal to 5."),
+    ],
+)
+def test_invalid_reviews_are_explained(client, fields, message):
+    review = {"brand": "Nike", "text": "Long enough to be a review.", "rating": 4, **fields}
+    with pytest.raises(ApiError) as raised:
+        client.create_review(**review)
+    assert raised.value.status == 422
+    assert str(raised.value) == message
+
+
+def test_admin_calls_need_the_token(client):
+    with pytest.raises(ApiError) as raised:
+        client.check_token("not-the-admin-token-at-all")
+    assert raised.value.status == 403 and str(raised.value) == "The admin token is not valid."
+    client.check_token(ADMIN_TOKEN)
+    client.create_review(brand="Spotify", text="Great sound, playlists for days.", rating=5)
+    rows = charts.parse_export(client.export_csv(ADMIN_TOKEN, brand="Spotify"))
+    assert rows and {row.brand for row in rows} == {"Spotify"}
+    assert client.stats()["overall"]["count"] >= 1
+
+
+def test_an_unreachable_api_is_a_message():
+    client = ApiClient(f"http://127.0.0.1:{free_port()}", timeout=2)
+    with pytest.raises(ApiError) as raised:
+        client.predict("anything")
+    assert str(raised.value) == UNREACHABLE and raised.value.status is None
+
+
+def test_a_silent_api_times_out():
+    with socket.socket() as silent:  # accepts connections (backlog) and never answers
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(1)
+        client = ApiClient(f"http://127.0.0.1:{silent.getsockname()[1]}", timeout=0.3)
+        with pytest.raises(ApiError) as raised:
+            client.brands()
+    assert str(raised.value) == TIMED_OUT
+
+
+def _response(status: int, body: bytes, **headers: str) -> requests.Response:
+    response = requests.Response()
+    response.status_code = status
+    response._content = body
+    response.headers.update(headers)
+    return response
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "headers", "message"),
+    [
+        (
+            429,
+            b'{"error": {"code": "rate_limited", "message": "x"}}',
+            {"Retry-After": "7"},
+            "Too many requests: please wait 7 s and try again.",
+        ),
+        (
+            503,
+            b'{"error": {"code": "service_unavailable", "message": "the model is unavailable"}}',
+            {},
+            "The review service had a problem (the model is unavailable); try again in a moment.",
+        ),
+        (502, b"<html>Bad gateway</html>", {}, "The review service had a problem; try again in a moment."),
+        (404, b"not json", {}, "The review service answered with an unexpected status (HTTP 404)."),
+        (
+            403,
+            b'{"error": {"code": "forbidden", "message": "admin endpoints are disabled"}}',
+            {},
+            "Admin endpoints are disabled.",
+        ),
+    ],
+)
+def test_error_messages_for_people(status, body, headers, message):
+    error = error_from_response(_response(status, body, **headers))
+    assert str(error) == message and error.status == status

@@ -1,0 +1,202 @@
+"""The review page in headless Chromium against the real API (gunicorn) and web app (gunicorn)."""
+
+from __future__ import annotations
+
+import math
+import time
+
+import pytest
+import requests
+from selenium.webdriver.common.action_chains import ActionChains
+from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
+
+from brandpulse.dash.components import score_percent
+from tests.dash.browser import (
+    NEGATIVE,
+    POSITIVE,
+    alert,
+    assert_only_loopback,
+    bar,
+    bar_state,
+    checked_rating,
+    choose_rating,
+    open_review_page,
+    requested_urls,
+    screenshot,
+    suggested_stars,
+    type_text,
+    wait,
+    wait_for_score_of,
+)
+from tests.dash.conftest import api_get, predict_requests
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.mark.parametrize(
+    ("text", "colour", "ratings", "name"),
+    [
+        (POSITIVE, "bg-success", {4, 5}, "review-positive"),
+        (NEGATIVE, "bg-danger", {1, 2}, "review-negative"),
+    ],
+)
+def test_typing_scores_the_review_live(browser, api, web_server, bundled_model, text, colour, ratings, name):
+    open_review_page(browser, web_server)
+    type_text(browser, text)
+    wait_for_score_of(browser, text)
+    shown_colour, label = bar_state(browser)
+    assert shown_colour == colour
+    assert label.endswith("%") and 0 <= int(label[:-1]) <= 100
+    assert bar(browser).text == label  # readable, however small the score
+    assert suggested_stars(browser) in ratings
+    assert checked_rating(browser) == suggested_stars(browser)  # the stars follow the suggestion
+    assert not browser.find_element(By.ID, "submit-review").get_attribute("disabled")
+    screenshot(browser, name)
+    assert_only_loopback(requested_urls(browser))
+
+
+def test_submit_stores_the_review_with_the_visitors_rating(browser, api, web_server):
+    brand = open_review_page(browser, web_server)
+    submit = browser.find_element(By.ID, "submit-review")
+    assert submit.get_attribute("disabled")  # nothing typed yet
+    first = "Solid product overall, arrived on time"
+    type_text(browser, first)
+    wait_for_score_of(browser, first)
+    suggested = suggested_stars(browser)
+    chosen = 1 if suggested != 1 else 5
+    choose_rating(browser, chosen)
+    wait(browser).until(lambda d: "your rating" in d.find_element(By.ID, "rating-summary").text)
+    more = " and the colour is exactly as pictured."
+    type_text(browser, more)  # a new score must not move the visitor's rating
+    wait_for_score_of(browser, first + more)
+    summary = browser.find_element(By.ID, "rating-summary").text
+    final_suggestion = suggested_stars(browser)
+    assert summary == f"suggested {final_suggestion} ★ — your rating {chosen} ★"
+    assert checked_rating(browser) == chosen
+
+    submit.click()
+    message = alert(browser)
+    assert "alert-success" in message.get_attribute("class"), message.text
+    assert f"review of {brand} was saved" in message.text
+    wait(browser).until(lambda d: d.find_element(By.ID, "brand-name").text != brand)
+    assert browser.find_element(By.ID, "review-text").get_attribute("value") == ""
+    wait(browser).until(lambda d: bar_state(d) == ("bg-secondary", ""))
+    assert checked_rating(browser) is None
+    assert browser.find_element(By.ID, "submit-review").get_attribute("disabled")
+
+    stored = api_get(api, "/api/reviews", brand=brand)["items"]
+    review = next(item for item in stored if item["text"] == first + more)
+    assert review["rating"] == chosen
+    assert review["suggested_rating"] == final_suggestion
+    assert review["score"] is not None and review["model_version"]
+    assert "Chrome" in review["user_agent"]  # the visitor's browser, forwarded by the web server
+    assert review["ip_address"] == "127.0.0.1"
+    assert_only_loopback(requested_urls(browser))
+
+
+def test_another_brand_switches_without_saving(browser, api, web_server):
+    brand = open_review_page(browser, web_server)
+    before = api_get(api, "/api/stats")["overall"]["count"]
+    text = "Half written review that I keep"
+    type_text(browser, text)
+    browser.find_element(By.ID, "another-brand").click()
+    wait(browser).until(lambda d: d.find_element(By.ID, "brand-name").text != brand)
+    assert browser.find_element(By.ID, "review-text").get_attribute("value") == text
+    assert api_get(api, "/api/stats")["overall"]["count"] == before
+
+
+def test_a_named_brand_is_reviewed_first(browser, api, web_server):
+    assert open_review_page(browser, web_server, "?brand=adidas") == "Adidas"
+    logo = browser.find_element(By.CSS_SELECTOR, ".brand-card img")
+    assert logo.get_attribute("alt") == "Adidas logo"
+    assert logo.get_attribute("src").startswith("data:image/svg+xml")  # generated initials, no request
+    assert browser.execute_script("return arguments[0].naturalWidth", logo) > 0  # not a broken image
+    link = browser.find_element(By.CSS_SELECTOR, ".brand-card a")
+    assert link.get_attribute("href") == "https://www.adidas.com/"
+
+
+def test_with_the_api_down_submit_fails_visibly_and_keeps_the_text(browser, api, web_server):
+    brand = open_review_page(browser, web_server)
+    text = "Good value for the money, would buy again"
+    type_text(browser, text)
+    wait_for_score_of(browser, text)
+    api.stop()
+    browser.find_element(By.ID, "submit-review").click()
+    message = alert(browser)
+    assert "alert-danger" in message.get_attribute("class")
+    assert "not saved" in message.text and "cannot be reached" in message.text
+    assert browser.find_element(By.ID, "review-text").get_attribute("value") == text
+    assert browser.find_element(By.ID, "brand-name").text == brand
+    wait(browser).until(lambda d: d.find_element(By.ID, "submit-review").is_enabled())  # to try again
+    # Live scoring says so too, and the text is still there to submit later.
+    type_text(browser, "!")
+    wait(browser).until(lambda d: "unavailable" in d.find_element(By.ID, "score-status").text)
+    assert browser.find_element(By.ID, "review-text").get_attribute("value") == text + "!"
+
+
+def test_fast_typing_is_throttled_and_ends_with_the_final_score(browser, api, web_server):
+    open_review_page(browser, web_server)
+    box = browser.find_element(By.ID, "review-text")
+    box.click()
+    before = predict_requests(api)
+    text = "Great phone but awful battery!"  # 30 keystrokes
+    assert len(text) == 30
+    typing = ActionChains(browser, duration=0)
+    for character in text:
+        typing.send_keys(character).pause(0.05)
+    started = time.monotonic()
+    typing.perform()
+    took = time.monotonic() - started
+    wait_for_score_of(browser, text)
+    sent = predict_requests(api) - before
+    # One request per 250 ms while typing, plus the trailing one (and one of slack for timing).
+    assert sent <= math.ceil(took / 0.25) + 2, (sent, took)
+    assert sent <= len(text) // 2, (sent, took)  # far fewer than keystrokes
+    expected = requests.post(api.url + "/api/predict", json={"review": text}, timeout=10).json()
+    assert bar_state(browser)[1] == f"{score_percent(expected['score'])}%"
+
+
+def test_the_page_fits_a_phone_and_works_from_the_keyboard(browser, api, web_server):
+    browser.set_window_size(390, 844)
+    open_review_page(browser, web_server)
+    assert browser.execute_script("return document.documentElement.scrollWidth <= window.innerWidth")
+    text = "Works well and looks good"
+    type_text(browser, text)
+    wait_for_score_of(browser, text)
+    suggested = suggested_stars(browser)
+    # Tab from the text box reaches the stars (native radio buttons); an arrow key picks another.
+    ActionChains(browser).send_keys(Keys.TAB).send_keys(Keys.ARROW_RIGHT).perform()
+    chosen = suggested % 5 + 1
+    wait(browser).until(lambda d: checked_rating(d) == chosen)
+    wait(browser).until(
+        lambda d: d.find_element(By.ID, "rating-summary").text.endswith(f"your rating {chosen} ★")
+    )
+    icon = browser.find_element(By.CSS_SELECTOR, "link[rel=icon]")
+    assert requests.get(icon.get_attribute("href"), timeout=10).status_code == 200
+
+
+def test_a_stale_score_never_replaces_a_newer_one(browser, api, web_server):
+    """The browser-side guard itself: a result older than the one on screen is dropped."""
+    open_review_page(browser, web_server)
+    outcome = browser.execute_script(
+        """
+        const guard = window.dash_clientside.brandpulse.applyScore;
+        const skip = window.dash_clientside.no_update;
+        const result = (seq, text) => ({seq: seq, text: text, percent: 80, label: "80%", color: "success",
+                                        status: "Positive", suggested: 4});
+        const stale = guard(result(4, "Grea"), {seq: 5}, false);
+        const newer = guard(result(6, "Great"), {seq: 5}, false);
+        const chosen = guard(result(7, "Great!"), {seq: 6}, true);
+        return {
+            staleDropped: stale.every((value) => value === skip),
+            newer: newer.slice(0, 5).concat([newer[6]]),
+            ratingKept: chosen[6] === skip,
+        };
+        """
+    )
+    assert outcome == {
+        "staleDropped": True,
+        "newer": [80, "80%", "success", "Positive", "5", 4],
+        "ratingKept": True,
+    }

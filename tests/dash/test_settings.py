@@ -1,0 +1,51 @@
+"""The web settings: defaults, the environment, overrides and refused values."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from brandpulse.dash.settings import BUNDLED_LOGOS, SettingsError, WebSettings
+
+
+def test_defaults_need_no_environment():
+    settings = WebSettings.from_env(environ={})
+    assert settings.api_url == "http://127.0.0.1:5000"
+    assert settings.web_port == 8050
+    assert settings.api_timeout == 5.0
+    assert settings.logo_dir == BUNDLED_LOGOS
+
+
+def test_empty_variables_mean_the_default():
+    assert WebSettings.from_env(environ={"LOGO_DIR": "", "WEB_PORT": " "}) == WebSettings()
+
+
+def test_environment_then_overrides():
+    environ = {
+        "API_URL": "http://api:5000/",
+        "WEB_PORT": "9000",
+        "API_TIMEOUT": "2.5",
+        "LOGO_DIR": "/srv/logos",
+    }
+    settings = WebSettings.from_env(environ=environ, overrides={"web_port": 9100})
+    assert settings.api_url == "http://api:5000"  # no trailing slash
+    assert settings.web_port == 9100
+    assert settings.api_timeout == 2.5
+    assert settings.logo_dir == Path("/srv/logos")
+
+
+@pytest.mark.parametrize(
+    ("environ", "message"),
+    [
+        ({"API_URL": "api:5000"}, "API_URL"),
+        ({"API_URL": "ftp://api"}, "API_URL"),
+        ({"WEB_PORT": "eighty"}, "WEB_PORT"),
+        ({"WEB_PORT": "0"}, "WEB_PORT"),
+        ({"API_TIMEOUT": "0"}, "API_TIMEOUT"),
+        ({"LOG_LEVEL": "LOUD"}, "LOG_LEVEL"),
+    ],
+)
+def test_bad_values_are_refused_with_the_variable_named(environ, message):
+    with pytest.raises(SettingsError, match=message):
+        WebSettings.from_env(environ=environ)

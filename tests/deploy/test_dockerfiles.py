@@ -1,0 +1,140 @@
+"""The Dockerfiles: slim, non-root, cached dependency layers, and every file they need copied."""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+import re
+import tomllib
+
+import pytest
+
+from tests.conftest import REPO_ROOT
+from tests.deploy.conftest import DOCKERFILES
+
+REQUIREMENTS = {"api": "api.txt", "dash": "web.txt", "train": "training.txt"}
+EXTRAS = {"api": ["api"], "dash": ["web"], "train": ["training"]}
+WITH_TORCH = {"api", "train"}
+PYPROJECT = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())
+
+
+def instructions(service: str) -> list[tuple[str, object]]:
+    """(INSTRUCTION, arguments) pairs; JSON arguments are parsed, continuations joined."""
+    text = re.sub(r"\\\n", " ", DOCKERFILES[service].read_text())
+    result: list[tuple[str, object]] = []
+    for line in text.splitlines():
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        name, _, rest = line.partition(" ")
+        rest = rest.strip()
+        if name.upper() in ("CMD", "ENTRYPOINT") and rest.startswith("["):
+            result.append((name.upper(), json.loads(rest)))
+        else:
+            result.append((name.upper(), rest))
+    return result
+
+
+def _dockerignore() -> list[str]:
+    lines = (REPO_ROOT / ".dockerignore").read_text().splitlines()
+    return [line.strip() for line in lines if line.strip() and not line.startswith(("#", "!"))]
+
+
+def _ignored(path: str, patterns: list[str]) -> bool:
+    parts = path.strip("/").split("/")
+    prefixes = ["/".join(parts[: index + 1]) for index in range(len(parts))]
+    return any(
+        fnmatch.fnmatch(prefix, pattern.removeprefix("**/")) or fnmatch.fnmatch(prefix, pattern)
+        for prefix in prefixes
+        for pattern in patterns
+    )
+
+
+def _lock_names(service: str) -> dict[str, str]:
+    text = (REPO_ROOT / "requirements" / REQUIREMENTS[service]).read_text()
+    pins = re.findall(r"^([A-Za-z0-9_.-]+)==(\S+)", text, re.MULTILINE)
+    return {name.lower().replace("_", "-"): version for name, version in pins}
+
+
+def _name(requirement: str) -> str:
+    return re.split(r"[\s<>=!~;\[]", requirement, maxsplit=1)[0].lower().replace("_", "-")
+
+
+@pytest.mark.parametrize("service", sorted(DOCKERFILES))
+def test_copied_files_exist_and_reach_the_build_context(service):
+    ignored = _dockerignore()
+    copies = [args for name, args in instructions(service) if name == "COPY" and "--from=" not in args]
+    assert copies
+    for args in copies:
+        *sources, _destination = str(args).split()
+        for source in sources:
+            assert (REPO_ROOT / source).exists(), f"{service}: COPY {source}: no such file"
+            assert not _ignored(source, ignored), f"{service}: COPY {source} is excluded by .dockerignore"
+    # pyproject's metadata names the readme and the package directory: both must be there.
+    sources = {source for args in copies for source in str(args).split()[:-1]}
+    assert {"pyproject.toml", PYPROJECT["project"]["readme"], "src"} <= sources
+
+
+@pytest.mark.parametrize("service", sorted(DOCKERFILES))
+def test_slim_multistage_non_root(service):
+    steps = instructions(service)
+    bases = [str(args) for name, args in steps if name == "ARG" and str(args).startswith("PYTHON_IMAGE=")]
+    assert bases and "-slim" in bases[0]
+    assert [name for name, _ in steps].count("FROM") == 2, "build stage + runtime stage"
+    users = [str(args) for name, args in steps if name == "USER"]
+    assert users and users[-1] not in ("root", "0")
+
+
+@pytest.mark.parametrize("service", sorted(DOCKERFILES))
+def test_dependencies_are_installed_before_the_code_is_copied(service):
+    steps = instructions(service)
+    copies = [str(args) for name, args in steps if name == "COPY"]
+    lock = f"requirements/{REQUIREMENTS[service]}"
+    lock_index = next(index for index, args in enumerate(copies) if args.startswith(lock))
+    code_index = next(index for index, args in enumerate(copies) if args.startswith("src "))
+    assert lock_index < code_index
+    runs = " ".join(str(args) for name, args in steps if name == "RUN")
+    assert "pip install --no-deps /src" in runs, "the package itself adds no unpinned dependency"
+
+
+@pytest.mark.parametrize("service", sorted(DOCKERFILES))
+def test_locks_pin_every_dependency_and_never_torch_or_cuda(service):
+    pins = _lock_names(service)
+    assert not {name for name in pins if name == "torch" or name.startswith(("nvidia-", "triton"))}
+    needed = [
+        requirement
+        for extra in EXTRAS[service]
+        for requirement in PYPROJECT["project"]["optional-dependencies"][extra]
+    ]
+    if service in WITH_TORCH:
+        needed += PYPROJECT["project"]["dependencies"]
+    missing = {_name(req) for req in needed if not req.startswith("brandpulse")} - set(pins) - {"torch"}
+    assert not missing, (
+        f"requirements/{REQUIREMENTS[service]} is stale, run requirements/compile.sh: {missing}"
+    )
+
+
+@pytest.mark.parametrize("service", sorted(WITH_TORCH))
+def test_torch_comes_from_the_cpu_index_at_the_project_pin(service):
+    steps = dict(
+        (str(args).split("=")[0], str(args)) for name, args in instructions(service) if name == "ARG"
+    )
+    (pin,) = [req for req in PYPROJECT["project"]["dependencies"] if _name(req) == "torch"]
+    assert steps["TORCH_VERSION"] == f"TORCH_VERSION={pin.split('==')[1]}"
+    assert steps["TORCH_INDEX_URL"].endswith("/whl/cpu")
+
+
+@pytest.mark.parametrize("service", ["api", "dash"])
+def test_servers_have_a_healthcheck_on_healthz_and_match_compose(service, compose):
+    steps = instructions(service)
+    (healthcheck,) = [str(args) for name, args in steps if name == "HEALTHCHECK"]
+    assert "/healthz" in healthcheck and "python" in healthcheck
+    (cmd,) = [args for name, args in steps if name == "CMD"]
+    assert cmd == compose["services"][service]["command"]
+
+
+def test_the_bundled_model_and_seed_data_are_package_data():
+    package_data = PYPROJECT["tool"]["setuptools"]["package-data"]
+    assert "bundled/*.safetensors" in package_data["brandpulse.training"]
+    assert "seed/*.csv" in package_data["brandpulse.api"]
+    assert (REPO_ROOT / "src" / "api" / "seed" / "brands.csv").is_file()
