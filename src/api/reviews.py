@@ -90,6 +90,16 @@ def _filtered(args: dict[str, Any]) -> Query:
     return query
 
 
+def _ordering(sort: str) -> tuple[Any, ...]:
+    """ORDER BY terms for a validated sort key ("-" prefix: descending), ties broken by id."""
+    descending = sort.startswith("-")
+    key = sort.lstrip("-")
+    column = Brand.name if key == "brand" else getattr(Review, key)
+    if descending:
+        return column.desc(), Review.id.desc()
+    return column.asc(), Review.id.asc()
+
+
 @bp.route("/reviews", methods=["GET"])
 @admin_required  # first: no validation messages for callers without the token
 @bp.arguments(ReviewListQuerySchema, location="query")
@@ -97,11 +107,12 @@ def _filtered(args: dict[str, Any]) -> Query:
 @bp.errors(*ADMIN_ERRORS)
 @bp.doc(**ADMIN)
 def list_reviews(args: dict[str, Any]) -> dict[str, Any]:
-    """Reviews, newest first, a page at a time, with the total matching the filters (admin)."""
+    """Reviews in the order asked for (newest first by default), a page at a time, with the total
+    matching the filters (admin)."""
     per_page = args.get("per_page", _settings().page_size_default)
     query = _filtered(args)
     total = query.count()
-    items = list(query.order_by(Review.created_at.desc(), Review.id.desc()).paginate(args["page"], per_page))
+    items = list(query.order_by(*_ordering(args["sort"])).paginate(args["page"], per_page))
     return {
         "items": items,
         "total": total,

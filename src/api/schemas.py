@@ -239,9 +239,22 @@ class ReviewFilterSchema(StrictSchema):
             raise ma.ValidationError("Must not be after `until`.", "since")
 
 
-class ReviewListQuerySchema(ReviewFilterSchema):
-    """Filters and page of the review list."""
+# Sort keys of the review list; a leading "-" sorts descending. Ties are broken by id.
+REVIEW_SORT_KEYS = ("created_at", "rating", "suggested_rating", "score", "brand")
+REVIEW_SORTS = tuple(f"{sign}{key}" for key in REVIEW_SORT_KEYS for sign in ("", "-"))
 
+
+class ReviewListQuerySchema(ReviewFilterSchema):
+    """Filters, order and page of the review list."""
+
+    sort = Text(
+        load_default="-created_at",
+        validate=validate.OneOf(REVIEW_SORTS),
+        metadata={
+            "description": "Order: created_at, rating, suggested_rating, score or brand; "
+            "a leading '-' sorts descending (default -created_at, newest first)."
+        },
+    )
     page = StrictInteger(load_default=1, validate=validate.Range(1, 1_000_000))
     per_page = StrictInteger(
         validate=validate.Range(min=1), metadata={"description": "Page size, at most PAGE_SIZE_MAX (100)."}
@@ -255,7 +268,7 @@ class ReviewListQuerySchema(ReviewFilterSchema):
 
 
 class ReviewPageSchema(ma.Schema):
-    """One page of reviews, newest first."""
+    """One page of reviews, in the order asked for (newest first by default)."""
 
     items = fields.List(fields.Nested(AdminReviewSchema), required=True)
     total = fields.Integer(required=True, metadata={"description": "Reviews matching the filters."})

@@ -11,7 +11,7 @@ POSITIVE = [
     "One of the best purchases I have made in years. Beautiful, comfortable and worth every penny.",
 ]
 NEGATIVE = [
-    "Terrible service. The product broke after two days and nobody answered my emails.",
+    "Terrible service and awful quality. The product broke after two days, a complete waste of money.",
     "Awful quality, a complete waste of money. I regret buying it and will never come back.",
 ]
 

@@ -149,6 +149,30 @@ def test_list_reviews_filters(app, client, query, expected):
     assert page["total"] == len(expected)
 
 
+@pytest.mark.parametrize(
+    ("sort", "expected"),
+    [
+        ("created_at", [0, 1, 2, 3, 4, 5]),
+        ("-created_at", [5, 4, 3, 2, 1, 0]),
+        ("rating", [1, 4, 2, 5, 0, 3]),  # ties broken by id, in the same direction
+        ("-rating", [3, 0, 5, 2, 4, 1]),
+        ("brand", [2, 4, 0, 1, 3, 5]),
+        ("-brand", [5, 3, 1, 0, 4, 2]),
+    ],
+)
+def test_list_reviews_sorted(app, client, sort, expected):
+    ids = _seed_reviews(app, client)
+    page = client.get(f"/api/reviews?sort={sort}", headers=ADMIN).json
+    assert [item["id"] for item in page["items"]] == [ids[i] for i in expected]
+
+
+@pytest.mark.parametrize("sort", ["text", "ip_address", "--rating", "rating desc", ""])
+def test_list_reviews_refuses_unknown_sort_keys(client, sort):
+    response = client.get(f"/api/reviews?sort={sort}", headers=ADMIN)
+    assert response.status_code == 422
+    assert "sort" in response.json["error"]["fields"]
+
+
 def test_get_one_review(app, client):
     created = post_review(client, rating=2).json
     response = client.get(f"/api/reviews/{created['id']}", headers=ADMIN)

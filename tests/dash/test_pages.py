@@ -130,12 +130,16 @@ def test_sign_in_with_the_api_down(request_context, api_down):
 
 
 def test_a_page_of_reviews(request_context):
-    page, note = admin.fetch_page(ADMIN_TOKEN, 1, 20, admin.ANY, admin.ANY, admin.DEFAULT_SORT)
-    assert note == "" and set(page) >= {"items", "total", "page", "pages"}
-    # Until the API sorts (see docs/web.md), another order falls back to newest first, with a note.
-    page, note = admin.fetch_page(ADMIN_TOKEN, 1, 20, admin.ANY, "4", "-rating")
-    assert note in ("", "This API version cannot sort reviews; they are shown newest first.")
-    assert all(item["rating"] == 4 for item in page["items"])
+    page = admin.fetch_page(ADMIN_TOKEN, 1, 20, admin.ANY, admin.ANY, admin.DEFAULT_SORT)
+    assert set(page) >= {"items", "total", "page", "pages"}
+    created = [item["created_at"] for item in page["items"]]
+    assert created == sorted(created, reverse=True)
+    by_rating = admin.fetch_page(ADMIN_TOKEN, 1, 20, admin.ANY, admin.ANY, "rating")["items"]
+    assert [item["rating"] for item in by_rating] == sorted(item["rating"] for item in by_rating)
+    only_fours = admin.fetch_page(ADMIN_TOKEN, 1, 20, admin.ANY, "4", "-score")["items"]
+    assert all(item["rating"] == 4 for item in only_fours)
+    scores = [item["score"] for item in only_fours]
+    assert scores == sorted(scores, reverse=True)
 
 
 def test_filters():

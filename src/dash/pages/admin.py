@@ -257,21 +257,10 @@ def filters(brand: str | None, rating: str | None) -> dict[str, Any]:
     }
 
 
-def fetch_page(
-    token: str, page: int, per_page: int, brand: str, rating: str, sort: str
-) -> tuple[dict[str, Any], str]:
-    """A page of reviews, and a note when the API could not sort as asked."""
-    client = get_client()
-    query = {"page": page, "per_page": per_page, **filters(brand, rating)}
-    if sort == DEFAULT_SORT:
-        return client.list_reviews(token, **query), ""
-    try:
-        return client.list_reviews(token, sort=sort, **query), ""
-    except ApiError as error:
-        if error.status != 422 or "sort" not in error.fields:
-            raise
-    note = "This API version cannot sort reviews; they are shown newest first."
-    return client.list_reviews(token, **query), note
+def fetch_page(token: str, page: int, per_page: int, brand: str, rating: str, sort: str) -> dict[str, Any]:
+    """A page of reviews, filtered and sorted by the API."""
+    query = {"page": page, "per_page": per_page, "sort": sort, **filters(brand, rating)}
+    return get_client().list_reviews(token, **query)
 
 
 @callback(
@@ -298,14 +287,14 @@ def load_reviews(
     if ctx.triggered_id in FILTER_IDS or not page:
         page = 1
     try:
-        result, note = fetch_page(token, page, int(per_page or 20), brand, rating, sort or DEFAULT_SORT)
+        result = fetch_page(token, page, int(per_page or 20), brand, rating, sort or DEFAULT_SORT)
     except ApiError as error:
         hint = " Sign out and in again with the current token." if error.status in REJECTED else ""
         alert = dbc.Alert(f"The reviews could not be loaded. {error}{hint}", color="danger")
         return alert, dash.no_update, dash.no_update
     total, pages = result["total"], max(result["pages"], 1)
     summary = html.P(
-        f"{total} review{'s' if total != 1 else ''}, page {result['page']} of {pages}. {note}".strip(),
+        f"{total} review{'s' if total != 1 else ''}, page {result['page']} of {pages}.",
         className="small text-body-secondary mb-1",
         id="reviews-count",
     )
