@@ -79,11 +79,13 @@ def test_train_command_learns_and_writes_a_usable_checkpoint(tmp_path):
     assert loaded.encoder_config.max_length == 128
     assert loaded.info["data"]["fingerprint"] == report["info"]["data"]["fingerprint"]
     assert loaded.metrics["test"]["overall"]["n"] == 64
-    predictor = Predictor.from_checkpoint(out)
-    good, bad = predictor.predict(
-        ["the staff was wonderful, my order too", "their app was awful, my order too"]
-    )
-    assert good["score"] > 0.5 > bad["score"]
+    # The checkpoint alone scores new reviews of the same kind (a fresh seed).
+    fresh = synthetic_reviews(tmp_path / "fresh.csv", rows=100, seed=1).read_text().splitlines()[1:]
+    texts = [line.rsplit(",", 1)[0].strip('"') for line in fresh]
+    positive = [int(line.rsplit(",", 1)[1]) >= 4 for line in fresh]
+    scores = [result["score"] for result in Predictor.from_checkpoint(out).predict(texts)]
+    agreement = sum((score > 0.5) == label for score, label in zip(scores, positive, strict=True))
+    assert agreement >= 85, agreement
 
     split = json.loads((tmp_path / "split.json").read_text())
     assert len(split["test_row_ids"]) == 64 and split["seed"] == 2015
