@@ -5,7 +5,10 @@ from __future__ import annotations
 import fnmatch
 import json
 import re
+import subprocess
+import sys
 import tomllib
+import zipfile
 
 import pytest
 
@@ -133,8 +136,32 @@ def test_servers_have_a_healthcheck_on_healthz_and_match_compose(service, compos
     assert cmd == compose["services"][service]["command"]
 
 
-def test_the_bundled_model_and_seed_data_are_package_data():
-    package_data = PYPROJECT["tool"]["setuptools"]["package-data"]
-    assert "bundled/*.safetensors" in package_data["brandpulse.training"]
-    assert "seed/*.csv" in package_data["brandpulse.api"]
-    assert (REPO_ROOT / "src" / "api" / "seed" / "brands.csv").is_file()
+def test_the_wheel_the_images_install_carries_model_seed_list_and_assets(tmp_path):
+    """The images `pip install` the project: its wheel must hold every data file the code reads."""
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "--no-build-isolation",
+            "--quiet",
+            "--wheel-dir",
+            str(tmp_path),
+            str(REPO_ROOT),
+        ],
+        check=True,
+        cwd=tmp_path,
+    )
+    (wheel,) = tmp_path.glob("brandpulse-*.whl")
+    names = set(zipfile.ZipFile(wheel).namelist())
+    for required in (
+        "brandpulse/training/bundled/charcnn_movie_reviews.safetensors",
+        "brandpulse/training/bundled/charcnn_movie_reviews.card.json",
+        "brandpulse/api/seed/brands.csv",
+        "brandpulse/dash/assets/bootstrap.min.css",
+        "brandpulse/dash/assets/brandpulse.js",
+        "brandpulse/dash/assets/favicon.ico",
+    ):
+        assert required in names, required
