@@ -26,10 +26,13 @@ from brandpulse.training.predictor import Predictor
 from brandpulse.training.runtime import use_threads
 
 REVIEW = (
-    "I ordered a pair of running shoes and they arrived two days late, but the customer service "
-    "team apologised quickly and offered a discount on my next purchase. The shoes themselves are "
-    "comfortable, well made and look exactly like the pictures. "
-) * 5  # about 1,000 characters, like a median IMDB review
+    (
+        "I ordered a pair of running shoes and they arrived two days late, but the customer service "
+        "team apologised quickly and offered a discount on my next purchase. The shoes themselves are "
+        "comfortable, well made and look exactly like the pictures. "
+    )
+    * 5
+)[:1000]  # 1,000 characters, like a median IMDB review
 
 
 def median_ms(function, repeats: int) -> tuple[float, float]:
