@@ -6,6 +6,11 @@ import os
 from pathlib import Path
 
 import pytest
+import torch
+
+from brandpulse.training.checkpoint import BUNDLED_CHECKPOINT, save_checkpoint
+from brandpulse.training.config import EncoderConfig, ModelConfig
+from brandpulse.training.model import CharCNN
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 MOVIE_REVIEWS_CSV = REPO_ROOT / "data" / "movie_reviews.csv"
@@ -28,3 +33,38 @@ def movie_reviews_csv() -> Path:
     if not MOVIE_REVIEWS_CSV.is_file():
         skip_or_fail(f"{MOVIE_REVIEWS_CSV} is missing: run `make data`")
     return MOVIE_REVIEWS_CSV
+
+
+# A tiny two-class model, as the API serves: fast to build and load, says nothing about quality.
+TINY_ENCODER = EncoderConfig(max_length=64)
+TINY_MODEL = ModelConfig(
+    n_classes=2,
+    conv_channels=8,
+    conv_kernels=(3, 3, 3),
+    pool_after=(0, 2),
+    fc_units=16,
+    embedding_dim=4,
+    batch_norm=True,
+    pooling="max+mean",
+)
+
+
+def save_tiny_checkpoint(path: Path) -> Path:
+    """Save a seeded, randomly initialised TINY_MODEL to `path`."""
+    torch.manual_seed(0)
+    model = CharCNN(TINY_MODEL, TINY_ENCODER).eval()
+    return save_checkpoint(path, model, classes=("negative", "positive"), info={"architecture": "tiny"})
+
+
+@pytest.fixture(scope="session")
+def tiny_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A small randomly initialised two-class checkpoint: fast, and says nothing about quality."""
+    return save_tiny_checkpoint(tmp_path_factory.mktemp("model") / "tiny.safetensors")
+
+
+@pytest.fixture(scope="session")
+def bundled_checkpoint() -> Path:
+    """The shipped model, for the tests that say the model works."""
+    if not BUNDLED_CHECKPOINT.is_file():
+        skip_or_fail(f"{BUNDLED_CHECKPOINT} is missing (the bundled model is not trained yet)")
+    return BUNDLED_CHECKPOINT

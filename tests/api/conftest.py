@@ -14,7 +14,6 @@ from typing import Any
 
 import psycopg2
 import pytest
-import torch
 from flask import Flask
 from flask.testing import FlaskClient
 
@@ -23,9 +22,6 @@ from brandpulse.api.db import dispose, get_database
 from brandpulse.api.migrations import upgrade
 from brandpulse.api.models import Brand, Review
 from brandpulse.api.seeding import seed_brands
-from brandpulse.training.checkpoint import BUNDLED_CHECKPOINT, save_checkpoint
-from brandpulse.training.config import EncoderConfig, ModelConfig
-from brandpulse.training.model import CharCNN
 from tests.conftest import skip_or_fail
 
 ADMIN_TOKEN = "test-admin-token-0123456789abcdef"
@@ -41,35 +37,6 @@ NO_RATE_LIMITS = {
     "RATE_LIMIT_REVIEW": "",
     "RATE_LIMIT_DEFAULT": "",
 }
-
-TINY_ENCODER = EncoderConfig(max_length=64)
-TINY_MODEL = ModelConfig(
-    n_classes=2,
-    conv_channels=8,
-    conv_kernels=(3, 3, 3),
-    pool_after=(0, 2),
-    fc_units=16,
-    embedding_dim=4,
-    batch_norm=True,
-    pooling="max+mean",
-)
-
-
-@pytest.fixture(scope="session")
-def tiny_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A small randomly initialised two-class checkpoint: fast, and says nothing about quality."""
-    torch.manual_seed(0)
-    model = CharCNN(TINY_MODEL, TINY_ENCODER).eval()
-    path = tmp_path_factory.mktemp("model") / "tiny.safetensors"
-    return save_checkpoint(path, model, classes=("negative", "positive"), info={"architecture": "tiny"})
-
-
-@pytest.fixture(scope="session")
-def bundled_checkpoint() -> Path:
-    """The shipped model, for the tests that say the model works."""
-    if not BUNDLED_CHECKPOINT.is_file():
-        skip_or_fail(f"{BUNDLED_CHECKPOINT} is missing (the bundled model is not trained yet)")
-    return BUNDLED_CHECKPOINT
 
 
 @pytest.fixture(scope="session")

@@ -4,7 +4,7 @@ never a downloaded browser or driver).
 
 The API runs on a fresh SQLite file with the bundled brands and trusts 127.0.0.1 as a proxy; its
 model is the bundled one when it exists, else a tiny random one (the tests that judge sentiment
-ask for `bundled_model` and skip without it). A test may stop the API (`api.stop()`); the `api`
+ask for `bundled_checkpoint` and skip without it). A test may stop the API (`api.stop()`); the `api`
 fixture starts it again, on the same port and database, for the next test.
 """
 
@@ -25,16 +25,13 @@ from typing import Any
 
 import pytest
 import requests
-import torch
 from werkzeug.serving import make_server
 
 from brandpulse.api import create_app as create_api
 from brandpulse.api.db import dispose, get_database
 from brandpulse.api.migrations import upgrade
 from brandpulse.api.seeding import seed_brands
-from brandpulse.training.checkpoint import BUNDLED_CHECKPOINT, save_checkpoint
-from brandpulse.training.config import EncoderConfig, ModelConfig
-from brandpulse.training.model import CharCNN
+from brandpulse.training.checkpoint import BUNDLED_CHECKPOINT
 from tests.conftest import skip_or_fail
 
 ADMIN_TOKEN = "web-test-admin-token-0123456789"
@@ -47,17 +44,6 @@ NO_RATE_LIMITS = {
     "RATE_LIMIT_REVIEW": "",
     "RATE_LIMIT_DEFAULT": "",
 }
-TINY_ENCODER = EncoderConfig(max_length=64)
-TINY_MODEL = ModelConfig(
-    n_classes=2,
-    conv_channels=8,
-    conv_kernels=(3, 3, 3),
-    pool_after=(0, 2),
-    fc_units=16,
-    embedding_dim=4,
-    batch_norm=True,
-    pooling="max+mean",
-)
 
 
 def free_port() -> int:
@@ -160,23 +146,6 @@ class GunicornServer:
 
 
 # ---------------------------------------------------------------- model and API
-
-
-@pytest.fixture(scope="session")
-def tiny_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A small randomly initialised two-class checkpoint: fast, and says nothing about quality."""
-    torch.manual_seed(0)
-    model = CharCNN(TINY_MODEL, TINY_ENCODER).eval()
-    path = tmp_path_factory.mktemp("model") / "tiny.safetensors"
-    return save_checkpoint(path, model, classes=("negative", "positive"), info={"architecture": "tiny"})
-
-
-@pytest.fixture(scope="session")
-def bundled_model() -> Path:
-    """The shipped model, for the tests that say the scores make sense."""
-    if not BUNDLED_CHECKPOINT.is_file():
-        skip_or_fail(f"{BUNDLED_CHECKPOINT} is missing (the bundled model is not trained yet)")
-    return BUNDLED_CHECKPOINT
 
 
 @pytest.fixture(scope="session")

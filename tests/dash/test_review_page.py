@@ -41,7 +41,9 @@ pytestmark = pytest.mark.browser
         (NEGATIVE, "bg-danger", {1, 2}, "review-negative"),
     ],
 )
-def test_typing_scores_the_review_live(browser, api, web_server, bundled_model, text, colour, ratings, name):
+def test_typing_scores_the_review_live(
+    browser, api, web_server, bundled_checkpoint, text, colour, ratings, name
+):
     open_review_page(browser, web_server)
     type_text(browser, text)
     wait_for_score_of(browser, text)

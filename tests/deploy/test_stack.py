@@ -32,7 +32,7 @@ from brandpulse.api.settings import Settings
 from brandpulse.dash.settings import WebSettings
 from brandpulse.training.checkpoint import BUNDLED_CHECKPOINT
 from tests.api.conftest import POSTGRES_ADMIN_DSN, POSTGRES_HOST, POSTGRES_PORT
-from tests.conftest import skip_or_fail
+from tests.conftest import save_tiny_checkpoint, skip_or_fail
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow, pytest.mark.timeout(300)]
 
@@ -77,19 +77,7 @@ def model_env(tmp_path: Path) -> dict[str, str]:
     """No MODEL_PATH (the bundled model, as deployed), or a tiny checkpoint until it exists."""
     if BUNDLED_CHECKPOINT.is_file():
         return {}
-    import torch
-
-    from brandpulse.training.checkpoint import save_checkpoint
-    from brandpulse.training.model import CharCNN
-    from tests.api.conftest import TINY_ENCODER, TINY_MODEL
-
-    torch.manual_seed(0)
-    path = save_checkpoint(
-        tmp_path / "tiny.safetensors",
-        CharCNN(TINY_MODEL, TINY_ENCODER).eval(),
-        classes=("negative", "positive"),
-        info={"architecture": "tiny"},
-    )
+    path = save_tiny_checkpoint(tmp_path / "tiny.safetensors")
     return {"MODEL_PATH": str(path)}
 
 
