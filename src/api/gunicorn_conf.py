@@ -2,14 +2,14 @@
 
 CPU budget: workers x torch threads <= cores. The default is one worker whose forward pass uses
 every core, with a few gthread threads so health checks and database requests are not stuck
-behind a prediction (predictions take turns inside a worker). `WEB_CONCURRENCY=N` gives N workers
-of cores/N torch threads each. With `GUNICORN_PRELOAD` (default on) the app and the model are
-loaded once in the master before it forks, so the workers share the weights' memory.
+behind a prediction (predictions take turns on the worker's one inference thread, see
+`inference.py`). `WEB_CONCURRENCY=N` gives N workers of cores/N torch threads each
+(`Settings.inference_threads`). With `GUNICORN_PRELOAD` (default on) the app and the model are
+loaded once in the master before it forks, so the workers share the weights' memory; the load
+uses one torch thread, so no OpenMP thread team exists in the master when it forks.
 """
 
 from __future__ import annotations
-
-import os
 
 from brandpulse.api.settings import Settings
 
@@ -28,22 +28,10 @@ errorlog = "-"
 loglevel = _settings.log_level.lower()
 
 
-def torch_threads(settings: Settings) -> int:
-    """Torch threads per worker: the setting, else the cores shared out among the workers."""
-    return settings.torch_threads or max(1, (os.cpu_count() or 1) // settings.web_concurrency)
-
-
 def when_ready(server) -> None:
     """With preload, load the model in the master so forked workers share its weights."""
     if server.cfg.preload_app:
         _load_model(server.app.wsgi(), server.log)
-
-
-def post_fork(server, worker) -> None:
-    """Give each worker its share of the cores."""
-    from brandpulse.training.runtime import use_threads
-
-    use_threads(torch_threads(_settings))
 
 
 def post_worker_init(worker) -> None:

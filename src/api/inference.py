@@ -2,19 +2,32 @@
 
 The checkpoint is loaded on first use (or ahead of time by gunicorn's hooks, see
 `gunicorn_conf.py`), never at import. Loaded predictors are shared by every app of the process
-that names the same unchanged file. One forward pass runs at a time per process: the pass
-already uses every torch thread, so running two at once only makes both slower.
+that names the same unchanged file.
+
+Threads. Every forward pass of a process runs on one dedicated inference thread, with the
+process's share of the cores as torch threads, and the model is loaded with a single torch
+thread. PyTorch's OpenMP runtime keeps a team of worker threads for each thread that starts a
+parallel region, and once there are more such threads than cores its workers stop spin-waiting
+and sleep in the kernel between the many short parallel regions of a forward pass: measured
+here, a pass from a request thread after a load with two threads took 2.4x as long as from
+the loading thread. A team formed before gunicorn forks can also hang the workers. One
+inference thread also means one pass at a time: a pass already uses every torch thread, so two
+at once only make both slower.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import torch
 from flask import Flask, current_app
 
 from brandpulse.api.settings import Settings
@@ -35,6 +48,17 @@ class ModelUnavailable(RuntimeError):
     """The model cannot be loaded (missing or corrupt checkpoint); the API answers 503."""
 
 
+@contextmanager
+def _one_torch_thread() -> Iterator[None]:
+    """Run the block with one torch thread (no OpenMP team is formed), then restore the count."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
+
+
 def _load_shared(path: Path) -> Predictor:
     """A predictor for `path`, loaded once per process while the file is unchanged."""
     try:
@@ -44,24 +68,26 @@ def _load_shared(path: Path) -> Predictor:
     key = (str(path.resolve()), stat.st_mtime_ns, stat.st_size)
     with _cache_lock:
         if key not in _cache:
-            _cache[key] = Predictor.from_checkpoint(path)
+            with _one_torch_thread():
+                _cache[key] = Predictor.from_checkpoint(path)
         return _cache[key]
 
 
 class ModelService:
-    """Loads the model lazily and runs predictions one batch at a time."""
+    """Loads the model lazily and runs predictions one batch at a time on its inference thread."""
 
     def __init__(
-        self, path: Path, threads: int = 0, observe: Callable[[float, int], None] | None = None
+        self, path: Path, threads: int = 1, observe: Callable[[float, int], None] | None = None
     ) -> None:
         self.path = Path(path)
-        self.threads = threads
+        self.threads = threads  # torch threads of the inference thread
         self.observe = observe  # called with (seconds, batch size) after each prediction
         self._predictor: Predictor | None = None
         self._error: str | None = None
         self._failed_at = float("-inf")
         self._load_lock = threading.Lock()
-        self._run_lock = threading.Lock()
+        self._executor: ThreadPoolExecutor | None = None
+        self._executor_pid = 0
 
     @property
     def loaded(self) -> bool:
@@ -82,8 +108,6 @@ class ModelService:
                 if time.monotonic() - self._failed_at < RETRY_SECONDS:
                     raise ModelUnavailable(self._error or "the model is unavailable")
                 try:
-                    if self.threads:
-                        use_threads(self.threads)
                     predictor = _load_shared(self.path)
                 except (CheckpointError, OSError) as error:
                     self._failed_at = time.monotonic()
@@ -94,13 +118,28 @@ class ModelService:
                 self._predictor = predictor
         return self._predictor
 
+    def _inference_thread(self) -> ThreadPoolExecutor:
+        """This process's inference thread, started on first use (after any fork)."""
+        with self._load_lock:
+            if self._executor is None or self._executor_pid != os.getpid():
+                self._executor = ThreadPoolExecutor(
+                    max_workers=1,
+                    thread_name_prefix="inference",
+                    initializer=use_threads,
+                    initargs=(self.threads,),
+                )
+                self._executor_pid = os.getpid()
+            return self._executor
+
     def predict(self, texts: Sequence[str]) -> list[dict[str, Any]]:
         """Label, probabilities, score, suggested rating and model version for each text."""
         predictor = self.get()
-        with self._run_lock:
+
+        def run() -> tuple[list[dict[str, Any]], float]:
             start = time.perf_counter()
-            results = predictor.predict(list(texts))
-            elapsed = time.perf_counter() - start
+            return predictor.predict(list(texts)), time.perf_counter() - start
+
+        results, elapsed = self._inference_thread().submit(run).result()
         if self.observe is not None:
             self.observe(elapsed, len(results))
         for result in results:
@@ -112,7 +151,9 @@ def init_app(app: Flask, settings: Settings) -> None:
     """Attach the (not yet loaded) model to the app."""
     metrics = app.extensions.get("brandpulse.metrics")
     app.extensions[EXTENSION] = ModelService(
-        settings.model_path, settings.torch_threads, observe=metrics.observe_prediction if metrics else None
+        settings.model_path,
+        settings.inference_threads,
+        observe=metrics.observe_prediction if metrics else None,
     )
 
 

@@ -36,7 +36,7 @@ class Settings:
     data_dir: Path = field(default_factory=lambda: Path("instance"))
     database_url: str = ""  # empty: sqlite:///<data_dir>/brandpulse.sqlite3
     model_path: Path = BUNDLED_CHECKPOINT
-    torch_threads: int = 0  # 0: leave torch's default (gunicorn sets cores / workers)
+    torch_threads: int = 0  # 0: the cores shared out among the gunicorn workers
     # Security.
     admin_token: str = ""  # empty: admin endpoints disabled
     trusted_proxies: tuple[str, ...] = ()  # addresses or networks whose X-Forwarded-For is believed
@@ -132,6 +132,11 @@ class Settings:
                 continue
             values[item.name] = _convert(item, raw)
         return cls(**values)
+
+    @property
+    def inference_threads(self) -> int:
+        """Torch threads per process: TORCH_THREADS, else the cores shared out among the workers."""
+        return self.torch_threads or max(1, (os.cpu_count() or 1) // self.web_concurrency)
 
     def replace(self, **changes: Any) -> Settings:
         """A copy with some fields changed."""

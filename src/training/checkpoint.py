@@ -5,6 +5,10 @@ metadata header, everything needed to rebuild and use the model — the architec
 (`model_config`), the text encoding (`encoder`), the ordered class names, the training data's
 fingerprint, the evaluation metrics and a format version. Loading needs no other file and no
 flag that must match training.
+
+A checkpoint may also carry a hashed word n-gram model (tensors `ngram.coef` and
+`ngram.intercept`) and the weights that pool its probabilities with the CNN's (metadata
+`combination`, see `combination.py`); the bundled model is such a pair.
 """
 
 from __future__ import annotations
@@ -20,13 +24,17 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
+from brandpulse.training.combination import Combination
 from brandpulse.training.config import EncoderConfig, ModelConfig, from_dict, to_dict
 from brandpulse.training.model import CharCNN
+from brandpulse.training.ngram import HashingBaseline
 
 logger = logging.getLogger(__name__)
 
 FORMAT = "brandpulse-charcnn"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2 added the optional n-gram model and combination
+READABLE_VERSIONS = ("1", "2")
+NGRAM_PREFIX = "ngram."
 
 # The default model, committed with the code so a new install scores reviews with no network.
 BUNDLED_CHECKPOINT = Path(__file__).resolve().parent / "bundled" / "charcnn_movie_reviews.safetensors"
@@ -46,6 +54,8 @@ class Checkpoint:
     metrics: dict[str, Any] = field(default_factory=dict)
     info: dict[str, Any] = field(default_factory=dict)  # data fingerprint, training settings
     sha256: str = ""
+    ngram: HashingBaseline | None = None  # with `combination`, or neither
+    combination: Combination | None = None
 
     @property
     def version(self) -> str:
@@ -62,10 +72,18 @@ def save_checkpoint(
     metrics: dict[str, Any] | None = None,
     info: dict[str, Any] | None = None,
     dtype: torch.dtype = torch.float32,
+    ngram: HashingBaseline | None = None,
+    combination: Combination | None = None,
 ) -> Path:
-    """Write `model` and its description to `path` (floating tensors stored as `dtype`)."""
+    """Write `model` and its description to `path` (the CNN's floating tensors stored as `dtype`).
+
+    With `ngram` and `combination`, the file also holds the n-gram model (float32) and the
+    weights that pool the two models' probabilities.
+    """
     if len(classes) != model.config.n_classes:
         raise ValueError(f"{len(classes)} class names for a model with {model.config.n_classes} outputs")
+    if (ngram is None) != (combination is None):
+        raise ValueError("an n-gram model and its combination are saved together or not at all")
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tensors = {
@@ -81,6 +99,12 @@ def save_checkpoint(
         "metrics": json.dumps(metrics or {}),
         "info": json.dumps(info or {}),
     }
+    if ngram is not None and combination is not None:
+        if tuple(ngram.classes) != tuple(classes) or len(combination.bias) != len(classes):
+            raise ValueError(f"n-gram model classes {ngram.classes} differ from the CNN's {tuple(classes)}")
+        tensors.update({f"{NGRAM_PREFIX}{name}": torch.from_numpy(a) for name, a in ngram.tensors().items()})
+        metadata["ngram"] = json.dumps(ngram.settings())
+        metadata["combination"] = json.dumps(combination.to_dict())
     temporary = path.with_suffix(path.suffix + ".tmp")
     save_file(tensors, str(temporary), metadata=metadata)
     temporary.replace(path)  # atomic: a crash never leaves half a checkpoint behind
@@ -101,15 +125,17 @@ def read_metadata(path: str | Path) -> dict[str, Any]:
         raise CheckpointError(f"{path}: not a readable safetensors checkpoint ({error})") from None
     if raw.get("format") != FORMAT:
         raise CheckpointError(f"{path}: not a {FORMAT} checkpoint (format {raw.get('format')!r})")
-    if raw.get("format_version") != str(FORMAT_VERSION):
+    if raw.get("format_version") not in READABLE_VERSIONS:
         raise CheckpointError(
             f"{path}: checkpoint format version {raw.get('format_version')!r}, "
-            f"this code reads version {FORMAT_VERSION}"
+            f"this code reads versions {', '.join(READABLE_VERSIONS)}"
         )
     try:
-        return {
+        meta = {
             key: json.loads(raw[key]) for key in ("model_config", "encoder", "classes", "metrics", "info")
         }
+        meta.update({key: json.loads(raw[key]) if key in raw else None for key in ("ngram", "combination")})
+        return meta
     except (KeyError, json.JSONDecodeError) as error:
         raise CheckpointError(f"{path}: checkpoint metadata is incomplete or corrupt ({error})") from None
 
@@ -133,6 +159,11 @@ def load_checkpoint(path: str | Path, map_location: str = "cpu") -> Checkpoint:
         state = load_file(str(path), device=map_location)
     except (SafetensorError, OSError) as error:
         raise CheckpointError(f"{path}: cannot read the weights ({error})") from None
+    ngram_state = {
+        name.removeprefix(NGRAM_PREFIX): state.pop(name)
+        for name in list(state)
+        if name.startswith(NGRAM_PREFIX)
+    }
     reference = model.state_dict()
     state = {
         name: tensor.to(reference[name].dtype) if name in reference else tensor
@@ -149,6 +180,7 @@ def load_checkpoint(path: str | Path, map_location: str = "cpu") -> Checkpoint:
     classes = tuple(meta["classes"])
     if len(classes) != model_config.n_classes:
         raise CheckpointError(f"{path}: {len(classes)} class names for {model_config.n_classes} outputs")
+    ngram, combination = _load_ngram(path, meta, ngram_state, classes)
     return Checkpoint(
         model=model,
         encoder_config=encoder_config,
@@ -156,7 +188,30 @@ def load_checkpoint(path: str | Path, map_location: str = "cpu") -> Checkpoint:
         metrics=meta["metrics"],
         info=meta["info"],
         sha256=file_sha256(path),
+        ngram=ngram,
+        combination=combination,
     )
+
+
+def _load_ngram(
+    path: Path, meta: dict[str, Any], state: dict[str, torch.Tensor], classes: tuple[str, ...]
+) -> tuple[HashingBaseline | None, Combination | None]:
+    """The n-gram model and combination a checkpoint holds, or (None, None) when it has none."""
+    declared = meta["ngram"] is not None, meta["combination"] is not None, bool(state)
+    if not any(declared):
+        return None, None
+    if not all(declared):
+        raise CheckpointError(f"{path}: n-gram model, its settings and its combination must all be present")
+    try:
+        combination = Combination.from_dict(meta["combination"])
+        ngram = HashingBaseline.from_tensors(
+            classes, meta["ngram"], {name: tensor.float().numpy() for name, tensor in state.items()}
+        )
+    except ValueError as error:
+        raise CheckpointError(f"{path}: the n-gram part is invalid ({error})") from None
+    if len(combination.bias) != len(classes):
+        raise CheckpointError(f"{path}: combination of {len(combination.bias)} classes for {len(classes)}")
+    return ngram, combination
 
 
 def file_sha256(path: str | Path) -> str:

@@ -36,8 +36,8 @@ def load_model(path: str | Path) -> TextClassifier:
     """Load a CNN checkpoint or a hashing baseline, whichever the file holds."""
     from safetensors import safe_open
 
-    from brandpulse.training.baseline import FORMAT as BASELINE_FORMAT
-    from brandpulse.training.baseline import HashingBaseline
+    from brandpulse.training.ngram import FORMAT as BASELINE_FORMAT
+    from brandpulse.training.ngram import HashingBaseline
     from brandpulse.training.predictor import Predictor
 
     try:

@@ -1,8 +1,9 @@
 """`model-card`: write the JSON model card of a checkpoint, beside a baseline's figures.
 
 The card gathers what the checkpoint already records (architecture, encoding, classes, data
-fingerprint, training settings and time, hardware, held-out metrics) and, when given, the
-metrics of the hashing baseline trained on the same split, so both can be read side by side.
+fingerprint, training settings and time, hardware, held-out metrics; for a CNN pooled with an
+n-gram model, the combination and each part's own held-out metrics) and, when given, the
+metrics of the hashing baseline trained on the same split, so all can be read side by side.
 """
 
 from __future__ import annotations
@@ -44,6 +45,15 @@ def build_card(checkpoint: Path, baseline: Path | None = None) -> dict[str, Any]
         "held_out": {"charcnn": summarise(meta["metrics"].get("test", {}))},
         "held_out_detail": meta["metrics"].get("test", {}),
     }
+    components = meta["metrics"].get("components")
+    if components:
+        card["model"]["combination"] = meta["combination"]
+        card["model"]["ngram"] = meta["ngram"]
+        card["combination"] = meta["info"].get("combination", {})
+        card["held_out"] = {
+            "combined": summarise(meta["metrics"].get("test", {})),
+            **{name: summarise(part.get("test", {})) for name, part in components.items()},
+        }
     if baseline is not None:
         from safetensors import safe_open
 

@@ -10,13 +10,19 @@ import numpy as np
 import torch
 
 from brandpulse.training.checkpoint import Checkpoint, load_checkpoint
+from brandpulse.training.combination import Combination
 from brandpulse.training.encoding import CharEncoder
 from brandpulse.training.model import CharCNN
+from brandpulse.training.ngram import HashingBaseline
 from brandpulse.training.scoring import sentiment_score, suggested_rating
 
 
 class Predictor:
-    """A model and its encoder, ready to score texts on the CPU."""
+    """A model and its encoder, ready to score texts on the CPU.
+
+    With an n-gram model and a combination (as the bundled checkpoint has), the CNN's
+    probabilities are pooled with the n-gram model's; see `combination.py`.
+    """
 
     def __init__(
         self,
@@ -26,13 +32,19 @@ class Predictor:
         version: str = "unversioned",
         batch_size: int = 64,
         bf16: bool = False,
+        ngram: HashingBaseline | None = None,
+        combination: Combination | None = None,
     ) -> None:
+        if (ngram is None) != (combination is None):
+            raise ValueError("an n-gram model needs a combination, and a combination an n-gram model")
         self.model = model.eval()
         self.encoder = encoder
         self.classes = tuple(classes)
         self.version = version
         self.batch_size = batch_size
         self.bf16 = bf16  # bfloat16 autocast: see bench/model_speed.py for when it pays
+        self.ngram = ngram
+        self.combination = combination
 
     @classmethod
     def from_checkpoint(cls, path: str | Path, batch_size: int = 64, bf16: bool = False) -> Predictor:
@@ -49,6 +61,8 @@ class Predictor:
             version=checkpoint.version,
             batch_size=batch_size,
             bf16=bf16,
+            ngram=checkpoint.ngram,
+            combination=checkpoint.combination,
         )
 
     def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
@@ -64,7 +78,10 @@ class Predictor:
                 indices = self.encoder.encode_batch(texts[start : start + self.batch_size])
                 logits = self.model(indices)
                 chunks.append(torch.softmax(logits.float(), dim=1).numpy())
-        return np.concatenate(chunks).astype(np.float64)
+        probabilities = np.concatenate(chunks).astype(np.float64)
+        if self.ngram is not None and self.combination is not None:
+            probabilities = self.combination.combine(probabilities, self.ngram.predict_proba(texts))
+        return probabilities
 
     def predict(self, texts: Sequence[str]) -> list[dict[str, Any]]:
         """One result per text: label, probabilities by class, score and suggested rating."""

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import time
+import tracemalloc
+
 import pytest
 
 from tests.api.conftest import post_review
@@ -26,7 +29,7 @@ def test_predict_with_the_bundled_model(bundled, text, positive):
     body = bundled.post("/api/predict", json={"review": text}).json
     assert (body["score"] > 0.5) is positive, body
     assert body["label"] == ("positive" if positive else "negative")
-    assert body["model_version"].startswith("small-bn-")
+    assert body["model_version"].startswith("small-bn+ngram-")
 
 
 def test_stored_reviews_are_scored_by_the_bundled_model(bundled):
@@ -39,3 +42,22 @@ def test_stored_reviews_are_scored_by_the_bundled_model(bundled):
 def test_batch_with_the_bundled_model(bundled):
     body = bundled.post("/api/predict/batch", json={"reviews": POSITIVE + NEGATIVE}).json
     assert [p["score"] > 0.5 for p in body["predictions"]] == [True, True, False, False]
+
+
+def test_a_5_mb_review_costs_no_more_than_a_long_one(make_app, bundled_checkpoint):
+    # Both parts of the bundled model read a bounded window (the CNN 1,014 characters, the
+    # n-gram model 16,384), so a huge text is scored like its head and tail.
+    client = make_app(MODEL_PATH=bundled_checkpoint, MAX_CONTENT_LENGTH=8 * 1024 * 1024).test_client()
+    unit = "Great product, friendly staff. "
+    long = client.post("/api/predict", json={"review": unit * 2000}).json  # 62,000 characters
+    body = ('{"review": "' + unit * (5 * 1024 * 1024 // len(unit)) + '"}').encode()
+    tracemalloc.start()
+    start = time.perf_counter()
+    response = client.post("/api/predict", data=body, content_type="application/json")
+    elapsed = time.perf_counter() - start
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    assert response.status_code == 200
+    assert response.json["score"] == pytest.approx(long["score"], abs=1e-6)
+    assert elapsed < 5.0
+    assert peak < 8 * len(body)

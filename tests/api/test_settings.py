@@ -60,6 +60,14 @@ def test_bad_values_are_refused_by_name(environ, names):
         Settings.from_env(environ=environ)
 
 
+def test_torch_threads_default_to_the_cores_shared_out_among_workers(monkeypatch):
+    monkeypatch.setattr("os.cpu_count", lambda: 8)
+    assert Settings.from_env({}).inference_threads == 8
+    assert Settings.from_env({"WEB_CONCURRENCY": "3"}).inference_threads == 2
+    assert Settings.from_env({"WEB_CONCURRENCY": "16"}).inference_threads == 1
+    assert Settings.from_env({"WEB_CONCURRENCY": "4", "TORCH_THREADS": "3"}).inference_threads == 3
+
+
 def test_bad_rate_limit_is_refused_at_app_creation(tmp_path):
     with pytest.raises(SettingsError, match="RATE_LIMIT_PREDICT"):
         create_app({"DATABASE_URL": f"sqlite:///{tmp_path}/x.db", "RATE_LIMIT_PREDICT": "lots"})

@@ -7,7 +7,8 @@ import json
 import numpy as np
 
 from brandpulse.training import baseline, evaluate
-from brandpulse.training.baseline import HashingBaseline, fit_baseline
+from brandpulse.training.baseline import fit_baseline
+from brandpulse.training.ngram import HashingBaseline
 
 from .test_train import synthetic_reviews
 

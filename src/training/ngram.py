@@ -1,0 +1,141 @@
+"""The hashed word 1-2-gram model with logistic regression: the baseline, and the CNN's partner.
+
+This is the out-of-core IMDB classifier of Raschka's *Python Machine Learning* (chapter 8):
+a stateless `HashingVectorizer` and an `SGDClassifier` with the logistic loss, fitted with
+`partial_fit` one mini-batch at a time, so it can also keep learning online from new reviews.
+Its arrays are saved in safetensors, its settings in the file's metadata, no pickle. It is
+trained by `train-baseline` and may ride inside a CNN checkpoint (see `combination.py`).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+FORMAT = "brandpulse-hashing-baseline"
+_MARKUP = re.compile(r"<[^>]*>")
+
+
+# Texts are cut to this many characters (head and tail halves) before hashing, so a huge
+# text costs no more than a long review: the longest IMDB review has about 14,000.
+MAX_CHARS = 16_384
+
+
+def clip_text(text: str, max_chars: int = MAX_CHARS) -> str:
+    """`text` if it is short enough, else its first and last `max_chars // 2` characters."""
+    if len(text) <= max_chars:
+        return text
+    half = max_chars // 2
+    return f"{text[:half]} {text[-half:]}"
+
+
+def strip_markup(text: str) -> str:
+    """Lower-case and drop HTML tags such as IMDB's ``<br />``."""
+    return _MARKUP.sub(" ", text.lower())
+
+
+class HashingBaseline:
+    """Hashed word 1-2-grams and a linear model with the logistic loss, trained online."""
+
+    def __init__(self, classes: Sequence[str], n_features: int = 2**20, seed: int = 1) -> None:
+        from sklearn.feature_extraction.text import HashingVectorizer
+        from sklearn.linear_model import SGDClassifier
+
+        self.classes = tuple(classes)
+        self.n_features = n_features
+        self.vectorizer = HashingVectorizer(
+            n_features=n_features,
+            ngram_range=(1, 2),
+            preprocessor=strip_markup,
+            alternate_sign=False,
+            norm="l2",
+        )
+        self.classifier = SGDClassifier(loss="log_loss", alpha=1e-6, random_state=seed)
+        self.coef: np.ndarray | None = None
+        self.intercept: np.ndarray | None = None
+
+    def partial_fit(self, texts: Sequence[str], labels: np.ndarray) -> None:
+        """Learn from one mini-batch."""
+        features = self.vectorizer.transform([clip_text(text) for text in texts])
+        self.classifier.partial_fit(features, labels, classes=np.arange(len(self.classes)))
+        self.coef = self.classifier.coef_.astype(np.float32)
+        self.intercept = self.classifier.intercept_.astype(np.float32)
+
+    def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
+        """Class probabilities `(len(texts), n_classes)` (one-vs-rest, normalised, as sklearn)."""
+        if self.coef is None:
+            raise RuntimeError("the baseline has not been trained")
+        from scipy.special import expit  # scipy comes with scikit-learn
+
+        features = self.vectorizer.transform([clip_text(text) for text in texts])
+        sigmoid = expit(np.asarray(features @ self.coef.T + self.intercept, dtype=np.float64))  # (B, 1 or C)
+        if sigmoid.shape[1] == 1:
+            return np.hstack([1.0 - sigmoid, sigmoid])
+        return sigmoid / sigmoid.sum(axis=1, keepdims=True)
+
+    def settings(self) -> dict[str, Any]:
+        """What, beside its arrays, rebuilds this model (stored in file metadata)."""
+        return {"format": FORMAT, "n_features": self.n_features}
+
+    def tensors(self) -> dict[str, np.ndarray]:
+        """The learned arrays by name."""
+        if self.coef is None or self.intercept is None:
+            raise RuntimeError("the baseline has not been trained")
+        return {"coef": self.coef, "intercept": self.intercept}
+
+    @classmethod
+    def from_tensors(
+        cls, classes: Sequence[str], settings: dict[str, Any], tensors: dict[str, np.ndarray]
+    ) -> HashingBaseline:
+        """Rebuild a trained model from `settings()` and `tensors()`; ValueError if they disagree."""
+        if settings.get("format") != FORMAT:
+            raise ValueError(f"not a {FORMAT} model (format {settings.get('format')!r})")
+        try:
+            n_features = int(settings["n_features"])
+            coef, intercept = tensors["coef"], tensors["intercept"]
+        except (KeyError, TypeError, ValueError) as error:
+            raise ValueError(f"incomplete {FORMAT} model ({error!r})") from None
+        rows = 1 if len(classes) == 2 else len(classes)  # sklearn keeps one row for two classes
+        if coef.shape != (rows, n_features) or intercept.shape != (rows,):
+            raise ValueError(
+                f"arrays of shapes {coef.shape} and {intercept.shape} for {len(classes)} classes "
+                f"and {n_features} features"
+            )
+        model = cls(classes, n_features=n_features)
+        model.coef = np.asarray(coef, dtype=np.float32)
+        model.intercept = np.asarray(intercept, dtype=np.float32)
+        return model
+
+    def save(
+        self, path: str | Path, metrics: dict[str, Any] | None = None, info: dict[str, Any] | None = None
+    ) -> Path:
+        """Write the weights and settings to a safetensors file."""
+        from safetensors.numpy import save_file
+
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        metadata = {
+            **{key: str(value) for key, value in self.settings().items()},
+            "classes": json.dumps(list(self.classes)),
+            "metrics": json.dumps(metrics or {}),
+            "info": json.dumps(info or {}),
+        }
+        save_file(self.tensors(), str(path), metadata=metadata)
+        return path
+
+    @classmethod
+    def load(cls, path: str | Path) -> HashingBaseline:
+        """Read a baseline written by `save`."""
+        from safetensors import safe_open
+
+        with safe_open(str(path), framework="np") as handle:
+            metadata = handle.metadata() or {}
+            if metadata.get("format") != FORMAT:
+                raise ValueError(f"{path}: not a {FORMAT} file")
+            tensors = {name: handle.get_tensor(name) for name in handle.keys()}  # noqa: SIM118
+        return cls.from_tensors(json.loads(metadata["classes"]), metadata, tensors)

@@ -1,0 +1,73 @@
+"""Where forward passes run: one inference thread per process, safe to fork after a preload.
+
+The timing reasons are in `brandpulse.api.inference` and bench/api_latency.py; these tests
+check the behaviour the design relies on, with the real bundled model.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+import threading
+
+import torch
+
+from brandpulse.api.inference import ModelService
+
+TEXT = "Friendly staff and quick delivery, I would order from them again without a doubt."
+
+
+def test_every_prediction_runs_on_one_inference_thread_with_its_torch_threads(bundled_checkpoint):
+    service = ModelService(bundled_checkpoint, threads=2)
+    seen: list[tuple[str, int]] = []
+    original = service.get().predict
+
+    def recording_predict(texts):
+        seen.append((threading.current_thread().name, torch.get_num_threads()))
+        return original(texts)
+
+    service.get().predict = recording_predict  # record where the real model runs
+    try:
+        callers = [threading.Thread(target=service.predict, args=([TEXT],)) for _ in range(8)]
+        for caller in callers:
+            caller.start()
+        for caller in callers:
+            caller.join()
+    finally:
+        del service.get().predict
+    assert len(seen) == 8
+    assert {name for name, _ in seen} == {"inference_0"}
+    assert {threads for _, threads in seen} == {2}
+
+
+FORK_AFTER_PRELOAD = textwrap.dedent(
+    """
+    import os, sys
+    import torch
+    from brandpulse.api.inference import ModelService
+
+    torch.set_num_threads(2)
+    service = ModelService(sys.argv[1], threads=2)
+    service.get()  # as gunicorn's preload does in the master, which never predicts
+    child = os.fork()
+    if child == 0:  # a worker
+        [result] = service.predict(["Great value, friendly staff, I love this shop."])
+        os._exit(0 if result["score"] > 0.5 else 3)
+    _, status = os.waitpid(child, 0)
+    sys.exit(os.waitstatus_to_exitcode(status))
+    """
+)
+
+
+def test_a_worker_forked_after_the_model_load_predicts(bundled_checkpoint):
+    # An OpenMP thread team formed in the parent before fork() makes the child's first
+    # parallel region hang; the service loads with one torch thread and predicts on its own
+    # thread, so the forked child (a gunicorn worker) works.
+    result = subprocess.run(
+        [sys.executable, "-c", FORK_AFTER_PRELOAD, str(bundled_checkpoint)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
