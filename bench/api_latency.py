@@ -60,10 +60,8 @@ def random_checkpoint(directory: Path) -> Path:
     )
 
 
-def raw_forward_ms(checkpoint: Path, threads: int, repeats: int) -> tuple[float, float, float]:
-    """p50 and p99 of the CNN's forward pass alone, and p50 of the whole model, in ms."""
-    use_threads(threads)
-    predictor = Predictor.from_checkpoint(checkpoint)
+def model_times_ms(predictor: Predictor, repeats: int) -> tuple[list[float], list[float]]:
+    """Times (ms) of the CNN's forward pass alone and of the whole model, `repeats` of each."""
     indices = predictor.encoder.encode_batch([TEXT])
     forward, whole_model = [], []
     with torch.inference_mode():
@@ -77,7 +75,7 @@ def raw_forward_ms(checkpoint: Path, threads: int, repeats: int) -> tuple[float,
         start = time.perf_counter()
         predictor.predict_proba([TEXT])
         whole_model.append((time.perf_counter() - start) * 1000)
-    return statistics.median(forward), percentile(forward, 0.99), statistics.median(whole_model)
+    return forward, whole_model
 
 
 def free_port() -> int:
@@ -157,12 +155,12 @@ def main(argv: list[str] | None = None) -> int:
                 checkpoint = BUNDLED_CHECKPOINT
             else:
                 checkpoint = random_checkpoint(Path(directory))
-        forward_p50, forward_p99, model_p50 = raw_forward_ms(checkpoint, threads, args.repeats)
+        use_threads(threads)
+        predictor = Predictor.from_checkpoint(checkpoint)
+        # The model is timed before and after the HTTP runs, and the two samples pooled, so a
+        # machine whose speed drifts (a shared VM) does not skew the ratios.
+        forward, whole_model = model_times_ms(predictor, args.repeats // 2)
         out.write(f"model {checkpoint.name}, {len(TEXT)}-character review, torch {torch.__version__}\n")
-        out.write(
-            f"CNN raw forward pass ({threads} threads): p50 {forward_p50:.2f} ms, p99 {forward_p99:.2f} ms; "
-            f"whole model (encoding + CNN + n-gram part): p50 {model_p50:.2f} ms\n\n"
-        )
 
         port = free_port()
         environ = {
@@ -183,15 +181,10 @@ def main(argv: list[str] | None = None) -> int:
         try:
             wait_ready(port, server)
             run_clients(port, 1, 20)  # warm-up
-            out.write(f"gunicorn: {args.workers} worker(s), gthread, {threads} torch threads each\n")
-            out.write("clients  requests    p50 ms    p99 ms    req/s  p50 / CNN forward  p50 / model\n")
+            rows = []
             for clients in args.concurrency:
                 latencies, wall = run_clients(port, clients, args.requests)
-                p50 = statistics.median(latencies)
-                out.write(
-                    f"{clients:>7}  {len(latencies):>8}  {p50:>8.2f}  {percentile(latencies, 0.99):>8.2f}  "
-                    f"{len(latencies) / wall:>7.1f}  {p50 / forward_p50:>16.2f}x  {p50 / model_p50:>10.2f}x\n"
-                )
+                rows.append((clients, latencies, wall))
         finally:
             server.send_signal(signal.SIGTERM)
             try:
@@ -199,6 +192,28 @@ def main(argv: list[str] | None = None) -> int:
             except subprocess.TimeoutExpired:
                 server.kill()
                 server.wait()
+        more_forward, more_whole_model = model_times_ms(predictor, args.repeats - args.repeats // 2)
+    out.write(
+        f"model alone, before / after the HTTP runs ({threads} threads): CNN forward p50 "
+        f"{statistics.median(forward):.2f} / {statistics.median(more_forward):.2f} ms, whole model "
+        f"(encoding + CNN + n-gram part, if any) p50 {statistics.median(whole_model):.2f} / "
+        f"{statistics.median(more_whole_model):.2f} ms\n"
+    )
+    forward += more_forward
+    whole_model += more_whole_model
+    forward_p50, model_p50 = statistics.median(forward), statistics.median(whole_model)
+    out.write(
+        f"pooled: CNN forward p50 {forward_p50:.2f} ms, p99 {percentile(forward, 0.99):.2f} ms; "
+        f"whole model p50 {model_p50:.2f} ms\n\n"
+    )
+    out.write(f"gunicorn: {args.workers} worker(s), gthread, {threads} torch threads each\n")
+    out.write("clients  requests    p50 ms    p99 ms    req/s  p50 / CNN forward  p50 / model\n")
+    for clients, latencies, wall in rows:
+        p50 = statistics.median(latencies)
+        out.write(
+            f"{clients:>7}  {len(latencies):>8}  {p50:>8.2f}  {percentile(latencies, 0.99):>8.2f}  "
+            f"{len(latencies) / wall:>7.1f}  {p50 / forward_p50:>16.2f}x  {p50 / model_p50:>10.2f}x\n"
+        )
     return 0
 
 
