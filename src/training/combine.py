@@ -21,6 +21,7 @@ from typing import Any
 from brandpulse.training.checkpoint import Checkpoint, CheckpointError, load_checkpoint, save_checkpoint
 from brandpulse.training.combination import fit_combination
 from brandpulse.training.data import (
+    SELECTION_KEYS,
     DataError,
     Dataset,
     balance,
@@ -36,19 +37,6 @@ from brandpulse.training.predictor import Predictor
 from brandpulse.training.runtime import configure_logging, use_threads
 
 logger = logging.getLogger(__name__)
-
-SELECTION_KEYS = (
-    "labels",
-    "text_column",
-    "label_column",
-    "group_column",
-    "max_rows",
-    "balance",
-    "test_fraction",
-    "split_seed",
-    "val_fraction",
-    "seed",
-)
 
 
 def read_ngram_file(path: Path) -> tuple[HashingBaseline, dict[str, Any]]:

@@ -247,6 +247,22 @@ def strata_of(dataset: Dataset) -> np.ndarray:
     return group_index * len(dataset.classes) + dataset.labels
 
 
+# The settings that select and split a data file's rows, as `train` and `train-baseline` record
+# them beside the data fingerprint: the same keys and values give the same rows.
+SELECTION_KEYS = (
+    "labels",
+    "text_column",
+    "label_column",
+    "group_column",
+    "max_rows",
+    "balance",
+    "test_fraction",
+    "split_seed",
+    "val_fraction",
+    "seed",
+)
+
+
 def fingerprint(path: str | Path, **settings: object) -> str:
     """SHA-256 of the file's bytes and the settings that select rows from it."""
     digest = hashlib.sha256()

@@ -8,6 +8,8 @@ before every test and dropped at the end.
 from __future__ import annotations
 
 import secrets
+import time
+import tracemalloc
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -148,3 +150,16 @@ def post_review(client: FlaskClient, **fields: Any) -> Any:
     """POST a valid review (fields override the defaults) and return the response."""
     body = {"text": "Good shoes, comfortable and well made.", "rating": 4, "brand": "Nike", **fields}
     return client.post("/api/review", json=body)
+
+
+def post_measured(client: FlaskClient, body: bytes) -> tuple[Any, float, int]:
+    """POST a raw JSON body to /api/predict: the response, seconds taken, peak traced bytes."""
+    tracemalloc.start()
+    start = time.perf_counter()
+    try:
+        response = client.post("/api/predict", data=body, content_type="application/json")
+        elapsed = time.perf_counter() - start
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    return response, elapsed, peak

@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import time
-import tracemalloc
-
 import pytest
 
-from tests.api.conftest import post_review
+from tests.api.conftest import post_measured, post_review
 
 POSITIVE = [
     "An absolutely wonderful experience, friendly staff and great quality. Highly recommended!",
@@ -51,12 +48,7 @@ def test_a_5_mb_review_costs_no_more_than_a_long_one(make_app, bundled_checkpoin
     unit = "Great product, friendly staff. "
     long = client.post("/api/predict", json={"review": unit * 2000}).json  # 62,000 characters
     body = ('{"review": "' + unit * (5 * 1024 * 1024 // len(unit)) + '"}').encode()
-    tracemalloc.start()
-    start = time.perf_counter()
-    response = client.post("/api/predict", data=body, content_type="application/json")
-    elapsed = time.perf_counter() - start
-    _, peak = tracemalloc.get_traced_memory()
-    tracemalloc.stop()
+    response, elapsed, peak = post_measured(client, body)
     assert response.status_code == 200
     assert response.json["score"] == pytest.approx(long["score"], abs=1e-6)
     assert elapsed < 5.0

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import time
-import tracemalloc
 
 import pytest
 
 from brandpulse.training.scoring import suggested_rating
+from tests.api.conftest import post_measured
 
 REVIEW = "Friendly staff and great quality, I will come back."
 
@@ -85,12 +85,7 @@ def test_a_5_mb_review_costs_no_more_than_the_model_input_when_allowed(make_app)
     client = make_app(MAX_CONTENT_LENGTH=8 * 1024 * 1024).test_client()
     body = ('{"review": "' + "great product, " * (5 * 1024 * 1024 // 15) + '"}').encode()
     short = client.post("/api/predict", json={"review": "great product, " * 10}).json
-    tracemalloc.start()
-    start = time.perf_counter()
-    response = client.post("/api/predict", data=body, content_type="application/json")
-    elapsed = time.perf_counter() - start
-    _, peak = tracemalloc.get_traced_memory()
-    tracemalloc.stop()
+    response, elapsed, peak = post_measured(client, body)
     assert response.status_code == 200
     assert response.json["score"] == pytest.approx(short["score"], abs=1e-6)  # same first 64 characters
     assert elapsed < 5.0
