@@ -9,6 +9,9 @@ pools with it: `Predictor.predict_proba`).
 
     python bench/api_latency.py [--checkpoint PATH] [--requests N] [--workers N]
 
+MODEL_BF16 and TORCH_THREADS from the environment apply to both the server and the reference
+timings.
+
 Without the bundled checkpoint (and without --checkpoint) it times a randomly initialised
 model of the shipped architecture (small-bn, 1,014 characters): same cost, meaningless scores.
 """
@@ -32,6 +35,7 @@ from pathlib import Path
 import torch
 from model_speed import REVIEW  # the same text as the model benchmark (bench/ is on sys.path)
 
+from brandpulse.api.settings import Settings
 from brandpulse.training.checkpoint import BUNDLED_CHECKPOINT, save_checkpoint
 from brandpulse.training.config import EncoderConfig, model_config_from_preset
 from brandpulse.training.model import CharCNN
@@ -64,7 +68,8 @@ def model_times_ms(predictor: Predictor, repeats: int) -> tuple[list[float], lis
     """Times (ms) of the CNN's forward pass alone and of the whole model, `repeats` of each."""
     indices = predictor.encoder.encode_batch([TEXT])
     forward, whole_model = [], []
-    with torch.inference_mode():
+    autocast = torch.autocast("cpu", dtype=torch.bfloat16, enabled=predictor.bf16)
+    with torch.inference_mode(), autocast:
         for _ in range(10):
             predictor.model(indices)
         for _ in range(repeats):
@@ -146,7 +151,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 8], help="concurrent clients")
     args = parser.parse_args(argv)
     out = sys.stdout
-    threads = max(1, (os.cpu_count() or 1) // args.workers)  # what gunicorn_conf gives each worker
+    threads = Settings.from_env({**os.environ, "WEB_CONCURRENCY": str(args.workers)}).inference_threads
 
     with tempfile.TemporaryDirectory() as directory:
         checkpoint = args.checkpoint
@@ -156,11 +161,14 @@ def main(argv: list[str] | None = None) -> int:
             else:
                 checkpoint = random_checkpoint(Path(directory))
         use_threads(threads)
-        predictor = Predictor.from_checkpoint(checkpoint)
+        bf16 = Settings.from_env().inference_bf16  # as the API will run it (MODEL_BF16)
+        predictor = Predictor.from_checkpoint(checkpoint, bf16=bf16)
         # The model is timed before and after the HTTP runs, and the two samples pooled, so a
         # machine whose speed drifts (a shared VM) does not skew the ratios.
         forward, whole_model = model_times_ms(predictor, args.repeats // 2)
-        out.write(f"model {checkpoint.name}, {len(TEXT)}-character review, torch {torch.__version__}\n")
+        precision = "bfloat16 autocast" if bf16 else "float32"
+        out.write(f"model {checkpoint.name} ({precision}), {len(TEXT)}-character review, ")
+        out.write(f"torch {torch.__version__}\n")
 
         port = free_port()
         environ = {

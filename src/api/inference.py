@@ -40,7 +40,7 @@ logger = logging.getLogger(__name__)
 EXTENSION = "brandpulse.model"
 RETRY_SECONDS = 10.0  # after a failed load, wait this long before trying the file again
 
-_cache: dict[tuple[str, int, int], Predictor] = {}  # (path, mtime_ns, size) -> predictor
+_cache: dict[tuple[str, int, int, bool], Predictor] = {}  # (path, mtime_ns, size, bf16) -> predictor
 _cache_lock = threading.Lock()
 
 
@@ -59,17 +59,17 @@ def _one_torch_thread() -> Iterator[None]:
         torch.set_num_threads(previous)
 
 
-def _load_shared(path: Path) -> Predictor:
+def _load_shared(path: Path, bf16: bool) -> Predictor:
     """A predictor for `path`, loaded once per process while the file is unchanged."""
     try:
         stat = path.stat()
     except OSError as error:
         raise CheckpointError(f"{path}: {error.strerror}") from None
-    key = (str(path.resolve()), stat.st_mtime_ns, stat.st_size)
+    key = (str(path.resolve()), stat.st_mtime_ns, stat.st_size, bf16)
     with _cache_lock:
         if key not in _cache:
             with _one_torch_thread():
-                _cache[key] = Predictor.from_checkpoint(path)
+                _cache[key] = Predictor.from_checkpoint(path, bf16=bf16)
         return _cache[key]
 
 
@@ -77,10 +77,15 @@ class ModelService:
     """Loads the model lazily and runs predictions one batch at a time on its inference thread."""
 
     def __init__(
-        self, path: Path, threads: int = 1, observe: Callable[[float, int], None] | None = None
+        self,
+        path: Path,
+        threads: int = 1,
+        observe: Callable[[float, int], None] | None = None,
+        bf16: bool = False,
     ) -> None:
         self.path = Path(path)
         self.threads = threads  # torch threads of the inference thread
+        self.bf16 = bf16  # bfloat16 autocast for the CNN
         self.observe = observe  # called with (seconds, batch size) after each prediction
         self._predictor: Predictor | None = None
         self._error: str | None = None
@@ -108,13 +113,14 @@ class ModelService:
                 if time.monotonic() - self._failed_at < RETRY_SECONDS:
                     raise ModelUnavailable(self._error or "the model is unavailable")
                 try:
-                    predictor = _load_shared(self.path)
+                    predictor = _load_shared(self.path, self.bf16)
                 except (CheckpointError, OSError) as error:
                     self._failed_at = time.monotonic()
                     self._error = f"cannot load the model: {error}"
                     logger.error("%s", self._error)
                     raise ModelUnavailable(self._error) from None
-                logger.info("model %s loaded from %s", predictor.version, self.path)
+                precision = "bfloat16 autocast" if self.bf16 else "float32"
+                logger.info("model %s loaded from %s (%s)", predictor.version, self.path, precision)
                 self._predictor = predictor
         return self._predictor
 
@@ -154,6 +160,7 @@ def init_app(app: Flask, settings: Settings) -> None:
         settings.model_path,
         settings.inference_threads,
         observe=metrics.observe_prediction if metrics else None,
+        bf16=settings.inference_bf16,
     )
 
 

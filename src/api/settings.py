@@ -18,10 +18,12 @@ from typing import Any
 from urllib.parse import urlparse
 
 from brandpulse.training.checkpoint import BUNDLED_CHECKPOINT
+from brandpulse.training.runtime import cpu_has_native_bf16
 
 DATABASE_SCHEMES = ("sqlite", "postgres", "postgresql", "postgres+pool", "postgresql+pool")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 MIN_ADMIN_TOKEN_LENGTH = 16
+BF16_CHOICES = ("auto", "true", "false")
 
 
 class SettingsError(ValueError):
@@ -37,6 +39,7 @@ class Settings:
     database_url: str = ""  # empty: sqlite:///<data_dir>/brandpulse.sqlite3
     model_path: Path = BUNDLED_CHECKPOINT
     torch_threads: int = 0  # 0: the cores shared out among the gunicorn workers
+    model_bf16: str = "auto"  # bfloat16 autocast for the CNN: auto (where the CPU has it), true, false
     # Security.
     admin_token: str = ""  # empty: admin endpoints disabled
     trusted_proxies: tuple[str, ...] = ()  # addresses or networks whose X-Forwarded-For is believed
@@ -105,6 +108,10 @@ class Settings:
         for name in ("review_min_length", "torch_threads", "db_stale_timeout", "db_pool_timeout"):
             if getattr(self, name) < 0:
                 raise SettingsError(f"{name.upper()}: must not be negative, got {getattr(self, name)}")
+        bf16 = self.model_bf16.strip().lower()
+        if bf16 not in BF16_CHOICES:
+            raise SettingsError(f"MODEL_BF16: {self.model_bf16!r} is not one of {BF16_CHOICES}")
+        object.__setattr__(self, "model_bf16", bf16)
         if self.review_min_length > self.review_max_length:
             raise SettingsError("REVIEW_MIN_LENGTH is larger than REVIEW_MAX_LENGTH")
         if self.page_size_default > self.page_size_max:
@@ -132,6 +139,13 @@ class Settings:
                 continue
             values[item.name] = _convert(item, raw)
         return cls(**values)
+
+    @property
+    def inference_bf16(self) -> bool:
+        """Whether the CNN runs under bfloat16 autocast: MODEL_BF16, `auto` asking the CPU."""
+        if self.model_bf16 == "auto":
+            return cpu_has_native_bf16()
+        return self.model_bf16 == "true"
 
     @property
     def inference_threads(self) -> int:

@@ -1,10 +1,11 @@
-"""Process-level set-up shared by the command lines: logging, seeding, torch threads."""
+"""Process-level set-up shared by the command lines: logging, seeding, torch threads, CPU features."""
 
 from __future__ import annotations
 
 import logging
 import os
 import random
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -27,3 +28,20 @@ def use_threads(threads: int | None) -> int:
     count = threads or os.cpu_count() or 1
     torch.set_num_threads(count)
     return count
+
+
+# CPU flags of native bfloat16 arithmetic (Intel Cooper Lake / Sapphire Rapids and later, AMD
+# Zen 4 and later). Without them bf16 autocast is emulated and slower than float32.
+NATIVE_BF16_FLAGS = frozenset({"avx512_bf16", "amx_bf16"})
+
+
+def cpu_has_native_bf16(cpuinfo: Path = Path("/proc/cpuinfo")) -> bool:
+    """Whether the CPU computes in bfloat16 natively (Linux's CPU flags; False where unknown)."""
+    try:
+        text = cpuinfo.read_text()
+    except OSError:
+        return False
+    for line in text.splitlines():
+        if line.startswith("flags"):
+            return bool(NATIVE_BF16_FLAGS & set(line.partition(":")[2].split()))
+    return False

@@ -71,3 +71,14 @@ def test_a_worker_forked_after_the_model_load_predicts(bundled_checkpoint):
         timeout=120,
     )
     assert result.returncode == 0, result.stderr[-2000:]
+
+
+def test_bf16_inference_scores_like_float32(bundled_checkpoint):
+    # MODEL_BF16 runs the CNN under bfloat16 autocast; the bundled model's scores barely move
+    # (held out: the same accuracy to four digits, docs/api.md).
+    texts = [TEXT, "Rude staff, broken on arrival, and no refund. Avoid.", "It was fine, nothing special."]
+    full = ModelService(bundled_checkpoint, threads=2).predict(texts)
+    half = ModelService(bundled_checkpoint, threads=2, bf16=True).predict(texts)
+    for a, b in zip(full, half, strict=True):
+        assert a["label"] == b["label"]
+        assert abs(a["score"] - b["score"]) < 0.05, (a, b)

@@ -53,6 +53,7 @@ def test_environment_then_overrides():
         ({"REVIEW_MIN_LENGTH": "50", "REVIEW_MAX_LENGTH": "20"}, "REVIEW_MIN_LENGTH"),
         ({"GUNICORN_PRELOAD": "maybe"}, "GUNICORN_PRELOAD"),
         ({"LOG_LEVEL": "LOUD"}, "LOG_LEVEL"),
+        ({"MODEL_BF16": "sometimes"}, "MODEL_BF16"),
     ],
 )
 def test_bad_values_are_refused_by_name(environ, names):
@@ -66,6 +67,14 @@ def test_torch_threads_default_to_the_cores_shared_out_among_workers(monkeypatch
     assert Settings.from_env({"WEB_CONCURRENCY": "3"}).inference_threads == 2
     assert Settings.from_env({"WEB_CONCURRENCY": "16"}).inference_threads == 1
     assert Settings.from_env({"WEB_CONCURRENCY": "4", "TORCH_THREADS": "3"}).inference_threads == 3
+
+
+def test_bf16_follows_the_setting_and_auto_asks_the_cpu(monkeypatch):
+    assert Settings.from_env({"MODEL_BF16": " TRUE "}).inference_bf16 is True
+    assert Settings.from_env({"MODEL_BF16": "false"}).inference_bf16 is False
+    for native in (True, False):
+        monkeypatch.setattr("brandpulse.api.settings.cpu_has_native_bf16", lambda native=native: native)
+        assert Settings.from_env({}).inference_bf16 is native
 
 
 def test_bad_rate_limit_is_refused_at_app_creation(tmp_path):
