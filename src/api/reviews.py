@@ -1,4 +1,4 @@
-"""Reviews: `POST /api/review` (public), the list, one review and the CSV export (admin)."""
+"""Reviews: `POST /api/review` (public); the list, one review, the summary and the CSV export (admin)."""
 
 from __future__ import annotations
 
@@ -6,11 +6,11 @@ import csv
 import io
 import math
 from collections.abc import Iterator
-from datetime import UTC
+from datetime import UTC, date
 from typing import Any
 
 from flask import Response, current_app, request, url_for
-from peewee import Query
+from peewee import Query, fn
 from webargs.flaskparser import abort
 
 from brandpulse.api.db import get_database, open_connection
@@ -24,6 +24,7 @@ from brandpulse.api.schemas import (
     ReviewListQuerySchema,
     ReviewPageSchema,
     ReviewSchema,
+    ReviewSummarySchema,
 )
 from brandpulse.api.security import SECURITY_SCHEME, admin_required, client_ip
 from brandpulse.api.settings import Settings
@@ -77,8 +78,8 @@ def create_review(args: dict[str, Any]) -> tuple[Review, int, dict[str, str]]:
     return review, 201, {"Location": url_for("reviews.get_review", review_id=review.id)}
 
 
-def _filtered(args: dict[str, Any]) -> Query:
-    query = Review.select(Review, Brand).join(Brand)
+def _filtered(args: dict[str, Any], *columns: Any) -> Query:
+    query = Review.select(*(columns or (Review, Brand))).join(Brand)
     if "brand" in args:
         query = query.where(Brand.name == args["brand"])
     if "rating" in args:
@@ -119,6 +120,41 @@ def list_reviews(args: dict[str, Any]) -> dict[str, Any]:
         "page": args["page"],
         "per_page": per_page,
         "pages": math.ceil(total / per_page),
+    }
+
+
+def _as_date(value: Any) -> date:
+    """A DATE() result: a date on PostgreSQL, "YYYY-MM-DD" text on SQLite."""
+    return value if isinstance(value, date) else date.fromisoformat(str(value)[:10])
+
+
+@bp.route("/reviews/summary", methods=["GET"])
+@admin_required
+@bp.arguments(ReviewFilterSchema, location="query")
+@bp.response(200, ReviewSummarySchema)
+@bp.errors(*ADMIN_ERRORS)
+@bp.doc(**ADMIN)
+def summarise_reviews(args: dict[str, Any]) -> dict[str, Any]:
+    """Matching reviews counted per day, per rating and per (rating, suggested rating) pair,
+    aggregated in the database, so a chart never reads every review (admin)."""
+    count = fn.COUNT(Review.id).alias("count")
+    day = fn.DATE(Review.created_at)
+    per_day = _filtered(args, day.alias("day"), count).group_by(day).order_by(day).tuples()
+    ratings = dict(_filtered(args, Review.rating, count).group_by(Review.rating).tuples())
+    suggestions = (
+        _filtered(args, Review.rating, Review.suggested_rating, count)
+        .where(Review.suggested_rating.is_null(False))
+        .group_by(Review.rating, Review.suggested_rating)
+        .order_by(Review.rating, Review.suggested_rating)
+        .tuples()
+    )
+    return {
+        "total": sum(ratings.values()),
+        "per_day": [{"day": _as_date(value), "count": n} for value, n in per_day],
+        "ratings": [{"rating": rating, "count": ratings.get(rating, 0)} for rating in range(1, 6)],
+        "suggestions": [
+            {"rating": given, "suggested_rating": guess, "count": n} for given, guess, n in suggestions
+        ],
     }
 
 

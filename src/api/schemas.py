@@ -277,6 +277,47 @@ class ReviewPageSchema(ma.Schema):
     pages = fields.Integer(required=True)
 
 
+class DayCountSchema(ma.Schema):
+    """Reviews written on one day (UTC)."""
+
+    day = fields.Date(required=True)
+    count = fields.Integer(required=True)
+
+
+class RatingCountSchema(ma.Schema):
+    """Reviews that gave one star rating."""
+
+    rating = fields.Integer(required=True)
+    count = fields.Integer(required=True)
+
+
+class SuggestionCountSchema(ma.Schema):
+    """Reviews that gave `rating` where the model suggested `suggested_rating`."""
+
+    rating = fields.Integer(required=True)
+    suggested_rating = fields.Integer(required=True)
+    count = fields.Integer(required=True)
+
+
+class ReviewSummarySchema(ma.Schema):
+    """Counts of the matching reviews, aggregated by the database: what the admin charts draw."""
+
+    total = fields.Integer(required=True)
+    per_day = fields.List(
+        fields.Nested(DayCountSchema),
+        required=True,
+        metadata={"description": "Days (UTC) with reviews, oldest first."},
+    )
+    ratings = fields.List(
+        fields.Nested(RatingCountSchema), required=True, metadata={"description": "Every rating, 1 to 5."}
+    )
+    suggestions = fields.List(
+        fields.Nested(SuggestionCountSchema),
+        required=True,
+        metadata={"description": "(given, suggested) pairs that occur; no suggestion: left out."},
+    )
+
+
 # ---------------------------------------------------------------- statistics
 
 

@@ -227,6 +227,10 @@ class ApiClient:
         """Return if the API accepts `token` as the admin token; raise `ApiError` otherwise."""
         self.list_reviews(token, per_page=1)
 
+    def review_summary(self, token: str) -> dict[str, Any]:
+        """Reviews counted per day, per rating and per (rating, suggested rating) pair."""
+        return self._json("GET", "/api/reviews/summary", headers=self._bearer(token))
+
     def export_csv(self, token: str, *, brand: str | None = None, rating: int | None = None) -> str:
         """Every matching review as CSV text (text,label,brand,created_at,suggested_rating,score)."""
         params = {key: value for key, value in {"brand": brand, "rating": rating}.items() if value}

@@ -1,16 +1,13 @@
-"""The admin page's Plotly charts, built from the API's CSV export and `/api/stats`.
+"""The admin page's Plotly charts, drawn from the API's `/api/reviews/summary` and `/api/stats`.
 
 Charts: reviews per day, the rating distribution, suggested vs. given rating (a confusion
-heat-map: how often visitors keep the model's suggestion) and the mean score per brand.
+heat-map: how often visitors keep the model's suggestion) and the mean score per brand. Both
+API calls return counts the database aggregated, so drawing the charts never reads every review.
 """
 
 from __future__ import annotations
 
-import csv
-import io
-from collections import Counter
-from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 from typing import Any
 
 import plotly.graph_objects as go
@@ -21,33 +18,6 @@ HEIGHT = 320
 ONE_DAY = timedelta(days=1)
 DAY_MS = 86_400_000  # Plotly's date axes count in milliseconds
 MARGIN = {"l": 48, "r": 16, "t": 48, "b": 40}
-
-
-@dataclass(frozen=True)
-class ReviewRow:
-    """The fields of one exported review that the charts use."""
-
-    brand: str
-    rating: int
-    suggested: int | None
-    score: float | None
-    day: date
-
-
-def parse_export(text: str) -> list[ReviewRow]:
-    """The rows of the API's CSV export (columns text,label,brand,created_at,suggested_rating,score)."""
-    rows = []
-    for record in csv.DictReader(io.StringIO(text)):
-        rows.append(
-            ReviewRow(
-                brand=record["brand"],
-                rating=int(record["label"]),
-                suggested=int(record["suggested_rating"]) if record.get("suggested_rating") else None,
-                score=float(record["score"]) if record.get("score") else None,
-                day=datetime.fromisoformat(record["created_at"]).date(),
-            )
-        )
-    return rows
 
 
 def _figure(title: str, **layout: Any) -> go.Figure:
@@ -68,56 +38,55 @@ def empty_figure(title: str, message: str = "No reviews yet") -> go.Figure:
     return figure
 
 
-def reviews_per_day(rows: list[ReviewRow]) -> go.Figure:
+def reviews_per_day(summary: dict[str, Any]) -> go.Figure:
     """A bar per day (UTC) with the number of reviews written that day."""
     title = "Reviews per day"
-    if not rows:
+    per_day = [(date.fromisoformat(row["day"]), row["count"]) for row in summary.get("per_day", [])]
+    if not per_day:
         return empty_figure(title)
-    counts = Counter(row.day for row in rows)
-    days = sorted(counts)
+    days = [day for day, _ in per_day]
     figure = _figure(title, xaxis_title="day (UTC)", yaxis_title="reviews")
     figure.add_bar(
         x=[day.isoformat() for day in days],
-        y=[counts[day] for day in days],
+        y=[count for _, count in per_day],
         width=[0.8 * DAY_MS] * len(days),  # a lone bar would otherwise be a millisecond wide
         marker_color="#0d6efd",
         hovertemplate="%{x|%Y-%m-%d}: %{y} reviews<extra></extra>",
     )
     # Whole days on the axis, with room either side of the bars even when there is only one day.
-    first, last = days[0] - ONE_DAY, days[-1] + ONE_DAY
+    first, last = min(days) - ONE_DAY, max(days) + ONE_DAY
     figure.update_xaxes(type="date", tickformat="%b %d", range=[first.isoformat(), last.isoformat()])
     if (last - first).days <= 14:
         figure.update_xaxes(dtick=DAY_MS)
     return figure
 
 
-def rating_distribution(rows: list[ReviewRow]) -> go.Figure:
+def rating_distribution(summary: dict[str, Any]) -> go.Figure:
     """How many reviews gave each star rating."""
     title = "Rating distribution"
-    if not rows:
+    if not summary.get("total"):
         return empty_figure(title)
-    counts = Counter(row.rating for row in rows)
+    counts = {row["rating"]: row["count"] for row in summary.get("ratings", [])}
     figure = _figure(title, xaxis_title="rating", yaxis_title="reviews")
-    figure.add_bar(x=[stars(rating) for rating in RATINGS], y=[counts[rating] for rating in RATINGS])
+    figure.add_bar(x=[stars(rating) for rating in RATINGS], y=[counts.get(rating, 0) for rating in RATINGS])
     figure.update_traces(marker_color=["#dc3545", "#fd7e14", "#ffc107", "#20c997", "#198754"])
     return figure
 
 
-def suggestion_matrix(rows: list[ReviewRow]) -> tuple[list[list[int]], float | None]:
+def suggestion_matrix(summary: dict[str, Any]) -> tuple[list[list[int]], float | None]:
     """Counts of (given, suggested) rating pairs, rows given 1..5, columns suggested 1..5; and
     the share of reviews that kept the suggestion (None without any suggestion)."""
     matrix = [[0] * len(RATINGS) for _ in RATINGS]
-    for row in rows:
-        if row.suggested is not None:
-            matrix[row.rating - 1][row.suggested - 1] += 1
+    for row in summary.get("suggestions", []):
+        matrix[row["rating"] - 1][row["suggested_rating"] - 1] += row["count"]
     total = sum(map(sum, matrix))
     kept = sum(matrix[index][index] for index in range(len(RATINGS)))
     return matrix, (kept / total if total else None)
 
 
-def suggestion_heatmap(rows: list[ReviewRow]) -> go.Figure:
+def suggestion_heatmap(summary: dict[str, Any]) -> go.Figure:
     """The confusion heat-map of suggested vs. given rating, titled with the share that kept it."""
-    matrix, kept = suggestion_matrix(rows)
+    matrix, kept = suggestion_matrix(summary)
     if kept is None:
         return empty_figure("Suggested vs. given rating", "No reviews with a suggestion yet")
     labels = [stars(rating) for rating in RATINGS]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+from collections import Counter
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -216,7 +217,48 @@ def test_export_filters_and_streams_in_chunks(app, client, monkeypatch):
     assert get_database(app).is_closed()
 
 
-@pytest.mark.parametrize("path", ["/api/reviews", "/api/reviews/1", "/api/reviews/export.csv"])
+def test_summary_counts_what_the_list_holds(app, client):
+    _seed_reviews(app, client)
+    post_review(client, brand="Adidas", rating=2, score=0.4)  # suggested 1 + round(1.6) = 3, today
+    listed = client.get("/api/reviews?per_page=100", headers=ADMIN).json["items"]
+    summary = client.get("/api/reviews/summary", headers=ADMIN).json
+    assert summary["total"] == len(listed) == 7
+    days = [item["created_at"][:10] for item in listed]
+    assert [(row["day"], row["count"]) for row in summary["per_day"]] == sorted(Counter(days).items())
+    assert summary["per_day"][:4] == [
+        {"day": "2024-03-01", "count": 1},
+        {"day": "2024-03-02", "count": 2},
+        {"day": "2024-03-03", "count": 2},
+        {"day": "2024-03-04", "count": 1},
+    ]
+    assert summary["ratings"] == [
+        {"rating": r, "count": c} for r, c in [(1, 1), (2, 2), (3, 1), (4, 1), (5, 2)]
+    ]
+    pairs = Counter((item["rating"], item["suggested_rating"]) for item in listed)
+    assert {(row["rating"], row["suggested_rating"]): row["count"] for row in summary["suggestions"]} == pairs
+    assert (2, 3) in pairs
+
+
+def test_summary_filters_like_the_list(app, client):
+    _seed_reviews(app, client)
+    summary = client.get("/api/reviews/summary?brand=Nike&until=2024-03-03T00:00:00", headers=ADMIN).json
+    assert summary["total"] == 2
+    assert summary["per_day"] == [{"day": "2024-03-01", "count": 1}, {"day": "2024-03-02", "count": 1}]
+    assert [row["count"] for row in summary["ratings"]] == [1, 0, 0, 0, 1]
+    empty = client.get("/api/reviews/summary?brand=Nobody", headers=ADMIN).json
+    assert empty == {
+        "total": 0,
+        "per_day": [],
+        "ratings": [{"rating": r, "count": 0} for r in range(1, 6)],
+        "suggestions": [],
+    }
+    assert client.get("/api/reviews/summary?rating=9", headers=ADMIN).status_code == 422
+
+
+ADMIN_PATHS = ["/api/reviews", "/api/reviews/1", "/api/reviews/export.csv", "/api/reviews/summary"]
+
+
+@pytest.mark.parametrize("path", ADMIN_PATHS)
 def test_admin_endpoints_are_disabled_without_a_token(make_app, path):
     client = make_app(ADMIN_TOKEN="").test_client()
     response = client.get(path, headers=ADMIN)
@@ -224,7 +266,7 @@ def test_admin_endpoints_are_disabled_without_a_token(make_app, path):
     assert "disabled" in response.json["error"]["message"]
 
 
-@pytest.mark.parametrize("path", ["/api/reviews", "/api/reviews/1", "/api/reviews/export.csv"])
+@pytest.mark.parametrize("path", ADMIN_PATHS)
 def test_admin_endpoints_challenge_without_credentials(client, path):
     response = client.get(path)
     assert response.status_code == 401

@@ -1,42 +1,43 @@
-"""The admin charts, from the API's CSV export and statistics."""
+"""The admin charts, from the API's review summary and statistics."""
 
 from __future__ import annotations
 
-from datetime import date
-
 from brandpulse.dash import charts
 
-EXPORT = """text,label,brand,created_at,suggested_rating,score
-"Great, really",5,Nike,2026-01-02T10:00:00+00:00,5,0.93
-"Meh",3,Nike,2026-01-02T11:00:00+00:00,4,0.71
-"Bad, ""broke"" at once",1,Apple,2026-01-04T09:30:00+00:00,,
-"""
-
-
-def test_parse_export_reads_the_api_format():
-    rows = charts.parse_export(EXPORT)
-    assert rows[0] == charts.ReviewRow(brand="Nike", rating=5, suggested=5, score=0.93, day=date(2026, 1, 2))
-    assert rows[2].suggested is None and rows[2].score is None
-    assert charts.parse_export("text,label,brand,created_at,suggested_rating,score\n") == []
+# What GET /api/reviews/summary answers for three reviews, one of them without a suggestion.
+SUMMARY = {
+    "total": 3,
+    "per_day": [{"day": "2026-01-02", "count": 2}, {"day": "2026-01-04", "count": 1}],
+    "ratings": [{"rating": r, "count": c} for r, c in [(1, 1), (2, 0), (3, 1), (4, 0), (5, 1)]],
+    "suggestions": [
+        {"rating": 3, "suggested_rating": 4, "count": 1},
+        {"rating": 5, "suggested_rating": 5, "count": 1},
+    ],
+}
+EMPTY = {
+    "total": 0,
+    "per_day": [],
+    "ratings": [{"rating": r, "count": 0} for r in range(1, 6)],
+    "suggestions": [],
+}
 
 
 def test_suggestion_matrix_counts_pairs_and_the_share_kept():
-    matrix, kept = charts.suggestion_matrix(charts.parse_export(EXPORT))
+    matrix, kept = charts.suggestion_matrix(SUMMARY)
     assert matrix[4][4] == 1  # given 5, suggested 5
     assert matrix[2][3] == 1  # given 3, suggested 4
-    assert sum(map(sum, matrix)) == 2  # the review without a suggestion is left out
+    assert sum(map(sum, matrix)) == 2  # the review without a suggestion is not in the summary's pairs
     assert kept == 0.5
-    assert charts.suggestion_matrix([]) == ([[0] * 5 for _ in range(5)], None)
+    assert charts.suggestion_matrix(EMPTY) == ([[0] * 5 for _ in range(5)], None)
 
 
 def test_figures_hold_the_data():
-    rows = charts.parse_export(EXPORT)
-    per_day = charts.reviews_per_day(rows)
+    per_day = charts.reviews_per_day(SUMMARY)
     assert list(per_day.data[0].y) == [2, 1]
     assert list(per_day.data[0].x) == ["2026-01-02", "2026-01-04"]
-    ratings = charts.rating_distribution(rows)
+    ratings = charts.rating_distribution(SUMMARY)
     assert list(ratings.data[0].y) == [1, 0, 1, 0, 1]
-    heatmap = charts.suggestion_heatmap(rows)
+    heatmap = charts.suggestion_heatmap(SUMMARY)
     assert heatmap.data[0].type == "heatmap" and "50% kept" in heatmap.layout.title.text
     stats = {
         "brands": [
@@ -51,9 +52,9 @@ def test_figures_hold_the_data():
 
 def test_no_reviews_gives_labelled_empty_charts():
     for figure in (
-        charts.reviews_per_day([]),
-        charts.rating_distribution([]),
-        charts.suggestion_heatmap([]),
+        charts.reviews_per_day(EMPTY),
+        charts.rating_distribution(EMPTY),
+        charts.suggestion_heatmap(EMPTY),
         charts.mean_score_by_brand({"brands": []}),
     ):
         assert not figure.data

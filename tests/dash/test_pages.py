@@ -142,6 +142,14 @@ def test_a_page_of_reviews(request_context):
     assert scores == sorted(scores, reverse=True)
 
 
+def test_every_sort_choice_is_one_the_api_accepts(request_context):
+    for sort in admin.SORTS:
+        items = admin.fetch_page(ADMIN_TOKEN, 1, 100, admin.ANY, admin.ANY, sort)["items"]
+        key = sort.lstrip("-")
+        values = [item["brand"] if key == "brand" else item[key] for item in items]
+        assert values == sorted(values, reverse=sort.startswith("-")), sort
+
+
 def test_filters():
     assert admin.filters(admin.ANY, admin.ANY) == {"brand": None, "rating": None}
     assert admin.filters("Nike", "5") == {"brand": "Nike", "rating": 5}
@@ -156,5 +164,9 @@ def test_export_downloads_csv(request_context):
 def test_charts_and_summary(request_context):
     summary, *figures = admin.load_charts(ADMIN_TOKEN, None)
     assert summary is not None and len(figures) == 4
+    per_day, ratings, suggestions, _ = figures
+    counts = api_client.get_client().review_summary(ADMIN_TOKEN)
+    assert sum(per_day.data[0].y) == sum(ratings.data[0].y) == counts["total"] > 0
+    assert suggestions.data[0].type == "heatmap"
     summary, *figures = admin.load_charts(None, None)
     assert summary is None

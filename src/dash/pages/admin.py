@@ -27,6 +27,8 @@ SORTS = {
     "created_at": "Oldest first",
     "-rating": "Rating, high to low",
     "rating": "Rating, low to high",
+    "-suggested_rating": "Suggestion, high to low",
+    "suggested_rating": "Suggestion, low to high",
     "-score": "Score, high to low",
     "score": "Score, low to high",
     "brand": "Brand, A to Z",
@@ -337,16 +339,16 @@ def load_charts(token: str | None, _refresh: int | None) -> tuple[Any, ...]:
         return (None, *(charts.empty_figure("") for _ in GRAPHS))
     client = get_client()
     try:
-        rows = charts.parse_export(client.export_csv(token))
+        summary = client.review_summary(token)
         stats = client.stats()
     except ApiError as error:
         message = f"The charts could not be loaded. {error}"
         return (dbc.Alert(message, color="danger"), *(charts.empty_figure("", "—") for _ in GRAPHS))
     return (
         summary_cards(stats),
-        charts.reviews_per_day(rows),
-        charts.rating_distribution(rows),
-        charts.suggestion_heatmap(rows),
+        charts.reviews_per_day(summary),
+        charts.rating_distribution(summary),
+        charts.suggestion_heatmap(summary),
         charts.mean_score_by_brand(stats),
     )
 
