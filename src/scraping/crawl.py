@@ -48,6 +48,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-review-pages", type=int, default=0, help="review pages per company (0: all)")
     p.add_argument("--max-items", type=int, default=0, help="stop after this many reviews+brands (0: all)")
     p.add_argument(
+        "--contact",
+        help="a URL or e-mail address where site owners can reach you; added to the user agent",
+    )
+    p.add_argument(
         "--set",
         dest="overrides",
         type=_setting,
@@ -58,6 +62,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--log-level", default="INFO", help="logging level")
     return p
+
+
+def user_agent_with_contact(user_agent: str, contact: str) -> str:
+    """`Name/version (+contact; comment)`, the form crawlers use to say who runs them."""
+    name, _, comment = user_agent.partition(" (")
+    return f"{name} (+{contact.strip()}; {comment}" if comment else f"{name} (+{contact.strip()})"
 
 
 def crawl_settings(args: argparse.Namespace) -> Settings:
@@ -74,6 +84,8 @@ def crawl_settings(args: argparse.Namespace) -> Settings:
     }
     if args.jobdir:
         options["JOBDIR"] = str(args.jobdir)
+    if args.contact:
+        options["USER_AGENT"] = user_agent_with_contact(settings.get("USER_AGENT"), args.contact)
     options.update(dict(args.overrides))
     settings.setdict(options, priority="cmdline")
     return settings

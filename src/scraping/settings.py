@@ -25,7 +25,8 @@ MAX_REVIEW_PAGES = 0  # review pages per company
 MAX_ITEMS = 0  # items kept (reviews + brands); also stops the crawl through CLOSESPIDER_ITEMCOUNT
 
 # Politeness: an identifying user agent, robots.txt, AutoThrottle, few parallel requests per site.
-# Whoever runs a crawl should add a contact (a URL or an e-mail address) after the "+".
+# Whoever runs a crawl should say how to reach them: `crawl-reviews --contact URL-or-e-mail` puts
+# it in the user agent ("BrandPulseBot/0.1 (+https://…; …)").
 USER_AGENT = "BrandPulseBot/0.1 (BrandPulse open-source review crawler)"
 ROBOTSTXT_OBEY = True
 CONCURRENT_REQUESTS = 8

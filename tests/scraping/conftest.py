@@ -186,6 +186,9 @@ def run_command(site: FixtureSite, command: list[str], out_dir: Path, cwd: Path 
     )
 
 
+CONTACT = "https://brandpulse.example/bot"
+
+
 def crawl_reviews(site: FixtureSite, out_dir: Path, *args: str, **settings: str) -> Crawl:
     """Run `crawl-reviews` (as `python -m brandpulse.scraping.crawl`) against the fixture site."""
     overrides = [f"--set={name}={value}" for name, value in {**FAST_SETTINGS, **settings}.items()]
@@ -215,6 +218,6 @@ def scrapy_crawl(site: FixtureSite, out_dir: Path, spider: str, *args: str) -> C
 @pytest.fixture(scope="session")
 def full_crawl(fixture_site: FixtureSite, tmp_path_factory: pytest.TempPathFactory) -> Crawl:
     """One complete crawl of the fixture site, shared by the tests that read its outputs."""
-    crawl = crawl_reviews(fixture_site, tmp_path_factory.mktemp("full-crawl"))
+    crawl = crawl_reviews(fixture_site, tmp_path_factory.mktemp("full-crawl"), "--contact", CONTACT)
     assert crawl.returncode == 0, crawl.log
     return crawl

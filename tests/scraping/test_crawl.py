@@ -135,8 +135,11 @@ def test_every_page_is_fetched_once_and_robots_txt_is_obeyed(full_crawl):
     assert "/review/echo-phones.example" not in full_crawl.requests  # disallowed by robots.txt
 
 
-def test_requests_identify_the_bot(full_crawl):
-    assert full_crawl.user_agents == {project_settings.USER_AGENT}
+def test_requests_identify_the_bot_and_its_operator(full_crawl):
+    assert full_crawl.user_agents == {
+        "BrandPulseBot/0.1 (+https://brandpulse.example/bot; BrandPulse open-source review crawler)"
+    }
+    assert project_settings.USER_AGENT.startswith("BrandPulseBot/0.1 (")
 
 
 def test_summary_counts_pages_items_drops_and_failures(full_crawl):
