@@ -10,7 +10,6 @@ API, `predict` and `evaluate` use it like any other checkpoint.
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import sys
 import time
@@ -41,15 +40,11 @@ logger = logging.getLogger(__name__)
 
 def read_ngram_file(path: Path) -> tuple[HashingBaseline, dict[str, Any]]:
     """The n-gram model of a `train-baseline` file and the info it records (data selection)."""
-    from safetensors import safe_open
-
     try:
-        model = HashingBaseline.load(path)
-        with safe_open(str(path), framework="np") as handle:
-            info = json.loads((handle.metadata() or {}).get("info", "{}"))
+        model, saved = HashingBaseline.read(path)
     except Exception as error:  # safetensors raises several types for a bad file
         raise CheckpointError(f"{path}: not a readable n-gram model ({error})") from None
-    return model, info
+    return model, saved["info"]
 
 
 def training_splits(checkpoint: Checkpoint, data: Path) -> tuple[Dataset, Dataset]:

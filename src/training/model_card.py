@@ -55,10 +55,9 @@ def build_card(checkpoint: Path, baseline: Path | None = None) -> dict[str, Any]
             **{name: summarise(part.get("test", {})) for name, part in components.items()},
         }
     if baseline is not None:
-        from safetensors import safe_open
+        from brandpulse.training.ngram import HashingBaseline
 
-        with safe_open(str(baseline), framework="np") as handle:
-            baseline_metrics = json.loads((handle.metadata() or {}).get("metrics", "{}"))
+        baseline_metrics = HashingBaseline.read(baseline)[1]["metrics"]
         card["held_out"]["hashing_baseline"] = summarise(baseline_metrics.get("test", {}))
     return card
 

@@ -129,8 +129,8 @@ class HashingBaseline:
         return path
 
     @classmethod
-    def load(cls, path: str | Path) -> HashingBaseline:
-        """Read a baseline written by `save`."""
+    def read(cls, path: str | Path) -> tuple[HashingBaseline, dict[str, Any]]:
+        """A baseline written by `save`, and the `metrics` and `info` it was saved with."""
         from safetensors import safe_open
 
         with safe_open(str(path), framework="np") as handle:
@@ -138,4 +138,10 @@ class HashingBaseline:
             if metadata.get("format") != FORMAT:
                 raise ValueError(f"{path}: not a {FORMAT} file")
             tensors = {name: handle.get_tensor(name) for name in handle.keys()}  # noqa: SIM118
-        return cls.from_tensors(json.loads(metadata["classes"]), metadata, tensors)
+        model = cls.from_tensors(json.loads(metadata["classes"]), metadata, tensors)
+        return model, {key: json.loads(metadata.get(key, "{}")) for key in ("metrics", "info")}
+
+    @classmethod
+    def load(cls, path: str | Path) -> HashingBaseline:
+        """Read a baseline written by `save`."""
+        return cls.read(path)[0]

@@ -2,26 +2,19 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import pytest
 import torch
 
 from brandpulse.training.checkpoint import save_checkpoint
-from brandpulse.training.config import EncoderConfig, ModelConfig
 from brandpulse.training.model import CharCNN
+from tests.conftest import TINY_ENCODER
+from tests.conftest import TINY_MODEL as TWO_CLASS_TINY_MODEL
 
-TINY_ENCODER = EncoderConfig(max_length=64)
-TINY_MODEL = ModelConfig(
-    n_classes=3,
-    conv_channels=8,
-    conv_kernels=(3, 3, 3),
-    pool_after=(0, 2),
-    fc_units=16,
-    embedding_dim=4,
-    batch_norm=True,
-    pooling="max+mean",
-)
+# The shared tiny architecture with three classes, as star ratings grouped bad/average/good.
+TINY_MODEL = dataclasses.replace(TWO_CLASS_TINY_MODEL, n_classes=3)
 
 
 @pytest.fixture

@@ -7,6 +7,7 @@ import json
 import numpy as np
 import pytest
 import torch
+from safetensors import safe_open
 from safetensors.torch import load_file, save_file
 
 from brandpulse.training import combine, evaluate, predict, train
@@ -90,16 +91,26 @@ def ngram_model() -> HashingBaseline:
     return fit_baseline(texts, labels, CLASSES, epochs=3, batch_size=30, seed=0)
 
 
+def save_pair(path, model, ngram, combination):
+    """The tiny CNN and the n-gram model saved as one checkpoint."""
+    return save_checkpoint(
+        path, model, classes=CLASSES, info={"architecture": "tiny"}, ngram=ngram, combination=combination
+    )
+
+
+def rewritten(source, target, tensors=None, **metadata):
+    """A copy of checkpoint `source` at `target` with some tensors and metadata keys replaced
+    (a metadata value of None drops the key)."""
+    with safe_open(str(source), framework="pt") as handle:
+        merged = {**handle.metadata(), **metadata}
+    kept = {key: value for key, value in merged.items() if value is not None}
+    save_file({**load_file(str(source)), **(tensors or {})}, str(target), metadata=kept)
+    return target
+
+
 def test_a_checkpoint_carries_the_ngram_model_and_predicts_as_its_parts(tmp_path, tiny_model, ngram_model):
     combination = Combination(cnn_weight=0.3, ngram_weight=1.5, bias=(0.0, 0.1, -0.1))
-    path = save_checkpoint(
-        tmp_path / "combined.safetensors",
-        tiny_model,
-        classes=CLASSES,
-        info={"architecture": "tiny"},
-        ngram=ngram_model,
-        combination=combination,
-    )
+    path = save_pair(tmp_path / "combined.safetensors", tiny_model, ngram_model, combination)
     loaded = load_checkpoint(path)
     assert loaded.combination == combination
     assert loaded.version.startswith("tiny-")
@@ -112,55 +123,33 @@ def test_a_checkpoint_carries_the_ngram_model_and_predicts_as_its_parts(tmp_path
 
 
 def test_old_checkpoints_without_an_ngram_model_still_load(tmp_path, tiny_checkpoint):
-    from safetensors import safe_open
-
-    with safe_open(str(tiny_checkpoint), framework="pt") as handle:
-        metadata = handle.metadata()
-    version_one = tmp_path / "v1.safetensors"
-    save_file(load_file(str(tiny_checkpoint)), str(version_one), metadata={**metadata, "format_version": "1"})
+    version_one = rewritten(tiny_checkpoint, tmp_path / "v1.safetensors", format_version="1")
     loaded = load_checkpoint(version_one)
     assert loaded.ngram is None and loaded.combination is None
 
 
 def test_a_newer_format_version_is_refused(tmp_path, tiny_checkpoint):
-    from safetensors import safe_open
-
-    with safe_open(str(tiny_checkpoint), framework="pt") as handle:
-        metadata = handle.metadata()
-    future = tmp_path / "v3.safetensors"
-    save_file(load_file(str(tiny_checkpoint)), str(future), metadata={**metadata, "format_version": "3"})
+    future = rewritten(tiny_checkpoint, tmp_path / "v3.safetensors", format_version="3")
     with pytest.raises(CheckpointError, match="format version '3'"):
         load_checkpoint(future)
 
 
 def test_an_incomplete_or_misshapen_ngram_part_is_refused(tmp_path, tiny_model, ngram_model):
-    path = save_checkpoint(
-        tmp_path / "combined.safetensors",
-        tiny_model,
-        classes=CLASSES,
-        ngram=ngram_model,
-        combination=Combination(1.0, 1.0, (0.0, 0.0, 0.0)),
+    path = save_pair(
+        tmp_path / "combined.safetensors", tiny_model, ngram_model, Combination(1.0, 1.0, (0.0, 0.0, 0.0))
     )
-    from safetensors import safe_open
 
-    with safe_open(str(path), framework="pt") as handle:
-        metadata = handle.metadata()
-    tensors = load_file(str(path))
-
-    without_combination = tmp_path / "no_combination.safetensors"
-    save_file(
-        tensors, str(without_combination), metadata={k: v for k, v in metadata.items() if k != "combination"}
-    )
+    without_combination = rewritten(path, tmp_path / "no_combination.safetensors", combination=None)
     with pytest.raises(CheckpointError, match="must all be present"):
         load_checkpoint(without_combination)
 
-    misshapen = tmp_path / "misshapen.safetensors"
-    save_file({**tensors, "ngram.coef": torch.zeros(3, 10)}, str(misshapen), metadata=metadata)
+    misshapen = rewritten(
+        path, tmp_path / "misshapen.safetensors", tensors={"ngram.coef": torch.zeros(3, 10)}
+    )
     with pytest.raises(CheckpointError, match="n-gram part is invalid"):
         load_checkpoint(misshapen)
 
-    bad_weights = tmp_path / "bad_weights.safetensors"
-    save_file(tensors, str(bad_weights), metadata={**metadata, "combination": '{"cnn_weight": 1}'})
+    bad_weights = rewritten(path, tmp_path / "bad_weights.safetensors", combination='{"cnn_weight": 1}')
     with pytest.raises(CheckpointError, match="n-gram part is invalid"):
         load_checkpoint(bad_weights)
 
@@ -233,13 +222,8 @@ def main_baseline(data, out, split_args) -> int:
 
 
 def test_predict_command_reads_a_combined_checkpoint(tmp_path, tiny_model, ngram_model, capsys):
-    path = save_checkpoint(
-        tmp_path / "combined.safetensors",
-        tiny_model,
-        classes=CLASSES,
-        info={"architecture": "tiny"},
-        ngram=ngram_model,
-        combination=Combination(0.0, 3.0, (0.0, 0.0, 0.0)),
+    path = save_pair(
+        tmp_path / "combined.safetensors", tiny_model, ngram_model, Combination(0.0, 3.0, (0.0, 0.0, 0.0))
     )
     assert predict.main(["--checkpoint", str(path), "hated it, awful"]) == 0
     result = json.loads(capsys.readouterr().out)
