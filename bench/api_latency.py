@@ -1,13 +1,18 @@
 """Latency of `POST /api/predict` through gunicorn on loopback, next to the raw forward pass.
 
 Starts the API under gunicorn exactly as `make run` does (gunicorn_conf, preload, SQLite in a
-temporary directory, rate limits off), then sends bench/model_speed.py's review, cut to 1,000
-characters, from 1 and from 8 concurrent keep-alive clients, and prints p50/p99 latency and
-requests/s beside the model's own time for the same text with the same torch threads: the CNN's
-raw forward pass, and the whole model (encoding, CNN, and the n-gram part the bundled checkpoint
-pools with it: `Predictor.predict_proba`).
+temporary directory, rate limits off) and sends it bench/model_speed.py's review, cut to 1,000
+characters, in two ways:
 
-    python bench/api_latency.py [--checkpoint PATH] [--requests N] [--workers N]
+- paced, one client, as a visitor types (the review page sends at most one request per 250 ms):
+  rounds of the CNN's raw forward pass in this process, the whole model (encoding, CNN and the
+  n-gram part the bundled checkpoint pools with it: `Predictor.predict_proba`) and one request,
+  each after an idle pause, so all three are timed in the same minutes under the same conditions
+  (the machine's speed drifts) and none runs while another's OpenMP threads still spin;
+- closed loop, back to back, from 1 and from 8 concurrent keep-alive clients: p50/p99 latency
+  and requests/s, next to the model timed alone in a tight loop before and after.
+
+    python bench/api_latency.py [--checkpoint PATH] [--requests N] [--workers N] [--rounds N]
 
 MODEL_BF16 and TORCH_THREADS from the environment apply to both the server and the reference
 timings.
@@ -83,6 +88,37 @@ def model_times_ms(predictor: Predictor, repeats: int) -> tuple[list[float], lis
     return forward, whole_model
 
 
+def paced_rounds(port: int, predictor: Predictor, rounds: int, pause: float) -> dict[str, list[float]]:
+    """Times (ms) of the CNN forward, the whole model and a request, interleaved, each after `pause` s."""
+    indices = predictor.encoder.encode_batch([TEXT])
+    autocast = torch.autocast("cpu", dtype=torch.bfloat16, enabled=predictor.bf16)
+    body = json.dumps({"review": TEXT}).encode()
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    times: dict[str, list[float]] = {"forward": [], "model": [], "request": []}
+
+    def forward() -> None:
+        with torch.inference_mode(), autocast:
+            predictor.model(indices)
+
+    def request() -> None:
+        connection.request("POST", "/api/predict", body=body, headers={"Content-Type": "application/json"})
+        response = connection.getresponse()
+        response.read()
+        if response.status != 200:
+            raise RuntimeError(f"status {response.status}")
+
+    steps = {"forward": forward, "model": lambda: predictor.predict_proba([TEXT]), "request": request}
+    for round_number in range(rounds + 5):  # the first 5 rounds warm up
+        for name, step in steps.items():
+            time.sleep(pause)
+            start = time.perf_counter()
+            step()
+            if round_number >= 5:
+                times[name].append((time.perf_counter() - start) * 1000)
+    connection.close()
+    return times
+
+
 def free_port() -> int:
     """A TCP port nobody listens on right now."""
     with socket.socket() as probe:
@@ -147,11 +183,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--checkpoint", type=Path, help="model to serve (default: the bundled one)")
     parser.add_argument("--requests", type=int, default=400, help="timed requests per concurrency level")
     parser.add_argument("--repeats", type=int, default=200, help="timed raw forward passes")
-    parser.add_argument("--workers", type=int, default=1, help="gunicorn workers (WEB_CONCURRENCY)")
+    parser.add_argument(
+        "--workers", type=int, help="gunicorn workers (default: WEB_CONCURRENCY, else one per CPU)"
+    )
     parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 8], help="concurrent clients")
+    parser.add_argument("--rounds", type=int, default=200, help="paced single-client rounds")
+    parser.add_argument("--pause-ms", type=float, default=50.0, help="idle pause before each paced step")
     args = parser.parse_args(argv)
     out = sys.stdout
-    threads = Settings.from_env({**os.environ, "WEB_CONCURRENCY": str(args.workers)}).inference_threads
+    workers = args.workers or Settings.from_env().workers
+    threads = Settings.from_env({**os.environ, "WEB_CONCURRENCY": str(workers)}).inference_threads
 
     with tempfile.TemporaryDirectory() as directory:
         checkpoint = args.checkpoint
@@ -176,7 +217,7 @@ def main(argv: list[str] | None = None) -> int:
             "DATABASE_URL": f"sqlite:///{directory}/bench.sqlite3",
             "MODEL_PATH": str(checkpoint),
             "API_PORT": str(port),
-            "WEB_CONCURRENCY": str(args.workers),
+            "WEB_CONCURRENCY": str(workers),
             "RATE_LIMIT_PREDICT": "",
             "RATE_LIMIT_DEFAULT": "",
         }
@@ -189,6 +230,7 @@ def main(argv: list[str] | None = None) -> int:
         try:
             wait_ready(port, server)
             run_clients(port, 1, 20)  # warm-up
+            paced = paced_rounds(port, predictor, args.rounds, args.pause_ms / 1000)
             rows = []
             for clients in args.concurrency:
                 latencies, wall = run_clients(port, clients, args.requests)
@@ -214,7 +256,17 @@ def main(argv: list[str] | None = None) -> int:
         f"pooled: CNN forward p50 {forward_p50:.2f} ms, p99 {percentile(forward, 0.99):.2f} ms; "
         f"whole model p50 {model_p50:.2f} ms\n\n"
     )
-    out.write(f"gunicorn: {args.workers} worker(s), gthread, {threads} torch threads each\n")
+    out.write(f"gunicorn: {workers} worker(s), gthread, {threads} torch thread(s) each\n\n")
+    forward_paced, model_paced = statistics.median(paced["forward"]), statistics.median(paced["model"])
+    request_paced = statistics.median(paced["request"])
+    out.write(
+        f"paced, 1 client, {args.rounds} interleaved rounds, {args.pause_ms:g} ms idle before each step:\n"
+        f"  CNN forward p50 {forward_paced:.2f} ms, whole model p50 {model_paced:.2f} ms, "
+        f"/api/predict p50 {request_paced:.2f} ms, p99 {percentile(paced['request'], 0.99):.2f} ms\n"
+        f"  /api/predict p50 / CNN forward p50 {request_paced / forward_paced:.2f}x, "
+        f"/ whole model p50 {request_paced / model_paced:.2f}x\n\n"
+    )
+    out.write("closed loop, back to back (ratios to the model timed alone in a tight loop, above):\n")
     out.write("clients  requests    p50 ms    p99 ms    req/s  p50 / CNN forward  p50 / model\n")
     for clients, latencies, wall in rows:
         p50 = statistics.median(latencies)

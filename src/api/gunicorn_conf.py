@@ -1,22 +1,35 @@
 """gunicorn configuration: `gunicorn -c python:brandpulse.api.gunicorn_conf brandpulse.api.wsgi:app`.
 
-CPU budget: workers x torch threads <= cores. The default is one worker whose forward pass uses
-every core, with a few gthread threads so health checks and database requests are not stuck
+CPU budget: workers x torch threads <= CPUs. The default is one worker per available CPU
+(`Settings.workers`: the affinity mask, capped by a container's CPU quota), each running its
+forward passes on one torch thread. Measured on 2 cores (docs/api.md, bench/api_latency.py),
+that beats one worker whose passes use both cores for the traffic this API gets: a visitor
+typing sends a request every 250 ms or more, and after such a pause a two-thread pass waits for
+its second OpenMP thread to wake (p50 15-18 ms, p99 27-50 ms against 8-11 ms and 10-14 ms),
+while under saturation two single-threaded processes serve as many predictions per second or
+more. Only back-to-back requests from one client are faster with one two-thread worker
+(`WEB_CONCURRENCY=1`).
+Each worker has a few gthread threads, so health checks and database requests are not stuck
 behind a prediction (predictions take turns on the worker's one inference thread, see
-`inference.py`). `WEB_CONCURRENCY=N` gives N workers of cores/N torch threads each
-(`Settings.inference_threads`). With `GUNICORN_PRELOAD` (default on) the app and the model are
-loaded once in the master before it forks, so the workers share the weights' memory; the load
-uses one torch thread, so no OpenMP thread team exists in the master when it forks.
+`inference.py`). With `GUNICORN_PRELOAD` (default on) the app and the model are loaded once in
+the master before it forks, so the workers share the weights' memory; the load uses one torch
+thread, so no OpenMP thread team exists in the master when it forks.
+
+With several workers and no `PROMETHEUS_MULTIPROC_DIR`, each start gets a fresh temporary
+directory for it (removed at exit), so `/metrics` adds up every worker's values.
 """
 
 from __future__ import annotations
+
+import shutil
+import tempfile
 
 from brandpulse.api.settings import Settings
 
 _settings = Settings.from_env()
 
 bind = f"{_settings.api_host}:{_settings.api_port}"
-workers = _settings.web_concurrency
+workers = _settings.workers
 worker_class = "gthread"
 threads = _settings.gunicorn_threads
 preload_app = _settings.gunicorn_preload
@@ -26,6 +39,13 @@ keepalive = 5
 accesslog = None  # the app logs every request as JSON with its request id
 errorlog = "-"
 loglevel = _settings.log_level.lower()
+
+_metrics_dir = _settings.prometheus_multiproc_dir
+_own_metrics_dir = workers > 1 and not _metrics_dir
+if _own_metrics_dir:
+    # gunicorn sets raw_env before it preloads the app, so prometheus_client sees it at import.
+    _metrics_dir = tempfile.mkdtemp(prefix="brandpulse-metrics-")
+    raw_env = [f"PROMETHEUS_MULTIPROC_DIR={_metrics_dir}"]
 
 
 def when_ready(server) -> None:
@@ -41,10 +61,16 @@ def post_worker_init(worker) -> None:
 
 def child_exit(server, worker) -> None:
     """Drop a dead worker's live metrics in multi-process Prometheus mode."""
-    if _settings.prometheus_multiproc_dir:
+    if _metrics_dir:
         from prometheus_client import multiprocess
 
-        multiprocess.mark_process_dead(worker.pid, _settings.prometheus_multiproc_dir)
+        multiprocess.mark_process_dead(worker.pid, _metrics_dir)
+
+
+def on_exit(server) -> None:
+    """Remove the metrics directory this configuration created."""
+    if _own_metrics_dir:
+        shutil.rmtree(_metrics_dir, ignore_errors=True)
 
 
 def _load_model(app, log) -> None:

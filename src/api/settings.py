@@ -18,7 +18,7 @@ from typing import Any
 from urllib.parse import urlparse
 
 from brandpulse.training.checkpoint import BUNDLED_CHECKPOINT
-from brandpulse.training.runtime import cpu_has_native_bf16
+from brandpulse.training.runtime import available_cpus, cpu_has_native_bf16
 
 DATABASE_SCHEMES = ("sqlite", "postgres", "postgresql", "postgres+pool", "postgresql+pool")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
@@ -67,7 +67,7 @@ class Settings:
     # gunicorn.
     api_host: str = "127.0.0.1"
     api_port: int = 5000
-    web_concurrency: int = 1
+    web_concurrency: int = 0  # 0: one worker per available CPU (`workers`)
     gunicorn_threads: int = 4
     gunicorn_timeout: int = 60
     gunicorn_preload: bool = True
@@ -98,14 +98,19 @@ class Settings:
             "db_max_connections",
             "db_connect_timeout",
             "api_port",
-            "web_concurrency",
             "gunicorn_threads",
             "gunicorn_timeout",
         )
         for name in positive:
             if getattr(self, name) < 1:
                 raise SettingsError(f"{name.upper()}: must be at least 1, got {getattr(self, name)}")
-        for name in ("review_min_length", "torch_threads", "db_stale_timeout", "db_pool_timeout"):
+        for name in (
+            "review_min_length",
+            "torch_threads",
+            "web_concurrency",
+            "db_stale_timeout",
+            "db_pool_timeout",
+        ):
             if getattr(self, name) < 0:
                 raise SettingsError(f"{name.upper()}: must not be negative, got {getattr(self, name)}")
         bf16 = self.model_bf16.strip().lower()
@@ -148,9 +153,14 @@ class Settings:
         return self.model_bf16 == "true"
 
     @property
+    def workers(self) -> int:
+        """gunicorn worker processes: WEB_CONCURRENCY, else one per available CPU."""
+        return self.web_concurrency or available_cpus()
+
+    @property
     def inference_threads(self) -> int:
-        """Torch threads per process: TORCH_THREADS, else the cores shared out among the workers."""
-        return self.torch_threads or max(1, (os.cpu_count() or 1) // self.web_concurrency)
+        """Torch threads per process: TORCH_THREADS, else the CPUs shared out among the workers."""
+        return self.torch_threads or max(1, available_cpus() // self.workers)
 
     def replace(self, **changes: Any) -> Settings:
         """A copy with some fields changed."""

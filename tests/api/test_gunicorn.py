@@ -1,7 +1,8 @@
 """The production path over real HTTP: `db upgrade`, `db seed-brands`, then gunicorn with preload.
 
 Two preloaded workers share the model loaded by the master before the fork: this also checks
-that torch works in forked workers.
+that torch works in forked workers, and that `/metrics` adds up both workers' values (in the
+temporary directory the gunicorn configuration creates, and removes at exit).
 """
 
 from __future__ import annotations
@@ -53,7 +54,10 @@ def test_upgrade_seed_and_serve_under_gunicorn(tmp_path, tiny_checkpoint):
         "API_PORT": str(port),
         "WEB_CONCURRENCY": "2",
         "GUNICORN_THREADS": "2",
+        "TMPDIR": str(tmp_path / "tmp"),  # where the metrics directory goes
     }
+    environ.pop("PROMETHEUS_MULTIPROC_DIR", None)
+    (tmp_path / "tmp").mkdir()
     flask = [str(BIN / "flask"), "--app", "brandpulse.api"]
     for command in (["db", "upgrade"], ["db", "seed-brands"]):
         subprocess.run([*flask, *command], env=environ, check=True, timeout=120, capture_output=True)
@@ -91,6 +95,14 @@ def test_upgrade_seed_and_serve_under_gunicorn(tmp_path, tiny_checkpoint):
         assert status == 200 and page["total"] == 1
         assert _request(f"{base}/api/brands")[2]["total"] == 12
         assert _request(f"{base}/api/review", {"text": "x"})[0] == 422
+        assert len(list((tmp_path / "tmp").glob("brandpulse-metrics-*"))) == 1
+        for _ in range(4):  # whichever worker answers, it reports both workers' predictions
+            with urllib.request.urlopen(f"{base}/metrics", timeout=30) as response:
+                text = response.read().decode()
+            lines = text.splitlines()
+            predictions = 'brandpulse_http_requests_total{endpoint="/api/predict",method="POST",status="200"}'
+            assert f"{predictions} 6.0" in lines
+            assert "brandpulse_predicted_texts_total 7.0" in lines  # the stored review was scored too
     finally:
         server.send_signal(signal.SIGTERM)
         try:
@@ -99,3 +111,4 @@ def test_upgrade_seed_and_serve_under_gunicorn(tmp_path, tiny_checkpoint):
             server.kill()
             server.wait(timeout=10)
         server.stderr.close()
+    assert list((tmp_path / "tmp").iterdir()) == []  # the metrics directory is gone

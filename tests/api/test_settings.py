@@ -61,9 +61,11 @@ def test_bad_values_are_refused_by_name(environ, names):
         Settings.from_env(environ=environ)
 
 
-def test_torch_threads_default_to_the_cores_shared_out_among_workers(monkeypatch):
-    monkeypatch.setattr("os.cpu_count", lambda: 8)
-    assert Settings.from_env({}).inference_threads == 8
+def test_workers_and_torch_threads_default_to_the_available_cpus(monkeypatch):
+    monkeypatch.setattr("brandpulse.api.settings.available_cpus", lambda: 8)
+    default = Settings.from_env({})
+    assert (default.workers, default.inference_threads) == (8, 1)  # one single-threaded worker per CPU
+    assert Settings.from_env({"WEB_CONCURRENCY": "1"}).inference_threads == 8
     assert Settings.from_env({"WEB_CONCURRENCY": "3"}).inference_threads == 2
     assert Settings.from_env({"WEB_CONCURRENCY": "16"}).inference_threads == 1
     assert Settings.from_env({"WEB_CONCURRENCY": "4", "TORCH_THREADS": "3"}).inference_threads == 3
