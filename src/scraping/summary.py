@@ -17,6 +17,7 @@ logger = logging.getLogger(__name__)
 
 PARSED = "brandpulse/parsed"  # brandpulse/parsed/<page type>/<jsonld|html>
 PARSE_FAILED = "brandpulse/parse_failed"  # brandpulse/parse_failed/<page type>
+ROBOTS_SKIPPED = "brandpulse/robots_skipped"  # companies robots.txt disallows, never requested
 
 
 def _by_suffix(stats: dict[str, Any], prefix: str) -> dict[str, int]:
@@ -38,7 +39,8 @@ def summarize(stats: dict[str, Any], items: Counter[str], reason: str) -> dict[s
         "http_status": _by_suffix(stats, "downloader/response_status_count"),
         "retries": stats.get("retry/count", 0),
         "retries_given_up": stats.get("retry/max_reached", 0),
-        "robots_forbidden": stats.get("robotstxt/forbidden", 0),
+        # Refused by the robots.txt middleware, or skipped by the spider before it asked.
+        "robots_forbidden": stats.get("robotstxt/forbidden", 0) + stats.get(ROBOTS_SKIPPED, 0),
         "errors": stats.get("log_count/ERROR", 0),
         "spider_exceptions": stats.get("spider_exceptions/count", 0),
     }

@@ -133,6 +133,9 @@ def test_brands_csv(full_crawl, fixture_site):
 def test_every_page_is_fetched_once_and_robots_txt_is_obeyed(full_crawl):
     assert dict(full_crawl.requests) == EXPECTED_REQUESTS
     assert "/review/echo-phones.example" not in full_crawl.requests  # disallowed by robots.txt
+    # The spider read the rules the middleware fetched and never asked for the page at all.
+    assert "robots.txt disallows http://" in full_crawl.log
+    assert "echo-phones.example: skipped" in full_crawl.log
 
 
 def test_requests_identify_the_bot_and_its_operator(full_crawl):

@@ -85,6 +85,17 @@ def test_max_companies_stops_the_listing(tmp_path):
     assert requests == []
 
 
+def test_companies_robots_txt_disallows_are_skipped_and_not_counted(tmp_path):
+    from scrapy.robotstxt import ProtegoRobotParser
+
+    spider = make_spider(SiteSpider, tmp_path, MAX_COMPANIES=1)
+    # The phones listing names dial-mobile first; with it disallowed, echo-phones gets the one slot.
+    spider.robots = ProtegoRobotParser(b"User-agent: *\nDisallow: /review/dial-mobile.example\n", spider)
+    _, requests = split(spider.parse_listing(site_response("/categories/phones", BASE), category="Phones"))
+    assert [r.url for r in requests] == [f"{BASE}/review/echo-phones.example"]
+    assert spider.crawler.stats.get_value("brandpulse/robots_skipped") == 1
+
+
 def company_page(spider, target, page=1):
     kwargs = {"category": "Laptops", "company": "", "company_url": f"{BASE}/review/acme-laptops.example"}
     return split(spider.parse_company(site_response(target, BASE), page=page, **kwargs))

@@ -13,15 +13,17 @@ from typing import Any, ClassVar, Self
 from urllib.parse import urlsplit
 
 import scrapy
+from scrapy import signals
 from scrapy.crawler import Crawler
 from scrapy.http import Request, TextResponse
+from scrapy.robotstxt import RobotParser
 from scrapy.settings import BaseSettings
 
 from brandpulse.scraping.feeds import feeds, is_resumed_job
 from brandpulse.scraping.items import BrandItem, CategoryItem, ReviewItem
 from brandpulse.scraping.parsing import parse_categories, parse_company, parse_listing
 from brandpulse.scraping.pipelines import is_web_url, job_state
-from brandpulse.scraping.summary import PARSE_FAILED, PARSED
+from brandpulse.scraping.summary import PARSE_FAILED, PARSED, ROBOTS_SKIPPED
 
 
 def split_argument(value: str) -> list[str]:
@@ -35,6 +37,7 @@ class ReviewSiteSpider(scrapy.Spider):
     item_types: ClassVar[tuple[type, ...]] = ()
     follow_listings: ClassVar[bool] = True  # from the category index on to the company listings
     base_url: str
+    robots: RobotParser | None  # the site's robots.txt rules, once Scrapy has read them
 
     def __init__(self, *args: Any, category: str = "", company: str = "", **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -65,7 +68,25 @@ class ReviewSiteSpider(scrapy.Spider):
             )
         spider.base_url = base_url
         spider.allowed_domains = [urlsplit(base_url).hostname or ""]
+        spider.robots = None
+        crawler.signals.connect(spider.robots_parsed, signal=signals.robots_parsed)
         return spider
+
+    def robots_parsed(self, robotparser: RobotParser, request: Request) -> None:
+        """Keep the site's robots.txt rules (read by Scrapy's middleware before the first page)."""
+        if urlsplit(request.url).netloc == urlsplit(self.base_url).netloc:
+            self.robots = robotparser
+
+    def robots_allow(self, url: str) -> bool:
+        """Whether the site's robots.txt, once read, lets this crawler fetch `url`.
+
+        The middleware refuses disallowed requests anyway; asking first keeps companies the site
+        disallows from using up MAX_COMPANIES.
+        """
+        if self.robots is None or not self.settings.getbool("ROBOTSTXT_OBEY"):
+            return True
+        agent = self.settings.get("ROBOTSTXT_USER_AGENT") or self.settings.get("USER_AGENT")
+        return self.robots.allowed(url, agent)
 
     def site_url(self, prefix_setting: str, slug_or_url: str) -> str:
         """A page of the site from a slug (`acme.example`) or a full URL given as an argument."""
@@ -156,6 +177,10 @@ class ReviewSiteSpider(scrapy.Spider):
         self.parsed("listing", listing.source)
         category = category or listing.title
         for company in listing.companies:
+            if not self.robots_allow(company.url):
+                self.logger.info("robots.txt disallows %s: skipped", company.url)
+                self.crawler.stats.inc_value(ROBOTS_SKIPPED)
+                continue
             if not self.take_company(company.url):
                 self.logger.info("MAX_COMPANIES reached: %s and later companies are left out", company.url)
                 return
