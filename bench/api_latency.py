@@ -244,7 +244,7 @@ def main(argv: list[str] | None = None) -> int:
                 server.wait()
         more_forward, more_whole_model = model_times_ms(predictor, args.repeats - args.repeats // 2)
     out.write(
-        f"model alone, before / after the HTTP runs ({threads} threads): CNN forward p50 "
+        f"model alone, before / after the HTTP runs ({threads} torch thread(s)): CNN forward p50 "
         f"{statistics.median(forward):.2f} / {statistics.median(more_forward):.2f} ms, whole model "
         f"(encoding + CNN + n-gram part, if any) p50 {statistics.median(whole_model):.2f} / "
         f"{statistics.median(more_whole_model):.2f} ms\n"
