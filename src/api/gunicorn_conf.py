@@ -15,14 +15,17 @@ behind a prediction (predictions take turns on the worker's one inference thread
 the master before it forks, so the workers share the weights' memory; the load uses one torch
 thread, so no OpenMP thread team exists in the master when it forks.
 
-With several workers and no `PROMETHEUS_MULTIPROC_DIR`, each start gets a fresh temporary
-directory for it (removed at exit), so `/metrics` adds up every worker's values.
+With several workers and no `PROMETHEUS_MULTIPROC_DIR`, each start gets a new temporary
+directory for it (removed at exit), so `/metrics` adds up every worker's values. Importing this
+module creates nothing: the app creates the directory when it starts.
 """
 
 from __future__ import annotations
 
+import os
 import shutil
 import tempfile
+import time
 
 from brandpulse.api.settings import Settings
 
@@ -43,8 +46,9 @@ loglevel = _settings.log_level.lower()
 _metrics_dir = _settings.prometheus_multiproc_dir
 _own_metrics_dir = workers > 1 and not _metrics_dir
 if _own_metrics_dir:
+    # A new directory for this server: the app creates it (metrics.init_app), on_exit removes it.
     # gunicorn sets raw_env before it preloads the app, so prometheus_client sees it at import.
-    _metrics_dir = tempfile.mkdtemp(prefix="brandpulse-metrics-")
+    _metrics_dir = os.path.join(tempfile.gettempdir(), f"brandpulse-metrics-{os.getpid()}-{time.time_ns()}")
     raw_env = [f"PROMETHEUS_MULTIPROC_DIR={_metrics_dir}"]
 
 

@@ -9,6 +9,7 @@ every worker's (see docs/api.md).
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 from flask import Flask, Response, current_app, g, request
 from prometheus_client import (
@@ -98,7 +99,9 @@ def _record(response: Response) -> Response:
 
 
 def init_app(app: Flask, settings: Settings) -> None:
-    """Create the app's metrics and time every request."""
+    """Create the app's metrics (and the multi-process directory, if named and missing); time requests."""
+    if settings.prometheus_multiproc_dir:
+        Path(settings.prometheus_multiproc_dir).mkdir(parents=True, exist_ok=True)
     app.extensions[EXTENSION] = Metrics(settings.prometheus_multiproc_dir)
     app.before_request(_start_timer)
     app.after_request(_record)

@@ -7,6 +7,7 @@ temporary directory the gunicorn configuration creates, and removes at exit).
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import signal
@@ -20,6 +21,7 @@ from pathlib import Path
 
 import pytest
 
+from brandpulse.api import gunicorn_conf
 from tests.api.conftest import ADMIN, ADMIN_TOKEN
 
 BIN = Path(sys.executable).parent
@@ -112,3 +114,19 @@ def test_upgrade_seed_and_serve_under_gunicorn(tmp_path, tiny_checkpoint):
             server.wait(timeout=10)
         server.stderr.close()
     assert list((tmp_path / "tmp").iterdir()) == []  # the metrics directory is gone
+
+
+def test_importing_the_config_creates_nothing(monkeypatch, tmp_path):
+    """The metrics directory of several workers is only named at import; the app creates it."""
+    monkeypatch.setenv("WEB_CONCURRENCY", "2")
+    monkeypatch.delenv("PROMETHEUS_MULTIPROC_DIR", raising=False)
+    monkeypatch.setattr("tempfile.tempdir", str(tmp_path))
+    try:
+        conf = importlib.reload(gunicorn_conf)
+        assert conf.workers == 2
+        assert conf.raw_env == [f"PROMETHEUS_MULTIPROC_DIR={conf._metrics_dir}"]
+        assert conf._metrics_dir.startswith(f"{tmp_path}/brandpulse-metrics-")
+        assert list(tmp_path.iterdir()) == []
+    finally:
+        monkeypatch.undo()
+        importlib.reload(gunicorn_conf)
