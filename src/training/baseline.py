@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from brandpulse.training.data import DataError, fingerprint, label_scheme, load_dataset, split_for_training
+from brandpulse.training.data import DataError, data_record, training_data
 from brandpulse.training.metrics import classification_metrics, metrics_by_group
 from brandpulse.training.ngram import HashingBaseline
 from brandpulse.training.runtime import configure_logging
@@ -62,21 +62,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--log-level", default="INFO", help="logging level")
     args = p.parse_args(argv)
     configure_logging(args.log_level)
+    # The keys `train` records (without its --max-rows and --balance), so `combine-models` can
+    # check both models saw the same rows.
+    selection = {
+        "labels": args.labels,
+        "text_column": args.text_column,
+        "label_column": args.label_column,
+        "group_column": args.group_column,
+        "max_rows": None,
+        "balance": False,
+        "test_fraction": args.test_fraction,
+        "split_seed": args.split_seed,
+        "val_fraction": args.val_fraction,
+        "seed": args.seed,
+    }
     try:
-        dataset = load_dataset(
-            args.data,
-            text_column=args.text_column,
-            label_column=args.label_column,
-            scheme=label_scheme(args.labels),
-            group_column=args.group_column,
-        )
-        train, val, test = split_for_training(
-            dataset,
-            test_fraction=args.test_fraction,
-            split_seed=args.split_seed,
-            val_fraction=args.val_fraction,
-            seed=args.seed,
-        )
+        dataset, train, val, test = training_data(args.data, selection)
     except (DataError, ValueError) as error:
         logger.error("%s", error)
         return 2
@@ -104,20 +105,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 values["macro_f1"],
                 values["n"],
             )
-    # The same keys as `train` records, so `combine-models` can check both saw the same rows.
-    selection = {
-        "labels": args.labels,
-        "text_column": args.text_column,
-        "label_column": args.label_column,
-        "group_column": args.group_column,
-        "max_rows": None,
-        "balance": False,
-        "test_fraction": args.test_fraction,
-        "split_seed": args.split_seed,
-        "val_fraction": args.val_fraction,
-        "seed": args.seed,
-    }
-    data = {"file": args.data.name, "fingerprint": fingerprint(args.data, **selection), **selection}
+    data = data_record(args.data, selection)
     model.save(args.out, metrics=metrics, info={"data": data, "epochs": args.epochs})
     logger.info("saved %s", args.out)
     return 0

@@ -19,16 +19,7 @@ from typing import Any
 
 from brandpulse.training.checkpoint import Checkpoint, CheckpointError, load_checkpoint, save_checkpoint
 from brandpulse.training.combination import fit_combination
-from brandpulse.training.data import (
-    SELECTION_KEYS,
-    DataError,
-    Dataset,
-    balance,
-    fingerprint,
-    label_scheme,
-    load_dataset,
-    split_for_training,
-)
+from brandpulse.training.data import SELECTION_KEYS, DataError, Dataset, fingerprint, training_data
 from brandpulse.training.encoding import CharEncoder
 from brandpulse.training.metrics import classification_metrics, metrics_by_group
 from brandpulse.training.ngram import HashingBaseline
@@ -57,23 +48,7 @@ def training_splits(checkpoint: Checkpoint, data: Path) -> tuple[Dataset, Datase
     if fingerprint(data, **selection) != recorded["fingerprint"]:
         raise DataError(f"{data}: not the data the CNN was trained on (fingerprint differs)")
     classes = checkpoint.classes if selection["labels"] == "names" else None
-    dataset = load_dataset(
-        data,
-        text_column=selection["text_column"],
-        label_column=selection["label_column"],
-        scheme=label_scheme(selection["labels"], classes),
-        group_column=selection["group_column"],
-        max_rows=selection["max_rows"],
-    )
-    if selection["balance"]:
-        dataset = balance(dataset, selection["seed"])
-    _, validation, test = split_for_training(
-        dataset,
-        test_fraction=selection["test_fraction"],
-        split_seed=selection["split_seed"],
-        val_fraction=selection["val_fraction"],
-        seed=selection["seed"],
-    )
+    _, _, validation, test = training_data(data, selection, classes)
     return validation, test
 
 

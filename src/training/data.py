@@ -17,7 +17,7 @@ import json
 import logging
 import math
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -287,6 +287,39 @@ def split_for_training(
         rest, test = dataset.subset(kept), dataset.subset(held_out)
     kept, held_out = stratified_split(strata_of(rest), val_fraction, seed)
     return rest.subset(kept), rest.subset(held_out), test
+
+
+def training_data(
+    path: str | Path, selection: Mapping[str, object], classes: Sequence[str] | None = None
+) -> tuple[Dataset, Dataset, Dataset, Dataset]:
+    """All rows of `path` as `selection` (the SELECTION_KEYS) picks them, then (train, validation, test).
+
+    `train`, `train-baseline` and `combine-models` all read their rows through here, so the same
+    recorded selection always gives the same rows. DataError or ValueError for bad data or settings.
+    """
+    dataset = load_dataset(
+        path,
+        text_column=selection["text_column"],
+        label_column=selection["label_column"],
+        scheme=label_scheme(selection["labels"], classes),
+        group_column=selection["group_column"],
+        max_rows=selection["max_rows"],
+    )
+    if selection["balance"]:
+        dataset = balance(dataset, selection["seed"])
+    train, validation, test = split_for_training(
+        dataset,
+        test_fraction=selection["test_fraction"],
+        split_seed=selection["split_seed"],
+        val_fraction=selection["val_fraction"],
+        seed=selection["seed"],
+    )
+    return dataset, train, validation, test
+
+
+def data_record(path: str | Path, selection: Mapping[str, object]) -> dict[str, object]:
+    """How a model's rows were chosen, as its file records them: file name, fingerprint, selection."""
+    return {"file": Path(path).name, "fingerprint": fingerprint(path, **selection), **selection}
 
 
 def select_rows(dataset: Dataset, row_ids: Sequence[int]) -> Dataset:

@@ -29,13 +29,12 @@ from tqdm import tqdm
 from brandpulse.training.checkpoint import save_checkpoint
 from brandpulse.training.config import EncoderConfig, model_config_from_preset, to_dict
 from brandpulse.training.data import (
+    SELECTION_KEYS,
     DataError,
     Dataset,
-    balance,
+    data_record,
     fingerprint,
-    label_scheme,
-    load_dataset,
-    split_for_training,
+    training_data,
 )
 from brandpulse.training.encoding import CharEncoder
 from brandpulse.training.metrics import classification_metrics, metrics_by_group
@@ -373,34 +372,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     configure_logging(args.log_level)
     threads = use_threads(args.threads)
+    selection = {key: getattr(args, key) for key in SELECTION_KEYS}
     try:
-        scheme = label_scheme(args.labels, args.classes)
-        dataset = load_dataset(
-            args.data,
-            text_column=args.text_column,
-            label_column=args.label_column,
-            scheme=scheme,
-            group_column=args.group_column,
-            max_rows=args.max_rows,
-        )
+        dataset, train_set, val_set, test_set = training_data(args.data, selection, args.classes)
     except (DataError, ValueError) as error:
         logger.error("%s", error)
         return 2
-    if args.balance:
-        dataset = balance(dataset, args.seed)
     logger.info("%d rows, classes %s", len(dataset), dataset.class_counts())
-
-    try:
-        train_set, val_set, test_set = split_for_training(
-            dataset,
-            test_fraction=args.test_fraction,
-            split_seed=args.split_seed,
-            val_fraction=args.val_fraction,
-            seed=args.seed,
-        )
-    except ValueError as error:
-        logger.error("%s", error)
-        return 2
     logger.info("split: %d train, %d validation, %d test", len(train_set), len(val_set), len(test_set))
 
     overrides = {"n_classes": len(dataset.classes)}
@@ -433,21 +411,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         max_steps=args.max_steps,
         device=resolve_device(args.device),
     )
-    selection = {
-        "labels": args.labels,
-        "text_column": args.text_column,
-        "label_column": args.label_column,
-        "group_column": args.group_column,
-        "max_rows": args.max_rows,
-        "balance": args.balance,
-        "test_fraction": args.test_fraction,
-        "split_seed": args.split_seed,
-        "val_fraction": args.val_fraction,
-        "seed": args.seed,
-    }
     info: dict[str, Any] = {
         "architecture": args.arch,
-        "data": {"file": args.data.name, "fingerprint": fingerprint(args.data, **selection), **selection},
+        "data": data_record(args.data, selection),
         "train": asdict(config),
         "hardware": {
             "machine": platform.machine(),
