@@ -14,6 +14,7 @@ from brandpulse.training.model import CharCNN
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 MOVIE_REVIEWS_CSV = REPO_ROOT / "data" / "movie_reviews.csv"
+REVIEWS_CSV = REPO_ROOT / "data" / "reviews.csv"
 
 # CI sets BRANDPULSE_REQUIRE_SERVICES=1: then a test that would skip for want of PostgreSQL,
 # Chromium or the dataset fails instead, so a green CI means every test really ran.
@@ -33,6 +34,14 @@ def movie_reviews_csv() -> Path:
     if not MOVIE_REVIEWS_CSV.is_file():
         skip_or_fail(f"{MOVIE_REVIEWS_CSV} is missing: run `make data`")
     return MOVIE_REVIEWS_CSV
+
+
+@pytest.fixture(scope="session")
+def reviews_csv() -> Path:
+    """The star-rated review corpus (`make corpus` builds it)."""
+    if not REVIEWS_CSV.is_file():
+        skip_or_fail(f"{REVIEWS_CSV} is missing: run `make corpus`")
+    return REVIEWS_CSV
 
 
 # A tiny two-class model, as the API serves: fast to build and load, says nothing about quality.

@@ -120,14 +120,25 @@ class PredictionSchema(ma.Schema):
     """The model's reading of one text."""
 
     score = fields.Float(
-        required=True, metadata={"description": "Sentiment in [0, 1]: 0 most negative, 1 most positive."}
+        required=True,
+        metadata={
+            "description": "Satisfaction in [0, 1], rising with it: the expected position of the class "
+            "probabilities, classes ordered worst (0) to best (1)."
+        },
     )
-    label = fields.String(required=True, metadata={"description": "The most probable class."})
+    label = fields.String(
+        required=True,
+        metadata={"description": "The most probable class (the bundled model's: 1 star ... 5 stars)."},
+    )
     probabilities = fields.Dict(
         keys=fields.String(), values=fields.Float(), required=True, metadata={"description": "Class -> p."}
     )
     suggested_rating = fields.Integer(
-        required=True, metadata={"description": "1-5 stars: 1 + round(4 * score)."}
+        required=True,
+        metadata={
+            "description": "1-5 stars, rising with the score: the score cut at the model's rating cut "
+            "points (fitted on its validation rows; by default 1 + round(4 * score))."
+        },
     )
     model_version = fields.String(required=True)
 

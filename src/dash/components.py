@@ -13,21 +13,26 @@ from dash import html
 
 STAR = "★"
 RATINGS = (1, 2, 3, 4, 5)
-LOW, HIGH = 1 / 3, 2 / 3  # score thresholds: red below LOW, amber below HIGH, green above
 
 
-def score_colour(score: float) -> str:
-    """The Bootstrap colour of a score: danger (red), warning (amber) or success (green)."""
-    if score < LOW:
+def rating_colour(rating: int) -> str:
+    """The bar's Bootstrap colour for a suggested rating: danger (red) for 1-2 stars, warning
+    (amber) for 3, success (green) for 4-5.
+
+    The colour follows the model's suggestion, not fixed score thresholds: the suggestion cuts
+    the score where the model's validation rows said (its rating cut points), so the bar's colour
+    and the stars always tell the same story.
+    """
+    if rating <= 2:
         return "danger"
-    if score < HIGH:
+    if rating == 3:
         return "warning"
     return "success"
 
 
-def sentiment_word(score: float) -> str:
-    """How a score reads in words (for the status line and screen readers)."""
-    return {"danger": "Negative", "warning": "Mixed", "success": "Positive"}[score_colour(score)]
+def sentiment_word(rating: int) -> str:
+    """How a suggested rating reads in words (for the status line and screen readers)."""
+    return {"danger": "Negative", "warning": "Mixed", "success": "Positive"}[rating_colour(rating)]
 
 
 def score_percent(score: float) -> int:
@@ -60,15 +65,16 @@ def score_view(
     }
     if prediction is not None:
         score = float(prediction["score"])
+        suggested = int(prediction["suggested_rating"])
         percent = score_percent(score)
         view.update(
             score=score,
-            suggested=int(prediction["suggested_rating"]),
+            suggested=suggested,
             model_version=prediction.get("model_version"),
             percent=percent,
             label=f"{percent}%",
-            color=score_colour(score),
-            status=f"{sentiment_word(score)}: {percent}% positive",
+            color=rating_colour(suggested),
+            status=f"{sentiment_word(suggested)}: {percent}% satisfied",
         )
     return view
 

@@ -16,9 +16,10 @@ from typing import Any
 
 import numpy as np
 
+from brandpulse.training.cli import add_data_arguments, add_runtime_arguments, selection_from_args
 from brandpulse.training.data import DataError, data_record, training_data
-from brandpulse.training.metrics import classification_metrics, metrics_by_group
-from brandpulse.training.ngram import HashingBaseline
+from brandpulse.training.metrics import classification_metrics, log_report, metrics_by_group
+from brandpulse.training.ngram import DEFAULT_ALPHA, DEFAULT_FEATURES, HashingBaseline
 from brandpulse.training.runtime import configure_logging
 
 logger = logging.getLogger(__name__)
@@ -32,9 +33,11 @@ def fit_baseline(
     epochs: int,
     batch_size: int,
     seed: int,
+    n_features: int = DEFAULT_FEATURES,
+    alpha: float = DEFAULT_ALPHA,
 ) -> HashingBaseline:
     """Train a baseline with `partial_fit` over shuffled mini-batches, `epochs` passes."""
-    model = HashingBaseline(classes, seed=seed)
+    model = HashingBaseline(classes, n_features=n_features, alpha=alpha, seed=seed)
     rng = np.random.default_rng(seed)
     for _ in range(epochs):
         order = rng.permutation(len(texts))
@@ -44,38 +47,27 @@ def fit_baseline(
     return model
 
 
+def build_parser() -> argparse.ArgumentParser:
+    """The `train-baseline` command line."""
+    p = argparse.ArgumentParser(prog="train-baseline", description=__doc__.splitlines()[0])
+    add_data_arguments(p)
+    model = p.add_argument_group("model")
+    model.add_argument("--epochs", type=int, default=5, help="passes over the training rows")
+    model.add_argument("--batch-size", type=int, default=1000, help="rows per partial_fit call")
+    model.add_argument(
+        "--n-features", type=int, default=DEFAULT_FEATURES, help="hashed feature columns (a power of 2)"
+    )
+    model.add_argument("--alpha", type=float, default=DEFAULT_ALPHA, help="L2 regularisation strength")
+    p.add_argument("--out", type=Path, required=True, help="file to write (.safetensors)")
+    add_runtime_arguments(p)
+    return p
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the `train-baseline` command line; returns the process exit code."""
-    p = argparse.ArgumentParser(prog="train-baseline", description=__doc__.splitlines()[0])
-    p.add_argument("--data", required=True, type=Path, help="labelled CSV or JSONL file")
-    p.add_argument("--text-column", default="text", help="column holding the text")
-    p.add_argument("--label-column", default="label", help="column holding the label")
-    p.add_argument("--labels", default="binary", choices=["binary", "stars3", "stars2"], help="label scheme")
-    p.add_argument("--group-column", help="column to report metrics by and stratify on")
-    p.add_argument("--test-fraction", type=float, default=0.2, help="stratified held-out test share")
-    p.add_argument("--split-seed", type=int, default=2015, help="seed of the test split (as for train)")
-    p.add_argument("--val-fraction", type=float, default=0.1, help="validation share of the rest")
-    p.add_argument("--seed", type=int, default=13, help="seed of the validation split and shuffling")
-    p.add_argument("--epochs", type=int, default=5, help="passes over the training rows")
-    p.add_argument("--batch-size", type=int, default=1000, help="rows per partial_fit call")
-    p.add_argument("--out", type=Path, required=True, help="file to write (.safetensors)")
-    p.add_argument("--log-level", default="INFO", help="logging level")
-    args = p.parse_args(argv)
+    args = build_parser().parse_args(argv)
     configure_logging(args.log_level)
-    # The keys `train` records (without its --max-rows and --balance), so `combine-models` can
-    # check both models saw the same rows.
-    selection = {
-        "labels": args.labels,
-        "text_column": args.text_column,
-        "label_column": args.label_column,
-        "group_column": args.group_column,
-        "max_rows": None,
-        "balance": False,
-        "test_fraction": args.test_fraction,
-        "split_seed": args.split_seed,
-        "val_fraction": args.val_fraction,
-        "seed": args.seed,
-    }
+    selection = selection_from_args(args)
     try:
         dataset, train, val, test = training_data(args.data, selection)
     except (DataError, ValueError) as error:
@@ -88,25 +80,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         epochs=args.epochs,
         batch_size=args.batch_size,
         seed=args.seed,
+        n_features=args.n_features,
+        alpha=args.alpha,
     )
     metrics: dict[str, Any] = {
-        "validation": classification_metrics(
-            val.labels, model.predict_proba(val.texts).argmax(1), val.classes
-        )
+        "validation": classification_metrics(val.labels, model.predict_proba(val.texts), val.classes)
     }
     if len(test):
-        predictions = model.predict_proba(test.texts).argmax(1)
-        metrics["test"] = metrics_by_group(test.labels, predictions, test.classes, test.groups)
-        for group, values in metrics["test"].items():
-            logger.info(
-                "test %s: accuracy %.4f, macro-F1 %.4f (n=%d)",
-                group,
-                values["accuracy"],
-                values["macro_f1"],
-                values["n"],
-            )
-    data = data_record(args.data, selection)
-    model.save(args.out, metrics=metrics, info={"data": data, "epochs": args.epochs})
+        probabilities = model.predict_proba(test.texts)
+        metrics["test"] = metrics_by_group(
+            test.labels, probabilities, test.classes, test.groups, test.stars, args.holdout_groups
+        )
+        log_report(logger, "test", metrics["test"])
+    info = {"data": data_record(args.data, selection), "epochs": args.epochs, "batch_size": args.batch_size}
+    model.save(args.out, metrics=metrics, info=info)
     logger.info("saved %s", args.out)
     return 0
 

@@ -8,12 +8,12 @@ flag that must match training.
 
 A checkpoint may also carry a hashed word n-gram model (tensors `ngram.coef` and
 `ngram.intercept`) and the weights that pool its probabilities with the CNN's (metadata
-`combination`, see `combination.py`); the bundled model is such a pair.
+`combination`, see `combination.py`); the bundled model is such a pair. Format 3 added the
+rating cut points (`rating_cuts`, see `scoring.py`); a file without them uses the default ones.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 from dataclasses import dataclass, field
@@ -26,18 +26,20 @@ from safetensors.torch import load_file, save_file
 
 from brandpulse.training.combination import Combination
 from brandpulse.training.config import EncoderConfig, ModelConfig, from_dict, to_dict
+from brandpulse.training.data import file_sha256
 from brandpulse.training.model import CharCNN
 from brandpulse.training.ngram import HashingBaseline
+from brandpulse.training.scoring import DEFAULT_CUTS, check_cuts
 
 logger = logging.getLogger(__name__)
 
 FORMAT = "brandpulse-charcnn"
-FORMAT_VERSION = 2  # 2 added the optional n-gram model and combination
-READABLE_VERSIONS = ("1", "2")
+FORMAT_VERSION = 3  # 2 added the optional n-gram model and combination, 3 the rating cut points
+READABLE_VERSIONS = ("1", "2", "3")
 NGRAM_PREFIX = "ngram."
 
 # The default model, committed with the code so a new install scores reviews with no network.
-BUNDLED_CHECKPOINT = Path(__file__).resolve().parent / "bundled" / "charcnn_movie_reviews.safetensors"
+BUNDLED_CHECKPOINT = Path(__file__).resolve().parent / "bundled" / "review_stars.safetensors"
 
 
 class CheckpointError(ValueError):
@@ -56,6 +58,7 @@ class Checkpoint:
     sha256: str = ""
     ngram: HashingBaseline | None = None  # with `combination`, or neither
     combination: Combination | None = None
+    rating_cuts: tuple[float, ...] = DEFAULT_CUTS  # score -> suggested rating (scoring.py)
 
     @property
     def version(self) -> str:
@@ -74,11 +77,12 @@ def save_checkpoint(
     dtype: torch.dtype = torch.float32,
     ngram: HashingBaseline | None = None,
     combination: Combination | None = None,
+    rating_cuts: tuple[float, ...] | None = None,
 ) -> Path:
-    """Write `model` and its description to `path` (the CNN's floating tensors stored as `dtype`).
+    """Write `model` and its description to `path` (floating tensors stored as `dtype`).
 
-    With `ngram` and `combination`, the file also holds the n-gram model (float32) and the
-    weights that pool the two models' probabilities.
+    With `ngram` and `combination`, the file also holds the n-gram model and the weights that
+    pool the two models' probabilities.
     """
     if len(classes) != model.config.n_classes:
         raise ValueError(f"{len(classes)} class names for a model with {model.config.n_classes} outputs")
@@ -102,9 +106,13 @@ def save_checkpoint(
     if ngram is not None and combination is not None:
         if tuple(ngram.classes) != tuple(classes) or len(combination.bias) != len(classes):
             raise ValueError(f"n-gram model classes {ngram.classes} differ from the CNN's {tuple(classes)}")
-        tensors.update({f"{NGRAM_PREFIX}{name}": torch.from_numpy(a) for name, a in ngram.tensors().items()})
+        tensors.update(
+            {f"{NGRAM_PREFIX}{name}": torch.from_numpy(a).to(dtype) for name, a in ngram.tensors().items()}
+        )
         metadata["ngram"] = json.dumps(ngram.settings())
         metadata["combination"] = json.dumps(combination.to_dict())
+    if rating_cuts is not None:
+        metadata["rating_cuts"] = json.dumps(list(check_cuts(rating_cuts)))
     temporary = path.with_suffix(path.suffix + ".tmp")
     save_file(tensors, str(temporary), metadata=metadata)
     temporary.replace(path)  # atomic: a crash never leaves half a checkpoint behind
@@ -134,7 +142,12 @@ def read_metadata(path: str | Path) -> dict[str, Any]:
         meta = {
             key: json.loads(raw[key]) for key in ("model_config", "encoder", "classes", "metrics", "info")
         }
-        meta.update({key: json.loads(raw[key]) if key in raw else None for key in ("ngram", "combination")})
+        meta.update(
+            {
+                key: json.loads(raw[key]) if key in raw else None
+                for key in ("ngram", "combination", "rating_cuts")
+            }
+        )
         return meta
     except (KeyError, json.JSONDecodeError) as error:
         raise CheckpointError(f"{path}: checkpoint metadata is incomplete or corrupt ({error})") from None
@@ -181,6 +194,10 @@ def load_checkpoint(path: str | Path, map_location: str = "cpu") -> Checkpoint:
     if len(classes) != model_config.n_classes:
         raise CheckpointError(f"{path}: {len(classes)} class names for {model_config.n_classes} outputs")
     ngram, combination = _load_ngram(path, meta, ngram_state, classes)
+    try:
+        rating_cuts = check_cuts(meta["rating_cuts"]) if meta["rating_cuts"] is not None else DEFAULT_CUTS
+    except (TypeError, ValueError) as error:
+        raise CheckpointError(f"{path}: invalid rating cut points ({error})") from None
     return Checkpoint(
         model=model,
         encoder_config=encoder_config,
@@ -190,6 +207,7 @@ def load_checkpoint(path: str | Path, map_location: str = "cpu") -> Checkpoint:
         sha256=file_sha256(path),
         ngram=ngram,
         combination=combination,
+        rating_cuts=rating_cuts,
     )
 
 
@@ -212,12 +230,3 @@ def _load_ngram(
     if len(combination.bias) != len(classes):
         raise CheckpointError(f"{path}: combination of {len(combination.bias)} classes for {len(classes)}")
     return ngram, combination
-
-
-def file_sha256(path: str | Path) -> str:
-    """Hex SHA-256 of a file."""
-    digest = hashlib.sha256()
-    with Path(path).open("rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()

@@ -17,14 +17,19 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+import torch
+
 from brandpulse.training.checkpoint import Checkpoint, CheckpointError, load_checkpoint, save_checkpoint
+from brandpulse.training.cli import add_runtime_arguments
 from brandpulse.training.combination import fit_combination
-from brandpulse.training.data import SELECTION_KEYS, DataError, Dataset, fingerprint, training_data
+from brandpulse.training.data import DataError, Dataset, fingerprint, selection_of, training_data
 from brandpulse.training.encoding import CharEncoder
-from brandpulse.training.metrics import classification_metrics, metrics_by_group
+from brandpulse.training.metrics import classification_metrics, log_report, metrics_by_group
 from brandpulse.training.ngram import HashingBaseline
 from brandpulse.training.predictor import Predictor
 from brandpulse.training.runtime import configure_logging, use_threads
+from brandpulse.training.scoring import DEFAULT_CUTS, fit_rating_cuts, sentiment_scores
 
 logger = logging.getLogger(__name__)
 
@@ -41,14 +46,15 @@ def read_ngram_file(path: Path) -> tuple[HashingBaseline, dict[str, Any]]:
 def training_splits(checkpoint: Checkpoint, data: Path) -> tuple[Dataset, Dataset]:
     """(validation, test) rows exactly as the CNN's training run split `data`."""
     recorded = checkpoint.info.get("data", {})
-    missing = [key for key in (*SELECTION_KEYS, "fingerprint") if key not in recorded]
-    if missing:
-        raise DataError(f"the CNN checkpoint does not record how its data was split (missing {missing})")
-    selection = {key: recorded[key] for key in SELECTION_KEYS}
+    if "fingerprint" not in recorded:
+        raise DataError("the CNN checkpoint does not record how its data was split (no fingerprint)")
+    try:
+        selection = selection_of(recorded)
+    except DataError as error:
+        raise DataError(f"the CNN checkpoint does not record how its data was split ({error})") from None
     if fingerprint(data, **selection) != recorded["fingerprint"]:
         raise DataError(f"{data}: not the data the CNN was trained on (fingerprint differs)")
-    classes = checkpoint.classes if selection["labels"] == "names" else None
-    _, _, validation, test = training_data(data, selection, classes)
+    _, _, validation, test = training_data(data, selection)
     return validation, test
 
 
@@ -59,8 +65,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--ngram", type=Path, required=True, help="n-gram model written by `train-baseline`")
     p.add_argument("--data", type=Path, required=True, help="the data both were trained on")
     p.add_argument("--out", type=Path, required=True, help="combined checkpoint to write (.safetensors)")
-    p.add_argument("--threads", type=int, help="torch compute threads (default: every core)")
-    p.add_argument("--log-level", default="INFO", help="logging level")
+    p.add_argument("--fp16", action="store_true", help="store weights as float16 (half the size)")
+    add_runtime_arguments(p)
     args = p.parse_args(argv)
     configure_logging(args.log_level)
     use_threads(args.threads)
@@ -83,34 +89,50 @@ def main(argv: Sequence[str] | None = None) -> int:
         checkpoint.model, CharEncoder(checkpoint.encoder_config), checkpoint.classes, batch_size=128
     )
 
+    if args.fp16:  # measure and fit with the float16 values the file will hold
+        ngram.coef = ngram.coef.astype(np.float16).astype(np.float32)
+        ngram.intercept = ngram.intercept.astype(np.float16).astype(np.float32)
     cnn_val, ngram_val = cnn.predict_proba(validation.texts), ngram.predict_proba(validation.texts)
     combination = fit_combination(cnn_val, ngram_val, validation.labels)
     logger.info("combination fitted on %d validation rows: %s", len(validation), combination.to_dict())
+    holdout = checkpoint.info.get("data", {}).get("holdout_groups") or ()
+    parts = {"combined": (cnn_val, ngram_val), "charcnn": (cnn_val, None), "ngram": (None, ngram_val)}
 
-    def validation_metrics(probabilities) -> dict[str, Any]:
-        return classification_metrics(validation.labels, probabilities.argmax(1), validation.classes)
+    def probabilities(name: str, cnn_proba, ngram_proba):
+        if name == "combined":
+            return combination.combine(cnn_proba, ngram_proba)
+        return cnn_proba if name == "charcnn" else ngram_proba
 
-    def test_metrics(probabilities) -> dict[str, Any]:
-        return metrics_by_group(test.labels, probabilities.argmax(1), test.classes, test.groups)
-
-    metrics: dict[str, Any] = {
-        "validation": validation_metrics(combination.combine(cnn_val, ngram_val)),
-        "components": {
-            "charcnn": {"validation": validation_metrics(cnn_val)},
-            "ngram": {"validation": validation_metrics(ngram_val)},
-        },
+    # Each model's own rating cut points, fitted on the validation rows when they have stars.
+    cuts = {
+        name: fit_rating_cuts(sentiment_scores(probabilities(name, *pair)), validation.stars)
+        if validation.stars is not None
+        else DEFAULT_CUTS
+        for name, pair in parts.items()
     }
+    logger.info("rating cut points fitted on the validation rows: %s", cuts["combined"])
+    metrics: dict[str, Any] = {"components": {"charcnn": {}, "ngram": {}}}
+    for name, pair in parts.items():
+        validation_metrics = classification_metrics(
+            validation.labels, probabilities(name, *pair), validation.classes
+        )
+        target = metrics if name == "combined" else metrics["components"][name]
+        target["validation"] = validation_metrics
+        target["rating_cuts"] = list(cuts[name])
     if len(test):
         cnn_test, ngram_test = cnn.predict_proba(test.texts), ngram.predict_proba(test.texts)
-        metrics["test"] = test_metrics(combination.combine(cnn_test, ngram_test))
-        metrics["components"]["charcnn"]["test"] = test_metrics(cnn_test)
-        metrics["components"]["ngram"]["test"] = test_metrics(ngram_test)
-        for name, report in (
-            ("combined", metrics["test"]),
-            *((n, c["test"]) for n, c in metrics["components"].items()),
-        ):
-            for group, values in report.items():
-                logger.info("test %s %s: accuracy %.4f (n=%d)", name, group, values["accuracy"], values["n"])
+        for name in parts:
+            report = metrics_by_group(
+                test.labels,
+                probabilities(name, cnn_test, ngram_test),
+                test.classes,
+                test.groups,
+                test.stars,
+                holdout,
+                cuts[name],
+            )
+            (metrics if name == "combined" else metrics["components"][name])["test"] = report
+            log_report(logger, f"test {name}", report)
     architecture = checkpoint.info.get("architecture", "charcnn")
     info = {
         **checkpoint.info,
@@ -131,6 +153,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         info=info,
         ngram=ngram,
         combination=combination,
+        dtype=torch.float16 if args.fp16 else torch.float32,
+        rating_cuts=cuts["combined"],
     )
     logger.info("saved %s", args.out)
     return 0

@@ -15,18 +15,45 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from brandpulse.training.checkpoint import BUNDLED_CHECKPOINT, file_sha256, read_metadata
+from brandpulse.training.checkpoint import BUNDLED_CHECKPOINT, read_metadata
+from brandpulse.training.data import file_sha256
 
-SUMMARY_KEYS = ("accuracy", "macro_f1", "n")
+SUMMARY_KEYS = ("n", "accuracy", "macro_f1", "ece")
+STAR_SUMMARY_KEYS = (
+    "band_accuracy",
+    "band_macro_f1",
+    "band_balanced_accuracy",
+    "exact_accuracy",
+    "mae",
+    "within_one",
+    "binary_accuracy",
+)
 
 
 def summarise(metrics: dict[str, Any]) -> dict[str, dict[str, float]]:
-    """Accuracy, macro-F1 and row count per group of a `metrics_by_group` report."""
-    return {group: {key: values[key] for key in SUMMARY_KEYS} for group, values in metrics.items()}
+    """The headline figures per group of a `metrics_by_group` report (star figures when present)."""
+    summary = {}
+    for group, values in metrics.items():
+        row = {key: values[key] for key in SUMMARY_KEYS if key in values}
+        stars = values.get("stars") or {}
+        row.update({key: stars[key] for key in STAR_SUMMARY_KEYS if key in stars})
+        summary[group] = row
+    return summary
 
 
-def build_card(checkpoint: Path, baseline: Path | None = None) -> dict[str, Any]:
-    """The model card of `checkpoint` (and of `baseline`, when given) as a dict."""
+def evaluation_summary(path: Path) -> dict[str, Any]:
+    """The headline figures of an `evaluate` report (and its typo sensitivity, when measured)."""
+    report = json.loads(path.read_text())
+    summary = {"data": Path(report["data"]).name, "held_out": summarise(report["metrics"])}
+    if "typos" in report:
+        summary["typos"] = report["typos"]
+    return summary
+
+
+def build_card(
+    checkpoint: Path, baseline: Path | None = None, reports: dict[str, Path] | None = None
+) -> dict[str, Any]:
+    """The model card of `checkpoint` (with `baseline`'s figures and `evaluate` reports, when given)."""
     meta = read_metadata(checkpoint)
     card: dict[str, Any] = {
         "model": {
@@ -54,6 +81,10 @@ def build_card(checkpoint: Path, baseline: Path | None = None) -> dict[str, Any]
             "combined": summarise(meta["metrics"].get("test", {})),
             **{name: summarise(part.get("test", {})) for name, part in components.items()},
         }
+    if meta.get("rating_cuts") is not None:
+        card["model"]["rating_cuts"] = meta["rating_cuts"]
+    if reports:
+        card["evaluations"] = {name: evaluation_summary(path) for name, path in reports.items()}
     if baseline is not None:
         from brandpulse.training.ngram import HashingBaseline
 
@@ -67,10 +98,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="model-card", description=__doc__.splitlines()[0])
     parser.add_argument("--checkpoint", type=Path, default=BUNDLED_CHECKPOINT, help="CNN checkpoint")
     parser.add_argument("--baseline", type=Path, help="hashing baseline trained on the same split")
+    parser.add_argument(
+        "--report",
+        action="append",
+        default=[],
+        metavar="NAME=PATH",
+        help="an `evaluate` report.json to summarise under NAME (repeatable)",
+    )
     parser.add_argument("--out", type=Path, help="card file (default: beside the checkpoint)")
     args = parser.parse_args(argv)
+    reports = {}
+    for item in args.report:
+        name, separator, path = item.partition("=")
+        if not separator or not name:
+            parser.error(f"--report takes NAME=PATH, got {item!r}")
+        reports[name] = Path(path)
     out = args.out or args.checkpoint.with_suffix(".card.json")
-    out.write_text(json.dumps(build_card(args.checkpoint, args.baseline), indent=2) + "\n")
+    out.write_text(json.dumps(build_card(args.checkpoint, args.baseline, reports), indent=2) + "\n")
     sys.stdout.write(f"{out}\n")
     return 0
 

@@ -25,6 +25,8 @@ from typing import Any
 import numpy as np
 
 FORMAT = "brandpulse-hashing-baseline"
+DEFAULT_FEATURES = 2**20
+DEFAULT_ALPHA = 1e-6
 _MARKUP = re.compile(r"<[^>]*>")
 _INT32_MIN = -(2**31)
 
@@ -59,7 +61,13 @@ def strip_markup(text: str) -> str:
 class HashingBaseline:
     """Hashed word 1-2-grams and a linear model with the logistic loss, trained online."""
 
-    def __init__(self, classes: Sequence[str], n_features: int = 2**20, seed: int = 1) -> None:
+    def __init__(
+        self,
+        classes: Sequence[str],
+        n_features: int = DEFAULT_FEATURES,
+        seed: int = 1,
+        alpha: float = DEFAULT_ALPHA,
+    ) -> None:
         from sklearn.feature_extraction.text import HashingVectorizer
         from sklearn.linear_model import SGDClassifier
 
@@ -72,7 +80,7 @@ class HashingBaseline:
             alternate_sign=False,
             norm="l2",
         )
-        self.classifier = SGDClassifier(loss="log_loss", alpha=1e-6, random_state=seed)
+        self.classifier = SGDClassifier(loss="log_loss", alpha=alpha, random_state=seed)
         self.coef: np.ndarray | None = None
         self.intercept: np.ndarray | None = None
         self._analyzer: Callable[[str], list[str]] | None = None  # the vectorizer's, built on first use

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +14,31 @@ from brandpulse.training.combination import Combination
 from brandpulse.training.encoding import CharEncoder
 from brandpulse.training.model import CharCNN
 from brandpulse.training.ngram import HashingBaseline
-from brandpulse.training.scoring import sentiment_score, suggested_rating
+from brandpulse.training.scoring import DEFAULT_CUTS, check_cuts, sentiment_score, suggested_rating
+
+
+def cnn_probabilities(model: CharCNN, batches: Iterable[torch.Tensor], bf16: bool = False) -> np.ndarray:
+    """Class probabilities `(rows, classes)` of the CNN for batches of encoded texts.
+
+    The one forward loop of the project: training (validation, test) and serving both score
+    through it, in eval mode, without gradients, on the model's device.
+    """
+    was_training = model.training
+    if was_training:
+        model.eval()
+    device = next(model.parameters()).device
+    chunks = []
+    try:
+        with torch.inference_mode(), torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
+            for indices in batches:
+                logits = model(indices.to(device).long())
+                chunks.append(torch.softmax(logits.float(), dim=1).cpu().numpy())
+    finally:
+        if was_training:
+            model.train()
+    if not chunks:
+        return np.zeros((0, model.config.n_classes), dtype=np.float64)
+    return np.concatenate(chunks).astype(np.float64)
 
 
 class Predictor:
@@ -34,6 +58,7 @@ class Predictor:
         bf16: bool = False,
         ngram: HashingBaseline | None = None,
         combination: Combination | None = None,
+        rating_cuts: Sequence[float] = DEFAULT_CUTS,
     ) -> None:
         if (ngram is None) != (combination is None):
             raise ValueError("an n-gram model needs a combination, and a combination an n-gram model")
@@ -45,6 +70,7 @@ class Predictor:
         self.bf16 = bf16  # bfloat16 autocast: see bench/model_speed.py for when it pays
         self.ngram = ngram
         self.combination = combination
+        self.rating_cuts = check_cuts(rating_cuts)  # score -> suggested rating (scoring.py)
 
     @classmethod
     def from_checkpoint(cls, path: str | Path, batch_size: int = 64, bf16: bool = False) -> Predictor:
@@ -63,6 +89,7 @@ class Predictor:
             bf16=bf16,
             ngram=checkpoint.ngram,
             combination=checkpoint.combination,
+            rating_cuts=checkpoint.rating_cuts,
         )
 
     def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
@@ -71,14 +98,11 @@ class Predictor:
             raise TypeError("predict_proba takes a sequence of texts, not one string")
         if len(texts) == 0:
             return np.zeros((0, len(self.classes)), dtype=np.float64)
-        chunks = []
-        autocast = torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.bf16)
-        with torch.inference_mode(), autocast:
-            for start in range(0, len(texts), self.batch_size):
-                indices = self.encoder.encode_batch(texts[start : start + self.batch_size])
-                logits = self.model(indices)
-                chunks.append(torch.softmax(logits.float(), dim=1).numpy())
-        probabilities = np.concatenate(chunks).astype(np.float64)
+        batches = (
+            self.encoder.encode_batch(texts[start : start + self.batch_size])
+            for start in range(0, len(texts), self.batch_size)
+        )
+        probabilities = cnn_probabilities(self.model, batches, self.bf16)
         if self.ngram is not None and self.combination is not None:
             probabilities = self.combination.combine(probabilities, self.ngram.predict_proba(texts))
         return probabilities
@@ -93,7 +117,7 @@ class Predictor:
                     "label": self.classes[int(row.argmax())],
                     "probabilities": {name: float(p) for name, p in zip(self.classes, row, strict=True)},
                     "score": score,
-                    "suggested_rating": suggested_rating(score),
+                    "suggested_rating": suggested_rating(score, self.rating_cuts),
                 }
             )
         return results

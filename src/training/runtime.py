@@ -80,3 +80,10 @@ def cpu_has_native_bf16(cpuinfo: Path = Path("/proc/cpuinfo")) -> bool:
         if line.startswith("flags"):
             return bool(NATIVE_BF16_FLAGS & set(line.partition(":")[2].split()))
     return False
+
+
+def bf16_is_fast(device: str) -> bool:
+    """Whether bfloat16 autocast speeds work up on `device` ("cpu" or "cuda"): native bf16 only."""
+    if device.startswith("cuda"):
+        return torch.cuda.is_available() and torch.cuda.is_bf16_supported()
+    return cpu_has_native_bf16()

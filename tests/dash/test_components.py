@@ -8,24 +8,25 @@ from brandpulse.dash import components
 
 
 @pytest.mark.parametrize(
-    ("score", "colour", "percent"),
-    [
-        (0.0, "danger", 0),
-        (0.33, "danger", 33),
-        (0.34, "warning", 34),
-        (0.5, "warning", 50),
-        (0.66, "warning", 66),
-        (0.67, "success", 67),
-        (1.0, "success", 100),
-    ],
+    ("rating", "colour"), [(1, "danger"), (2, "danger"), (3, "warning"), (4, "success"), (5, "success")]
 )
-def test_score_colour_thresholds_at_one_and_two_thirds(score, colour, percent):
-    assert components.score_colour(score) == colour
+def test_the_bar_colour_follows_the_suggested_rating(rating, colour):
+    assert components.rating_colour(rating) == colour
+
+
+@pytest.mark.parametrize(("score", "percent"), [(0.0, 0), (0.334, 33), (0.666, 67), (1.0, 100)])
+def test_score_percent(score, percent):
     assert components.score_percent(score) == percent
 
 
+def test_a_mid_score_with_four_stars_shows_green():
+    # The model's cut points may put 4 stars at a score of 0.6: the bar follows the stars.
+    view = components.score_view(1, "Good service.", {"score": 0.6, "suggested_rating": 4})
+    assert view["color"] == "success" and view["status"].startswith("Positive")
+
+
 def test_score_view_of_a_prediction():
-    prediction = {"score": 0.912, "suggested_rating": 5, "label": "positive", "model_version": "m-1"}
+    prediction = {"score": 0.912, "suggested_rating": 5, "label": "5 stars", "model_version": "m-1"}
     view = components.score_view(7, "Great!", prediction)
     assert view == {
         "seq": 7,
@@ -36,7 +37,7 @@ def test_score_view_of_a_prediction():
         "percent": 91,
         "label": "91%",
         "color": "success",
-        "status": "Positive: 91% positive",
+        "status": "Positive: 91% satisfied",
     }
 
 

@@ -157,8 +157,9 @@ def test_the_wheel_the_images_install_carries_model_seed_list_and_assets(tmp_pat
     (wheel,) = tmp_path.glob("brandpulse-*.whl")
     names = set(zipfile.ZipFile(wheel).namelist())
     for required in (
-        "brandpulse/training/bundled/charcnn_movie_reviews.safetensors",
-        "brandpulse/training/bundled/charcnn_movie_reviews.card.json",
+        "brandpulse/training/bundled/review_stars.safetensors",
+        "brandpulse/training/bundled/review_stars.card.json",
+        "brandpulse/training/bundled/recipe.toml",
         "brandpulse/api/seed/brands.csv",
         "brandpulse/dash/assets/bootstrap.min.css",
         "brandpulse/dash/assets/brandpulse.js",

@@ -2,17 +2,27 @@
 
 from __future__ import annotations
 
+import hashlib
+
 import numpy as np
 import pytest
 
 from brandpulse.training.data import (
+    SELECTION_DEFAULTS,
+    SELECTION_KEYS,
+    STARS5_CLASSES,
     DataError,
     balance,
+    data_record,
+    grouped_split,
     label_scheme,
     load_dataset,
     select_rows,
+    selection_of,
     split_for_training,
+    split_record,
     stratified_split,
+    training_data,
 )
 
 
@@ -120,3 +130,103 @@ def test_split_for_training_and_select_rows(tmp_path):
     # The test split does not depend on the validation seed.
     other = split_for_training(data, test_fraction=0.2, split_seed=1, val_fraction=0.3, seed=9)[2]
     assert other.row_ids.tolist() == test.row_ids.tolist()
+
+
+def test_five_star_classes_keep_the_stars(tmp_path):
+    data = load_dataset(
+        write(tmp_path, "s.csv", "text,stars\na,1\nb,3\nc,5\n"),
+        label_column="stars",
+        scheme=label_scheme("stars5"),
+    )
+    assert data.classes == STARS5_CLASSES and data.labels.tolist() == [0, 2, 4]
+    assert data.stars.tolist() == [1, 3, 5]
+    grouped = load_dataset(
+        write(tmp_path, "g.csv", "text,stars\na,1\nb,3\nc,5\n"),
+        label_column="stars",
+        scheme=label_scheme("stars3"),
+    )
+    assert grouped.labels.tolist() == [0, 1, 2] and grouped.stars.tolist() == [1, 3, 5]
+
+
+def companies_csv(tmp_path, companies: int = 40, rows_each: int = 5):
+    lines = ["text,stars,source,company"]
+    for c in range(companies):
+        source = "shops" if c % 2 else "apps"
+        for r in range(rows_each):
+            lines.append(f"review {c}-{r},{1 + (c + r) % 5},{source},company {c}")
+    lines += [f"no company {i},{1 + i % 5},shops," for i in range(20)]  # unknown companies
+    return write(tmp_path, "companies.csv", "\n".join(lines) + "\n")
+
+
+def companies_dataset(tmp_path):
+    return load_dataset(
+        companies_csv(tmp_path),
+        label_column="stars",
+        scheme=label_scheme("stars5"),
+        group_column="source",
+        company_column="company",
+    )
+
+
+def test_company_split_puts_no_company_on_both_sides(tmp_path):
+    data = companies_dataset(tmp_path)
+    train, val, test = split_for_training(data, test_fraction=0.2, split_seed=3, val_fraction=0.1, seed=4)
+    named = [set(c for c in part.companies if c) for part in (train, val, test)]
+    assert named[0].isdisjoint(named[2]) and named[0].isdisjoint(named[1]) and named[1].isdisjoint(named[2])
+    assert len(train) + len(val) + len(test) == len(data)
+    # Every source gives about its share of held-out rows (each company has 5 rows).
+    for source in ("shops", "apps"):
+        share = test.groups.count(source) / data.groups.count(source)
+        assert 0.1 <= share <= 0.3, (source, share)
+    again = split_for_training(data, test_fraction=0.2, split_seed=3, val_fraction=0.1, seed=9)[2]
+    assert again.row_ids.tolist() == test.row_ids.tolist()  # seeded, and independent of validation
+
+
+def test_grouped_split_treats_unknown_companies_as_their_own():
+    kept, held = grouped_split(["", "", "", "", "a", "a"], ["s"] * 6, 0.5, seed=0)
+    assert len(kept) + len(held) == 6 and set(kept).isdisjoint(held)
+    assert {4, 5} <= set(kept) or {4, 5} <= set(held)
+
+
+def test_held_out_groups_are_all_test_rows(tmp_path):
+    data = companies_dataset(tmp_path)
+    train, val, test = split_for_training(
+        data, test_fraction=0.2, split_seed=3, val_fraction=0.1, seed=4, holdout_groups=["apps"]
+    )
+    assert "apps" not in train.groups and "apps" not in val.groups
+    assert test.groups.count("apps") == data.groups.count("apps")
+    with pytest.raises(ValueError, match="do not occur"):
+        split_for_training(
+            data, test_fraction=0.2, split_seed=3, val_fraction=0.1, seed=4, holdout_groups=["x"]
+        )
+
+
+def test_split_record_names_the_file_by_its_sha256(tmp_path):
+    path = companies_csv(tmp_path)
+    selection = {
+        "labels": "stars5",
+        "text_column": "text",
+        "label_column": "stars",
+        "group_column": "source",
+        "company_column": "company",
+        "holdout_groups": ["apps"],
+        "max_rows": None,
+        "balance": False,
+        "test_fraction": 0.2,
+        "split_seed": 3,
+        "val_fraction": 0.1,
+        "seed": 4,
+    }
+    _, _, _, test = training_data(path, selection)
+    record = split_record(path, selection, test)
+    assert record["data_sha256"] == hashlib.sha256(path.read_bytes()).hexdigest()
+    assert record["holdout_groups"] == ["apps"] and "by 'company'" in record["method"]
+    assert record["test_row_ids"] == test.row_ids.tolist()
+    assert data_record(path, selection)["sha256"] == record["data_sha256"]
+
+
+def test_recorded_selections_from_before_new_keys_still_read():
+    old = {key: None for key in SELECTION_KEYS if key not in SELECTION_DEFAULTS}
+    assert selection_of(old)["holdout_groups"] == [] and selection_of(old)["company_column"] is None
+    with pytest.raises(DataError, match="misses"):
+        selection_of({"labels": "binary"})

@@ -88,13 +88,59 @@ def test_evaluate_command_writes_report_and_plots(tiny_checkpoint, tmp_path):
     assert (out / "confusion_matrix_overall.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
-def test_evaluate_refuses_mismatched_classes(tiny_checkpoint, tmp_path, caplog):
-    data = tmp_path / "binary.csv"
-    data.write_text("text,label\na,0\nb,1\n")
+def test_evaluate_refuses_classes_it_cannot_compare(tiny_checkpoint, tmp_path, caplog):
+    data = tmp_path / "named.csv"
+    data.write_text("text,label\na,meh\nb,wow\n")
+    argv = ["--model", str(tiny_checkpoint), "--data", str(data), "--labels", "names"]
+    assert evaluate.main([*argv, "--classes", "meh", "wow", "--out-dir", str(tmp_path / "r")]) == 2
+    assert "classes" in caplog.text
+
+
+def test_evaluate_measures_other_classes_by_score_and_rating(tiny_checkpoint, tmp_path):
+    binary = tmp_path / "binary.csv"
+    binary.write_text("text,label\ngreat,1\nawful,0\nfine,1\n")
     assert (
         evaluate.main(
-            ["--model", str(tiny_checkpoint), "--data", str(data), "--out-dir", str(tmp_path / "r")]
+            ["--model", str(tiny_checkpoint), "--data", str(binary), "--out-dir", str(tmp_path / "b")]
         )
-        == 2
+        == 0
     )
-    assert "classes" in caplog.text
+    overall = json.loads((tmp_path / "b" / "report.json").read_text())["metrics"]["overall"]
+    assert overall["n"] == 3 and 0.0 <= overall["accuracy"] <= 1.0 and "macro_f1" in overall
+    stars = tmp_path / "stars.csv"
+    stars.write_text("text,stars\ngreat,5\nawful,1\nfine,4\nmeh,3\n")
+    argv = [
+        "--model",
+        str(tiny_checkpoint),
+        "--data",
+        str(stars),
+        "--label-column",
+        "stars",
+        "--labels",
+        "stars5",
+    ]
+    assert evaluate.main([*argv, "--out-dir", str(tmp_path / "s")]) == 0
+    overall = json.loads((tmp_path / "s" / "report.json").read_text())["metrics"]["overall"]
+    assert overall["n"] == 4 and overall["stars"]["star_distribution"] == {
+        "1": 1,
+        "2": 0,
+        "3": 1,
+        "4": 1,
+        "5": 1,
+    }
+
+
+def test_evaluate_measures_typo_sensitivity_and_reads_names_of_the_models_classes(tiny_checkpoint, tmp_path):
+    data = tmp_path / "named.csv"
+    data.write_text(
+        "text,label\n"
+        + "".join(f"review number {i} was fine,{('bad', 'average', 'good')[i % 3]}\n" for i in range(30))
+    )
+    out = tmp_path / "report"
+    argv = ["--model", str(tiny_checkpoint), "--data", str(data), "--labels", "names", "--typo-rate", "0.05"]
+    assert evaluate.main([*argv, "--out-dir", str(out)]) == 0
+    report = json.loads((out / "report.json").read_text())
+    assert report["metrics"]["overall"]["n"] == 30
+    typos = report["typos"]
+    assert typos["rate"] == 0.05 and typos["n"] == 30
+    assert 0.0 <= typos["mean_abs_score_change"] <= typos["max_abs_score_change"] <= 1.0

@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import random
 
 import pytest
+import torch
 from safetensors import safe_open
 
 from brandpulse.training import train
 from brandpulse.training.checkpoint import load_checkpoint
+from brandpulse.training.data import STARS5_CLASSES
+from brandpulse.training.model import CharCNN
 from brandpulse.training.predictor import Predictor
+from brandpulse.training.trainer import initialise_from, training_loss
+from tests.conftest import TINY_ENCODER, TINY_MODEL
 
 POSITIVE = ["great", "excellent", "wonderful", "loved it", "superb", "fantastic", "brilliant"]
 NEGATIVE = ["awful", "terrible", "horrible", "hated it", "dreadful", "boring", "a waste"]
@@ -91,7 +97,7 @@ def test_train_command_learns_and_writes_a_usable_checkpoint(tmp_path):
     assert len(split["test_row_ids"]) == 64 and split["seed"] == 2015
     assert any((tmp_path / "tb").iterdir())  # TensorBoard logs written
     with safe_open(str(out), framework="pt") as handle:
-        assert handle.metadata()["format_version"] == "2"
+        assert handle.metadata()["format_version"] == "3"
 
 
 def test_train_command_reports_bad_data_clearly(tmp_path, caplog):
@@ -131,3 +137,83 @@ def test_train_command_refuses_unknown_architecture(tmp_path, caplog):
         ]
     )
     assert code == 2 and "unknown architecture" in caplog.text
+
+
+def test_ordinal_loss_costs_more_the_further_off_the_prediction_is():
+    target = torch.tensor([4])  # 5 stars
+    near = torch.tensor([[0.0, 0.0, 0.0, 9.0, 0.0]])  # nearly all mass on 4 stars
+    far = torch.tensor([[9.0, 0.0, 0.0, 0.0, 0.0]])  # nearly all mass on 1 star
+    # Cross-entropy alone cannot tell them apart (both give the target the same probability).
+    assert training_loss(near, target, 0.0) == pytest.approx(float(training_loss(far, target, 0.0)))
+    emd_near = float(training_loss(near, target, 1.0) - training_loss(near, target, 0.0))
+    emd_far = float(training_loss(far, target, 1.0) - training_loss(far, target, 0.0))
+    assert emd_near == pytest.approx(1.0, abs=0.01) and emd_far == pytest.approx(4.0, abs=0.01)
+
+
+def test_initialise_from_copies_all_but_a_differently_shaped_output_layer():
+    torch.manual_seed(0)
+    source = CharCNN(dataclasses.replace(TINY_MODEL, n_classes=2), TINY_ENCODER)
+    target = CharCNN(dataclasses.replace(TINY_MODEL, n_classes=5), TINY_ENCODER)
+    fresh = initialise_from(target, source)
+    assert fresh == ["classifier.7.bias", "classifier.7.weight"]
+    assert torch.equal(target.convolutions[0].weight, source.convolutions[0].weight)
+    other = CharCNN(TINY_MODEL, dataclasses.replace(TINY_ENCODER, max_length=80))
+    with pytest.raises(ValueError, match="encoder"):
+        initialise_from(other, source)
+
+
+def test_train_command_on_star_ratings_held_out_by_company(tmp_path, tiny_checkpoint):
+    lines = ["text,stars,source,company"]
+    rng = random.Random(0)
+    for i in range(240):
+        good = i % 2 == 0
+        source = "apps" if i % 6 == 0 else "shops"
+        lines.append(
+            f'"{rng.choice(POSITIVE if good else NEGATIVE)} {rng.choice(FILLER)}",{5 if good else 1},'
+            f"{source},co{i % 24}"
+        )
+    data = tmp_path / "stars.csv"
+    data.write_text("\n".join(lines) + "\n")
+    out = tmp_path / "stars.safetensors"
+    code = train.main(
+        [
+            "--data",
+            str(data),
+            "--label-column",
+            "stars",
+            "--labels",
+            "stars5",
+            "--group-column",
+            "source",
+            "--company-column",
+            "company",
+            "--holdout-group",
+            "apps",
+            "--init-from",
+            str(tiny_checkpoint),
+            "--char-noise",
+            "0.05",
+            "--ordinal-weight",
+            "1",
+            "--epochs",
+            "1",
+            "--max-steps",
+            "3",
+            "--split-out",
+            str(tmp_path / "split.json"),
+            "--out",
+            str(out),
+        ]
+    )
+    assert code == 0
+    loaded = load_checkpoint(out)
+    assert loaded.classes == STARS5_CLASSES and loaded.encoder_config == TINY_ENCODER  # from --init-from
+    assert loaded.info["data"]["holdout_groups"] == ["apps"] and loaded.info["init_from"] == str(
+        tiny_checkpoint
+    )
+    assert len(loaded.rating_cuts) == 4 and loaded.metrics["rating_cuts"] == list(loaded.rating_cuts)
+    test = loaded.metrics["test"]
+    assert {"overall", "in_domain", "apps", "shops"} <= set(test)
+    assert test["apps"]["n"] == 40 and "band_accuracy" in test["in_domain"]["stars"]
+    split = json.loads((tmp_path / "split.json").read_text())
+    assert split["holdout_groups"] == ["apps"] and split["company_column"] == "company"
