@@ -58,9 +58,9 @@ TINY_MODEL = ModelConfig(
 )
 
 
-def save_tiny_checkpoint(path: Path) -> Path:
-    """Save a seeded, randomly initialised TINY_MODEL to `path`."""
-    torch.manual_seed(0)
+def save_tiny_checkpoint(path: Path, seed: int = 0) -> Path:
+    """Save a seeded, randomly initialised TINY_MODEL to `path` (another seed: another version)."""
+    torch.manual_seed(seed)
     model = CharCNN(TINY_MODEL, TINY_ENCODER).eval()
     return save_checkpoint(path, model, classes=("negative", "positive"), info={"architecture": "tiny"})
 

@@ -20,6 +20,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         inference,
         logging_setup,
         metrics,
+        model_versions,
         predict,
         ratelimit,
         reviews,
@@ -42,6 +43,6 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     cli.init_app(app)
     api = docs.init_app(app)
     errors.init_app(app)
-    for blueprint in (health.bp, predict.bp, reviews.bp, brands.bp, stats.bp):
+    for blueprint in (health.bp, predict.bp, reviews.bp, brands.bp, stats.bp, model_versions.bp):
         api.register_blueprint(blueprint)
     return app

@@ -1,4 +1,4 @@
-"""`flask --app brandpulse.api db …`: schema upgrade, brand seeding, schema version."""
+"""`flask --app brandpulse.api db …` (schema, brands) and `… model …` (the model registry)."""
 
 from __future__ import annotations
 
@@ -7,12 +7,13 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import click
-from flask import Flask
+from flask import Flask, current_app
 from flask.cli import AppGroup
 from peewee import InterfaceError, OperationalError
 
-from brandpulse.api import migrations, seeding
+from brandpulse.api import migrations, registry, seeding
 from brandpulse.api.db import get_database
+from brandpulse.api.settings import Settings
 
 db_cli = AppGroup("db", help="Database schema and seed data.")
 
@@ -25,10 +26,27 @@ def upgrade_command(target: int | None) -> None:
         before = migrations.current_version()
         applied = migrations.upgrade(target)
         after = migrations.current_version()
+        first = _first_champion() if after >= migrations.REGISTRY_VERSION else None
     if applied:
         click.echo(f"schema upgraded from version {before} to {after} (applied {applied})")
     else:
         click.echo(f"schema already at version {after}")
+    if first is not None:
+        click.echo(f"model registry: {first.version} ({first.file}) is the first champion")
+
+
+def _settings() -> Settings:
+    return current_app.extensions["brandpulse.settings"]
+
+
+def _first_champion() -> registry.ModelVersion | None:
+    """On an install without a champion, record MODEL_PATH as the champion (if it is readable)."""
+    settings = _settings()
+    try:
+        return registry.register_first_champion(settings.model_path, settings.model_dir)
+    except registry.RegistryError as error:
+        click.echo(f"model registry: no champion recorded ({error})", err=True)
+        return None
 
 
 @db_cli.command("seed-brands")
@@ -75,6 +93,72 @@ def _connection() -> Iterator[None]:
             db.close()
 
 
+model_cli = AppGroup("model", help="The model registry: list, register, promote, roll back.")
+
+
+def _registry_ready() -> None:
+    if migrations.current_version() < migrations.LATEST_VERSION:
+        raise click.ClickException("the schema is not up to date: run `db upgrade` first")
+
+
+@model_cli.command("list")
+def list_command() -> None:
+    """List the registered model versions, newest first, with their status."""
+    with _connection():
+        _registry_ready()
+        rows = registry.list_versions()
+    for row in rows:
+        promoted = (
+            f" promoted {row.promoted_at:%Y-%m-%d %H:%M} by {row.promoted_by}" if row.promoted_at else ""
+        )
+        click.echo(
+            f"{row.status:9}  {row.version}  {row.file}{promoted}"
+            + (f"  ({row.reason})" if row.reason else "")
+        )
+
+
+@model_cli.command("register")
+@click.argument("checkpoint", type=click.Path(dir_okay=False, exists=True, path_type=Path))
+@click.option("--parent", help="the version it was trained from")
+def register_command(checkpoint: Path, parent: str | None) -> None:
+    """Record CHECKPOINT as a candidate (checkpoints in MODEL_DIR are stored by relative path)."""
+    with _connection():
+        _registry_ready()
+        try:
+            row = registry.register(checkpoint, model_dir=_settings().model_dir, parent=parent)
+        except registry.RegistryError as error:
+            raise click.ClickException(str(error)) from None
+    click.echo(f"registered {row.version} as a candidate")
+
+
+@model_cli.command("promote")
+@click.argument("version")
+@click.option("--by", default="cli", show_default=True, help="who promotes (recorded)")
+def promote_command(version: str, by: str) -> None:
+    """Make VERSION the champion: every API worker serves it within MODEL_POLL_SECONDS."""
+    with _connection():
+        _registry_ready()
+        try:
+            row = registry.promote(version, by=by, model_dir=_settings().model_dir)
+        except registry.RegistryError as error:
+            raise click.ClickException(str(error)) from None
+    click.echo(f"{row.version} is the champion")
+
+
+@model_cli.command("rollback")
+@click.option("--by", default="cli", show_default=True, help="who rolls back (recorded)")
+def rollback_command(by: str) -> None:
+    """Make the previous champion the champion again."""
+    with _connection():
+        _registry_ready()
+        try:
+            row = registry.rollback(by=by, model_dir=_settings().model_dir)
+        except registry.RegistryError as error:
+            raise click.ClickException(str(error)) from None
+    click.echo(f"rolled back: {row.version} is the champion")
+
+
 def init_app(app: Flask) -> None:
-    """Register the `db` command group."""
+    """Register the `db` and `model` command groups."""
     app.cli.add_command(db_cli)
+    app.cli.add_command(model_cli)

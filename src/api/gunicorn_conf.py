@@ -55,11 +55,11 @@ if _own_metrics_dir:
 def when_ready(server) -> None:
     """With preload, load the model in the master so forked workers share its weights."""
     if server.cfg.preload_app:
-        _load_model(server.app.wsgi(), server.log)
+        _load_model(server.app.wsgi(), server.log, watch=False)  # no thread in the master
 
 
 def post_worker_init(worker) -> None:
-    """Without preload, load the model as the worker starts rather than on its first request."""
+    """Load the model (without preload) and start the worker's registry watcher, before requests."""
     _load_model(worker.wsgi, worker.log)
 
 
@@ -77,11 +77,11 @@ def on_exit(server) -> None:
         shutil.rmtree(_metrics_dir, ignore_errors=True)
 
 
-def _load_model(app, log) -> None:
+def _load_model(app, log, watch: bool = True) -> None:
     from brandpulse.api.inference import ModelUnavailable, get_model
 
     try:
-        get_model(app).get()
+        get_model(app).get(watch=watch)
     except ModelUnavailable as error:
         # Keep serving: /readyz reports the model missing, /api/predict answers 503.
         log.error("model not loaded: %s", error)

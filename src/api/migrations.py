@@ -85,8 +85,44 @@ def _v1_initial(db: Database) -> None:
     db.create_tables([Brand, Review], safe=True)
 
 
-MIGRATIONS: tuple[Migration, ...] = (Migration(1, "brands and reviews", _v1_initial),)
+def _v2_model_registry(db: Database) -> None:
+    """The model registry (version 2): one row per model, at most one champion."""
+
+    class ModelVersion(Model):
+        id = AutoField()
+        version = CharField(max_length=64, unique=True)
+        parent = CharField(max_length=64, null=True)
+        file = CharField(max_length=500)
+        sha256 = CharField(max_length=64)
+        data_fingerprint = CharField(max_length=64, null=True)
+        counts = TextField(null=True)
+        metrics = TextField(null=True)
+        status = CharField(
+            max_length=16,
+            constraints=[Check("status IN ('champion', 'candidate', 'rejected', 'retired')")],
+        )
+        reason = TextField(null=True)
+        created_at = DateTimeField(default=utcnow)
+        promoted_at = DateTimeField(null=True)
+        promoted_by = CharField(max_length=200, null=True)
+
+        class Meta:
+            database = db
+            table_name = "model_version"
+
+    db.create_tables([ModelVersion])
+    # At most one champion: SQLite and PostgreSQL both take a partial unique index.
+    db.execute_sql(
+        "CREATE UNIQUE INDEX model_version_one_champion ON model_version (status) WHERE status = 'champion'"
+    )
+
+
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(1, "brands and reviews", _v1_initial),
+    Migration(2, "model registry", _v2_model_registry),
+)
 LATEST_VERSION = MIGRATIONS[-1].version
+REGISTRY_VERSION = 2  # the first version with the model registry
 
 
 @contextmanager

@@ -1,4 +1,4 @@
-"""The tables: brands, their reviews, and the applied schema version.
+"""The tables: brands, their reviews, the model registry and the applied schema version.
 
 Times are stored as naive UTC datetimes (the same on SQLite and PostgreSQL). The CHECK
 constraints repeat the API's validation, so a bug upstream cannot store an impossible rating or
@@ -75,3 +75,31 @@ class SchemaVersion(BaseModel):
 
     class Meta:
         table_name = "schema_version"
+
+
+MODEL_STATUSES = ("champion", "candidate", "rejected", "retired")
+
+
+class ModelVersion(BaseModel):
+    """One model of the registry: its checkpoint file, lineage, figures and status.
+
+    At most one row is the champion (a partial unique index), the model every API worker
+    serves. `file` is the checkpoint's path: absolute, or relative to `MODEL_DIR`.
+    """
+
+    id = AutoField()
+    version = CharField(max_length=MODEL_VERSION_MAX, unique=True)
+    parent = CharField(max_length=MODEL_VERSION_MAX, null=True)
+    file = CharField(max_length=URL_MAX)
+    sha256 = CharField(max_length=64)
+    data_fingerprint = CharField(max_length=64, null=True)
+    counts = TextField(null=True)  # JSON: rows trained on, stored reviews used and filtered
+    metrics = TextField(null=True)  # JSON: figures on the fixed test and on recent reviews
+    status = CharField(max_length=16, constraints=[Check(f"status IN {MODEL_STATUSES}")])
+    reason = TextField(null=True)  # why the gate or an admin decided what it did
+    created_at = DateTimeField(default=utcnow)
+    promoted_at = DateTimeField(null=True)
+    promoted_by = CharField(max_length=NAME_MAX, null=True)
+
+    class Meta:
+        table_name = "model_version"

@@ -391,3 +391,35 @@ class ErrorSchema(ma.Schema):
     """Every error response."""
 
     error = fields.Nested(ErrorBodySchema, required=True)
+
+
+class ModelVersionSchema(ma.Schema):
+    """One model of the registry."""
+
+    version = fields.String(required=True, metadata={"example": "small-bn+ngram-4b8dfaf64fed"})
+    parent = fields.String(allow_none=True, metadata={"description": "The version it was trained from."})
+    status = fields.String(
+        required=True, metadata={"description": "champion (served), candidate, rejected or retired."}
+    )
+    file = fields.String(required=True, metadata={"description": "Checkpoint path (relative: to MODEL_DIR)."})
+    sha256 = fields.String(required=True)
+    data_fingerprint = fields.String(allow_none=True)
+    counts = fields.Dict(allow_none=True, metadata={"description": "Rows trained on and filtered."})
+    metrics = fields.Dict(allow_none=True, metadata={"description": "Figures on the test sets."})
+    reason = fields.String(allow_none=True, metadata={"description": "Why it has its status."})
+    created_at = fields.String(required=True)
+    promoted_at = fields.String(allow_none=True)
+    promoted_by = fields.String(allow_none=True)
+
+
+class ModelVersionListSchema(ma.Schema):
+    """The registry, newest first, and the version this API process serves."""
+
+    items = fields.List(fields.Nested(ModelVersionSchema), required=True)
+    served = fields.String(allow_none=True, metadata={"description": "The version this process serves."})
+
+
+class PromoteRequestSchema(StrictSchema):
+    """Who promotes (recorded in the registry)."""
+
+    by = fields.String(load_default="admin", validate=validate.Length(min=1, max=200))

@@ -37,7 +37,9 @@ class Settings:
     # Storage and model.
     data_dir: Path = field(default_factory=lambda: Path("instance"))
     database_url: str = ""  # empty: sqlite:///<data_dir>/brandpulse.sqlite3
-    model_path: Path = BUNDLED_CHECKPOINT
+    model_path: Path = BUNDLED_CHECKPOINT  # served until the registry names a champion
+    model_dir: Path | None = None  # registry checkpoints; None: <data_dir>/models
+    model_poll_seconds: float = 10.0  # how often each process checks the registry's champion
     torch_threads: int = 0  # 0: the cores shared out among the gunicorn workers
     model_bf16: str = "auto"  # bfloat16 autocast for the CNN: auto (where the CPU has it), true, false
     # Security.
@@ -76,6 +78,12 @@ class Settings:
         if not self.database_url:
             default_url = f"sqlite:///{(self.data_dir.resolve() / 'brandpulse.sqlite3').as_posix()}"
             object.__setattr__(self, "database_url", default_url)
+        if self.model_dir is None:
+            object.__setattr__(self, "model_dir", self.data_dir / "models")
+        if not 0 < self.model_poll_seconds <= 30:
+            raise SettingsError(
+                f"MODEL_POLL_SECONDS: must be above 0 and at most 30, got {self.model_poll_seconds}"
+            )
         scheme = urlparse(self.database_url).scheme
         if scheme not in DATABASE_SCHEMES:
             raise SettingsError(f"DATABASE_URL: scheme {scheme!r} is not one of {DATABASE_SCHEMES}")
@@ -184,7 +192,7 @@ def _convert(item: dataclasses.Field, raw: Any) -> Any:
     if not isinstance(raw, str):
         if kind == "tuple[str, ...]" and isinstance(raw, list | tuple):
             return tuple(str(part) for part in raw)
-        if kind == "Path" and isinstance(raw, os.PathLike):
+        if kind in ("Path", "Path | None") and isinstance(raw, os.PathLike):
             return Path(raw)
         return raw
     text = raw.strip()
@@ -201,7 +209,9 @@ def _convert(item: dataclasses.Field, raw: Any) -> Any:
         if text.lower() in ("0", "false", "no", "off", ""):
             return False
         raise SettingsError(f"{name}: expected true or false, got {raw!r}")
-    if kind == "Path":
+    if kind == "Path | None" and not text:
+        return None
+    if kind in ("Path", "Path | None"):
         return Path(text).expanduser()
     if kind == "tuple[str, ...]":
         return tuple(part.strip() for part in text.split(",") if part.strip())

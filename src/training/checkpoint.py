@@ -63,8 +63,13 @@ class Checkpoint:
     @property
     def version(self) -> str:
         """A short, stable name for these weights: architecture name and file hash prefix."""
-        name = self.info.get("architecture", "charcnn")
-        return f"{name}-{self.sha256[:12]}" if self.sha256 else name
+        return version_name(self.info, self.sha256)
+
+
+def version_name(info: dict[str, Any], sha256: str) -> str:
+    """A checkpoint's version from its info and file hash: "small-bn+ngram-4b8dfaf64fed"."""
+    name = info.get("architecture", "charcnn")
+    return f"{name}-{sha256[:12]}" if sha256 else name
 
 
 def save_checkpoint(

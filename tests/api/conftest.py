@@ -21,6 +21,7 @@ from flask.testing import FlaskClient
 
 from brandpulse.api import create_app
 from brandpulse.api.db import dispose, get_database
+from brandpulse.api.inference import get_model
 from brandpulse.api.migrations import upgrade
 from brandpulse.api.models import Brand, Review
 from brandpulse.api.seeding import seed_brands
@@ -119,6 +120,7 @@ def make_app(database_url: str, tiny_checkpoint: Path) -> Iterator[AppFactory]:
 
     yield factory
     for app in apps:
+        get_model(app).close()  # stop its registry watcher before its database goes
         dispose(app)
 
 

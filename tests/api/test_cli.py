@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from brandpulse.api.db import get_database
-from brandpulse.api.migrations import LATEST_VERSION
-from brandpulse.api.models import Brand, SchemaVersion
+from brandpulse.api.migrations import LATEST_VERSION, MIGRATIONS
+from brandpulse.api.models import Brand, ModelVersion, SchemaVersion
 from tests.api.conftest import brand_names, counts
 
 
@@ -20,8 +20,11 @@ def test_upgrade_creates_the_schema_and_is_safe_to_repeat(make_app):
     assert result.exit_code == 0
     assert f"already at version {LATEST_VERSION}" in result.output
     with app.app_context(), get_database().connection_context():
-        assert [row.version for row in SchemaVersion.select()] == [LATEST_VERSION]
-        assert set(get_database().get_tables()) >= {"brand", "review", "schema_version"}
+        assert [row.version for row in SchemaVersion.select()] == [m.version for m in MIGRATIONS]
+        assert set(get_database().get_tables()) >= {"brand", "review", "schema_version", "model_version"}
+        # The configured model is the first champion of the registry, recorded once.
+        [champion] = ModelVersion.select()
+        assert champion.status == "champion" and champion.promoted_by == "install"
     assert get_database(app).is_closed()
 
 

@@ -7,6 +7,7 @@ import pytest
 from playhouse.pool import PooledPostgresqlDatabase
 
 from brandpulse.api.db import get_database
+from brandpulse.api.inference import get_model
 from brandpulse.api.models import Brand, Review
 from tests.api.conftest import post_review
 
@@ -24,6 +25,10 @@ def test_a_connection_per_request_closed_afterwards(app, client):
 
 def test_endpoints_without_the_database_do_not_connect(app, client, monkeypatch):
     db = get_database(app)
+    # Loading the model reads the registry's champion once (its watcher thread, later ones);
+    # after that, scoring never touches the database.
+    with app.app_context():
+        get_model(app).get()
 
     def refuse(*args, **kwargs):
         raise AssertionError("connected")

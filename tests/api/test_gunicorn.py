@@ -22,7 +22,9 @@ from pathlib import Path
 import pytest
 
 from brandpulse.api import gunicorn_conf
+from brandpulse.training.checkpoint import load_checkpoint
 from tests.api.conftest import ADMIN, ADMIN_TOKEN
+from tests.conftest import save_tiny_checkpoint
 
 BIN = Path(sys.executable).parent
 
@@ -57,6 +59,8 @@ def test_upgrade_seed_and_serve_under_gunicorn(tmp_path, tiny_checkpoint):
         "WEB_CONCURRENCY": "2",
         "GUNICORN_THREADS": "2",
         "TMPDIR": str(tmp_path / "tmp"),  # where the metrics directory goes
+        "MODEL_DIR": str(tmp_path / "models"),
+        "MODEL_POLL_SECONDS": "1",
     }
     environ.pop("PROMETHEUS_MULTIPROC_DIR", None)
     (tmp_path / "tmp").mkdir()
@@ -105,6 +109,19 @@ def test_upgrade_seed_and_serve_under_gunicorn(tmp_path, tiny_checkpoint):
             predictions = 'brandpulse_http_requests_total{endpoint="/api/predict",method="POST",status="200"}'
             assert f"{predictions} 6.0" in lines
             assert "brandpulse_predicted_texts_total 7.0" in lines  # the stored review was scored too
+        # A promotion reaches every worker within MODEL_POLL_SECONDS, without a restart.
+        challenger = save_tiny_checkpoint(tmp_path / "models" / "challenger.safetensors", seed=1)
+        version = load_checkpoint(challenger).version
+        for command in (["model", "register", str(challenger)], ["model", "promote", version]):
+            subprocess.run([*flask, *command], env=environ, check=True, timeout=120, capture_output=True)
+        promoted = time.monotonic()
+        streak = 0
+        while streak < 12:  # a dozen answers in a row from the new champion: both workers swapped
+            status, _, prediction = _request(f"{base}/api/predict", {"review": "great shoes, love them"})
+            assert status == 200
+            streak = streak + 1 if prediction["model_version"] == version else 0
+            assert time.monotonic() - promoted < 30, "the workers did not swap within 30 s"
+        assert _request(f"{base}/readyz")[2]["model_version"] == version
     finally:
         server.send_signal(signal.SIGTERM)
         try:

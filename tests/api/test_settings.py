@@ -20,6 +20,7 @@ def test_defaults_need_no_configuration(tmp_path, monkeypatch):
     settings = Settings.from_env(environ={})
     assert settings.database_url == f"sqlite:///{tmp_path.resolve().as_posix()}/instance/brandpulse.sqlite3"
     assert settings.model_path == BUNDLED_CHECKPOINT
+    assert settings.model_dir == Path("instance") / "models" and settings.model_poll_seconds == 10
     assert settings.admin_token == ""
     assert (settings.api_port, settings.log_level) == (5000, "INFO")
     assert (settings.review_min_length, settings.max_content_length) == (15, 1024 * 1024)
@@ -32,6 +33,7 @@ def test_environment_then_overrides():
         "TRUSTED_PROXIES": "10.0.0.1, 172.16.0.0/12",
         "GUNICORN_PRELOAD": "false",
         "LOG_LEVEL": "debug",
+        "MODEL_DIR": "/srv/models",
     }
     settings = Settings.from_env(environ=environ, overrides={"API_PORT": 9000, "review_min_length": "3"})
     assert settings.database_url == "postgresql://u@db/brandpulse"
@@ -40,6 +42,7 @@ def test_environment_then_overrides():
     assert settings.trusted_proxies == ("10.0.0.1", "172.16.0.0/12")
     assert settings.gunicorn_preload is False
     assert settings.log_level == "DEBUG"
+    assert settings.model_dir == Path("/srv/models")
 
 
 @pytest.mark.parametrize(
@@ -54,6 +57,8 @@ def test_environment_then_overrides():
         ({"GUNICORN_PRELOAD": "maybe"}, "GUNICORN_PRELOAD"),
         ({"LOG_LEVEL": "LOUD"}, "LOG_LEVEL"),
         ({"MODEL_BF16": "sometimes"}, "MODEL_BF16"),
+        ({"MODEL_POLL_SECONDS": "0"}, "MODEL_POLL_SECONDS"),
+        ({"MODEL_POLL_SECONDS": "120"}, "MODEL_POLL_SECONDS"),
     ],
 )
 def test_bad_values_are_refused_by_name(environ, names):

@@ -1,0 +1,73 @@
+"""`/api/models`: the model registry for admins — list versions, promote one, roll back.
+
+A promotion or rollback changes the registry's champion; every API process picks it up within
+`MODEL_POLL_SECONDS` (`inference.ModelService`), loading it off the request path.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import current_app
+from webargs.flaskparser import abort
+
+from brandpulse.api import registry
+from brandpulse.api.db import open_connection
+from brandpulse.api.inference import get_model
+from brandpulse.api.parsing import Blueprint
+from brandpulse.api.schemas import ModelVersionListSchema, ModelVersionSchema, PromoteRequestSchema
+from brandpulse.api.security import SECURITY_SCHEME, admin_required
+from brandpulse.api.settings import Settings
+
+bp = Blueprint("models", __name__, url_prefix="/api", description="The model registry (admin).")
+bp.before_request(open_connection)
+
+ADMIN = {"security": [{SECURITY_SCHEME: []}]}
+ADMIN_ERRORS = (401, 403, 429, 503)
+
+
+def _settings() -> Settings:
+    return current_app.extensions["brandpulse.settings"]
+
+
+@bp.route("/models", methods=["GET"])
+@admin_required
+@bp.response(200, ModelVersionListSchema)
+@bp.errors(*ADMIN_ERRORS)
+@bp.doc(**ADMIN)
+def list_models() -> dict[str, Any]:
+    """Every registered model version, newest first, with its figures and status (admin)."""
+    rows = [registry.as_dict(row) for row in registry.list_versions()]
+    return {"items": rows, "served": get_model().version}
+
+
+@bp.route("/models/<string(maxlength=64):version>/promote", methods=["POST"])
+@admin_required
+@bp.arguments(PromoteRequestSchema, location="json", required=False)
+@bp.response(200, ModelVersionSchema)
+@bp.errors(*ADMIN_ERRORS, 404, 409)
+@bp.doc(**ADMIN)
+def promote(args: dict[str, Any], version: str) -> dict[str, Any]:
+    """Make a registered version the champion; the API serves it within MODEL_POLL_SECONDS (admin)."""
+    if registry.ModelVersion.get_or_none(registry.ModelVersion.version == version) is None:
+        abort(404, message=f"no model version {version!r}")
+    try:
+        row = registry.promote(version, by=(args or {}).get("by", "admin"), model_dir=_settings().model_dir)
+    except registry.RegistryError as error:
+        abort(409, message=str(error))
+    return registry.as_dict(row)
+
+
+@bp.route("/models/rollback", methods=["POST"])
+@admin_required
+@bp.arguments(PromoteRequestSchema, location="json", required=False)
+@bp.response(200, ModelVersionSchema)
+@bp.errors(*ADMIN_ERRORS, 409)
+@bp.doc(**ADMIN)
+def rollback(args: dict[str, Any]) -> dict[str, Any]:
+    """Make the previous champion the champion again (admin)."""
+    try:
+        row = registry.rollback(by=(args or {}).get("by", "admin"), model_dir=_settings().model_dir)
+    except registry.RegistryError as error:
+        abort(409, message=str(error))
+    return registry.as_dict(row)

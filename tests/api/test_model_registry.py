@@ -1,0 +1,185 @@
+"""The model registry and the hot swap: register, promote, roll back; every worker follows the champion."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections import Counter
+from pathlib import Path
+
+import pytest
+from peewee import IntegrityError
+from werkzeug.serving import make_server
+
+from brandpulse.api import registry
+from brandpulse.api.db import get_database
+from brandpulse.api.inference import get_model
+from brandpulse.api.models import ModelVersion
+from brandpulse.training.checkpoint import load_checkpoint
+from tests.api.conftest import ADMIN
+from tests.conftest import save_tiny_checkpoint
+
+
+@pytest.fixture
+def model_dir(tmp_path) -> Path:
+    folder = tmp_path / "models"
+    folder.mkdir()
+    return folder
+
+
+@pytest.fixture
+def two_models(model_dir, tiny_checkpoint) -> tuple[Path, Path]:
+    """The champion of a new install (the configured model) and a challenger, both in MODEL_DIR."""
+    first = model_dir / "first.safetensors"
+    shutil.copy(tiny_checkpoint, first)
+    return first, save_tiny_checkpoint(model_dir / "second.safetensors", seed=1)
+
+
+@pytest.fixture
+def registry_app(make_app, model_dir, two_models):
+    first, second = two_models
+    app = make_app(MODEL_PATH=first, MODEL_DIR=model_dir, MODEL_POLL_SECONDS=0.2)
+    with app.app_context(), get_database().connection_context():
+        registry.register_first_champion(first, model_dir)
+        registry.register(second, model_dir=model_dir, parent=None)
+    return app
+
+
+def versions_of(*paths: Path) -> list[str]:
+    return [load_checkpoint(path).version for path in paths]
+
+
+def test_a_new_install_records_its_model_as_the_first_champion_once(registry_app, two_models, model_dir):
+    first, second = versions_of(*two_models)
+    with registry_app.app_context(), get_database().connection_context():
+        assert registry.register_first_champion(two_models[0], model_dir) is None
+        rows = {row.version: row for row in registry.list_versions()}
+    assert rows[first].status == "champion" and rows[first].promoted_by == "install"
+    assert rows[first].file == "first.safetensors"  # relative to MODEL_DIR
+    assert rows[second].status == "candidate"
+
+
+def test_at_most_one_champion_is_enforced_by_the_database(registry_app):
+    with registry_app.app_context(), get_database().connection_context():
+        candidate = ModelVersion.get(ModelVersion.status == "candidate")
+        with pytest.raises(IntegrityError), get_database().atomic():  # the partial unique index
+            ModelVersion.update(status="champion").where(ModelVersion.id == candidate.id).execute()
+        assert ModelVersion.select().where(ModelVersion.status == "champion").count() == 1
+
+
+def test_admin_endpoints_list_promote_and_roll_back(registry_app, two_models):
+    client = registry_app.test_client()
+    first, second = versions_of(*two_models)
+    assert client.get("/api/models").status_code == 401
+    listing = client.get("/api/models", headers=ADMIN).get_json()
+    assert {item["version"]: item["status"] for item in listing["items"]} == {
+        first: "champion",
+        second: "candidate",
+    }
+    assert client.post("/api/models/nope/promote", headers=ADMIN).status_code == 404
+    assert client.post("/api/models/rollback", headers=ADMIN).status_code == 409  # no earlier champion
+    promoted = client.post(f"/api/models/{second}/promote", headers=ADMIN, json={"by": "alice"})
+    assert promoted.status_code == 200, promoted.get_json()
+    assert promoted.get_json()["status"] == "champion" and promoted.get_json()["promoted_by"] == "alice"
+    again = client.post(f"/api/models/{second}/promote", headers=ADMIN)
+    assert again.status_code == 409 and "already the champion" in again.get_json()["error"]["message"]
+    rolled = client.post("/api/models/rollback", headers=ADMIN)
+    assert rolled.status_code == 200 and rolled.get_json()["version"] == first
+    statuses = {
+        item["version"]: item for item in client.get("/api/models", headers=ADMIN).get_json()["items"]
+    }
+    assert statuses[first]["status"] == "champion"
+    assert statuses[second]["status"] == "retired" and "rolled back" in statuses[second]["reason"]
+
+
+def test_a_version_whose_file_is_gone_or_changed_is_not_promoted(registry_app, two_models):
+    client = registry_app.test_client()
+    _, second = versions_of(*two_models)
+    two_models[1].write_bytes(two_models[1].read_bytes() + b" ")
+    refused = client.post(f"/api/models/{second}/promote", headers=ADMIN)
+    assert (
+        refused.status_code == 409
+        and "changed since it was registered" in refused.get_json()["error"]["message"]
+    )
+    two_models[1].unlink()
+    refused = client.post(f"/api/models/{second}/promote", headers=ADMIN)
+    assert refused.status_code == 409 and "missing" in refused.get_json()["error"]["message"]
+
+
+def test_the_service_follows_the_champion(registry_app, two_models):
+    first, second = versions_of(*two_models)
+    model = get_model(registry_app)
+    with registry_app.app_context():
+        assert model.get().version == first
+        with get_database().connection_context():
+            registry.promote(second, by="test", model_dir=two_models[0].parent)
+        assert model.refresh() is True and model.version == second
+        assert model.refresh() is False  # nothing changed
+        # A champion that cannot be loaded is logged and the model in memory keeps serving.
+        with get_database().connection_context():
+            registry.rollback(by="test", model_dir=two_models[0].parent)
+        saved = two_models[0].read_bytes()
+        two_models[0].write_bytes(b"not a checkpoint")
+        assert model.refresh() is False and model.version == second
+        two_models[0].write_bytes(saved)
+
+
+def _post(url: str, body: dict, headers: dict | None = None) -> tuple[int, dict]:
+    request = urllib.request.Request(
+        url, data=json.dumps(body).encode(), headers={"Content-Type": "application/json", **(headers or {})}
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read())
+
+
+def test_predictions_stream_through_a_promotion_and_a_rollback_without_errors(registry_app, two_models):
+    first, second = versions_of(*two_models)
+    server = make_server("127.0.0.1", 0, registry_app, threaded=True)
+    base = f"http://127.0.0.1:{server.server_port}"
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    seen: list[tuple[float, int, str | None]] = []
+    stop = threading.Event()
+
+    def stream() -> None:
+        while not stop.is_set():
+            status, body = _post(
+                f"{base}/api/predict", {"review": "The parcel came late but support helped."}
+            )
+            seen.append((time.monotonic(), status, body.get("model_version")))
+
+    def wait_for(version: str) -> float:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if seen and seen[-1][2] == version:
+                return time.monotonic()
+            time.sleep(0.05)
+        raise AssertionError(f"still serving {seen[-1][2] if seen else None}, not {version}")
+
+    clients = [threading.Thread(target=stream) for _ in range(3)]
+    try:
+        for client in clients:
+            client.start()
+        wait_for(first)
+        asked = time.monotonic()
+        assert _post(f"{base}/api/models/{second}/promote", {}, ADMIN)[0] == 200
+        assert wait_for(second) - asked < 30
+        assert _post(f"{base}/api/models/rollback", {}, ADMIN)[0] == 200
+        wait_for(first)
+        time.sleep(0.5)
+    finally:
+        stop.set()
+        for client in clients:
+            client.join(timeout=30)
+        server.shutdown()
+    statuses = Counter(status for _, status, _ in seen)
+    assert statuses == {200: len(seen)}, statuses
+    order = [version for _, _, version in seen]
+    switches = [b for a, b in zip(order, order[1:], strict=False) if a != b]
+    assert set(switches) == {first, second} and len(seen) > 20
