@@ -147,15 +147,15 @@ class ModelService:
             if self._predictor is None:
                 if time.monotonic() - self._failed_at < RETRY_SECONDS:
                     raise ModelUnavailable(self._error or "the model is unavailable")
-                path, expected = self._target()
+                wanted, expected = self._target()
                 try:
-                    predictor = _load_shared(path, self.bf16)
+                    predictor, path = self._first_load(wanted)
                 except (CheckpointError, OSError) as error:
                     self._failed_at = time.monotonic()
                     self._error = f"cannot load the model: {error}"
                     logger.error("%s", self._error)
                     raise ModelUnavailable(self._error) from None
-                if expected is not None and predictor.version != expected:
+                if expected is not None and path == wanted and predictor.version != expected:
                     logger.warning("%s holds %s, not the registered %s", path, predictor.version, expected)
                 precision = "bfloat16 autocast" if self.bf16 else "float32"
                 logger.info("model %s loaded from %s (%s)", predictor.version, path, precision)
@@ -163,6 +163,20 @@ class ModelService:
         if watch:
             self._start_watcher()
         return self._predictor
+
+    def _first_load(self, path: Path) -> tuple[Predictor, Path]:
+        """Load `path`; if that is the champion and it fails, `MODEL_PATH` rather than nothing.
+
+        Returns the predictor and the path it came from (the watcher retries the champion).
+        """
+        try:
+            return _load_shared(path, self.bf16), path
+        except (CheckpointError, OSError) as error:
+            if path == self.path:
+                raise
+            logger.error("cannot load the champion (%s); serving %s until it can be", error, self.path)
+            self._failed_at, self._failed_path = time.monotonic(), path
+            return _load_shared(self.path, self.bf16), self.path
 
     def _target(self) -> tuple[Path, str | None]:
         """The checkpoint to serve and its registered version: the champion, else `path`."""

@@ -36,8 +36,10 @@ def _settings() -> Settings:
 @bp.errors(*ADMIN_ERRORS)
 @bp.doc(**ADMIN)
 def list_models() -> dict[str, Any]:
-    """Every registered model version, newest first, with its figures and status (admin)."""
-    rows = [registry.as_dict(row) for row in registry.list_versions()]
+    """Every registered model version, newest first, with its figures and status, and how its
+    suggestions fared with visitors (`live`: reviews, share kept, mean |rating - suggestion|) (admin)."""
+    live = registry.live_figures()
+    rows = [{**registry.as_dict(row), "live": live.get(row.version)} for row in registry.list_versions()]
     return {"items": rows, "served": get_model().version}
 
 

@@ -20,10 +20,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from peewee import Database, IntegrityError
+from peewee import Case, Database, IntegrityError, fn
 from playhouse.pool import PooledDatabase
 
-from brandpulse.api.models import ModelVersion, utcnow
+from brandpulse.api.models import ModelVersion, Review, utcnow
 from brandpulse.training.checkpoint import CheckpointError, read_metadata, version_name
 from brandpulse.training.data import file_sha256
 
@@ -125,16 +125,26 @@ def register(
 
 
 def register_first_champion(path: Path, model_dir: Path) -> ModelVersion | None:
-    """On an install with no champion, record `path` as the champion; None if there is one."""
+    """Record the configured model (`MODEL_PATH`) after a schema upgrade.
+
+    On an install with no champion it becomes the champion (returned). Where there is one
+    and this file is not registered (a new release with a new bundled model, say), it is
+    recorded as a candidate to promote, never swapped in unasked; then, and when it is already
+    registered, None is returned.
+    """
     db = ModelVersion._meta.database
     with db.atomic():
-        if ModelVersion.select().where(ModelVersion.status == "champion").exists():
-            return None
-        existing = None
         try:
             existing = ModelVersion.get_or_none(ModelVersion.version == checkpoint_identity(path)["version"])
         except CheckpointError as error:
             raise RegistryError(str(error)) from None
+        if ModelVersion.select().where(ModelVersion.status == "champion").exists():
+            if existing is None:
+                row = register(
+                    path, model_dir=model_dir, reason="MODEL_PATH of this install: promote it to serve it"
+                )
+                logger.info("model %s (MODEL_PATH) registered as a candidate", row.version)
+            return None
         row = existing or register(path, model_dir=model_dir, status="candidate", reason="first champion")
         return _make_champion(row, by="install", reason="the configured model of a new install")
 
@@ -230,3 +240,28 @@ def as_dict(row: ModelVersion) -> dict[str, Any]:
 def list_versions() -> list[ModelVersion]:
     """Every registered version, newest first."""
     return list(ModelVersion.select().order_by(ModelVersion.created_at.desc(), ModelVersion.id.desc()))
+
+
+def live_figures() -> dict[str, dict[str, Any]]:
+    """Per model version, from the stored reviews it suggested a rating for: how many, the share
+    whose visitor kept the suggestion, and the mean |rating - suggestion| in stars."""
+    kept = Case(None, [(Review.rating == Review.suggested_rating, 1)], 0)
+    query = (
+        Review.select(
+            Review.model_version,
+            fn.COUNT(Review.id),
+            fn.SUM(kept),
+            fn.AVG(fn.ABS(Review.rating - Review.suggested_rating)),
+        )
+        .where(Review.suggested_rating.is_null(False) & Review.model_version.is_null(False))
+        .group_by(Review.model_version)
+        .tuples()
+    )
+    return {
+        version: {
+            "reviews": int(count),
+            "kept_suggestion": round(int(agreeing) / int(count), 4),
+            "mean_abs_error": round(float(error), 4),
+        }
+        for version, count, agreeing, error in query
+    }

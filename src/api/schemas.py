@@ -412,10 +412,26 @@ class ModelVersionSchema(ma.Schema):
     promoted_by = fields.String(allow_none=True)
 
 
+class LiveFiguresSchema(ma.Schema):
+    """How a version's suggestions fared with the visitors who saw them."""
+
+    reviews = fields.Integer(required=True, metadata={"description": "Stored reviews it suggested for."})
+    kept_suggestion = fields.Float(
+        required=True, metadata={"description": "Share whose rating equals the suggestion."}
+    )
+    mean_abs_error = fields.Float(required=True, metadata={"description": "Mean |rating - suggestion|."})
+
+
+class ModelVersionListItemSchema(ModelVersionSchema):
+    """A registry row with its live figures (null before any review)."""
+
+    live = fields.Nested(LiveFiguresSchema, allow_none=True)
+
+
 class ModelVersionListSchema(ma.Schema):
     """The registry, newest first, and the version this API process serves."""
 
-    items = fields.List(fields.Nested(ModelVersionSchema), required=True)
+    items = fields.List(fields.Nested(ModelVersionListItemSchema), required=True)
     served = fields.String(allow_none=True, metadata={"description": "The version this process serves."})
 
 

@@ -231,6 +231,19 @@ class ApiClient:
         """Reviews counted per day, per rating and per (rating, suggested rating) pair."""
         return self._json("GET", "/api/reviews/summary", headers=self._bearer(token))
 
+    def model_versions(self, token: str) -> dict[str, Any]:
+        """The model registry, newest first, with each version's live figures and the served one."""
+        return self._json("GET", "/api/models", headers=self._bearer(token))
+
+    def promote_model(self, token: str, version: str, by: str = "admin page") -> dict[str, Any]:
+        """Make `version` the champion."""
+        path = f"/api/models/{requests.utils.quote(version, safe='')}/promote"
+        return self._json("POST", path, json={"by": by}, headers=self._bearer(token))
+
+    def rollback_model(self, token: str, by: str = "admin page") -> dict[str, Any]:
+        """Make the previous champion the champion again."""
+        return self._json("POST", "/api/models/rollback", json={"by": by}, headers=self._bearer(token))
+
     def export_csv(self, token: str, *, brand: str | None = None, rating: int | None = None) -> str:
         """Every matching review as CSV text (text,label,brand,created_at,suggested_rating,score)."""
         params = {key: value for key, value in {"brand": brand, "rating": rating}.items() if value}

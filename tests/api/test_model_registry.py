@@ -183,3 +183,36 @@ def test_predictions_stream_through_a_promotion_and_a_rollback_without_errors(re
     order = [version for _, _, version in seen]
     switches = [b for a, b in zip(order, order[1:], strict=False) if a != b]
     assert set(switches) == {first, second} and len(seen) > 20
+
+
+def test_a_champion_that_cannot_be_loaded_at_start_falls_back_to_model_path(registry_app, two_models):
+    first, second = versions_of(*two_models)
+    with registry_app.app_context(), get_database().connection_context():
+        registry.promote(second, by="test", model_dir=two_models[0].parent)
+    two_models[1].write_bytes(b"not a checkpoint")  # e.g. a volume that lost the file
+    model = get_model(registry_app)
+    with registry_app.app_context():
+        assert model.get().version == first  # MODEL_PATH, not a 503
+        assert model.refresh() is False and model.version == first  # retried later, still failing
+
+
+def test_a_new_configured_model_is_registered_as_a_candidate_not_swapped_in(registry_app, model_dir):
+    release = save_tiny_checkpoint(model_dir / "release.safetensors", seed=2)
+    with registry_app.app_context(), get_database().connection_context():
+        assert registry.register_first_champion(release, model_dir) is None
+        row = ModelVersion.get(ModelVersion.version == load_checkpoint(release).version)
+        assert row.status == "candidate" and "promote it" in row.reason
+        assert ModelVersion.get(ModelVersion.status == "champion").file == "first.safetensors"
+
+
+def test_the_listing_shows_how_each_versions_suggestions_fared(registry_app, two_models):
+    client = registry_app.test_client()
+    first, second = versions_of(*two_models)
+    text = "The parcel was late, but the refund came quickly."
+    for version, suggested, rating in ((first, 4, 4), (first, 4, 2), (second, 3, 3)):
+        review = {"text": text, "brand": "Nike", "rating": rating, "suggested_rating": suggested}
+        created = client.post("/api/review", json={**review, "score": 0.6, "model_version": version})
+        assert created.status_code == 201, created.get_json()
+    items = {item["version"]: item for item in client.get("/api/models", headers=ADMIN).get_json()["items"]}
+    assert items[first]["live"] == {"reviews": 2, "kept_suggestion": 0.5, "mean_abs_error": 1.0}
+    assert items[second]["live"] == {"reviews": 1, "kept_suggestion": 1.0, "mean_abs_error": 0.0}

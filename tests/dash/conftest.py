@@ -29,7 +29,9 @@ from werkzeug.serving import make_server
 
 from brandpulse.api import create_app as create_api
 from brandpulse.api.db import dispose, get_database
+from brandpulse.api.inference import get_model
 from brandpulse.api.migrations import upgrade
+from brandpulse.api.registry import register_first_champion
 from brandpulse.api.seeding import seed_brands
 from brandpulse.training.checkpoint import BUNDLED_CHECKPOINT
 from tests.conftest import skip_or_fail
@@ -71,14 +73,17 @@ def poll(condition: Callable[[], Any], timeout: float, message: str, interval: f
         pause.wait(interval)
 
 
-def prepare_database(url: str, model_path: Path) -> None:
-    """Create the schema of a new database and seed the bundled brands."""
-    app = create_api({"DATABASE_URL": url, "MODEL_PATH": model_path})
+def prepare_database(url: str, model_path: Path, model_dir: Path | None = None) -> None:
+    """Create the schema of a new database, seed the bundled brands and, as `db upgrade` does,
+    record the model as the registry's first champion."""
+    app = create_api({"DATABASE_URL": url, "MODEL_PATH": model_path, "MODEL_DIR": model_dir})
     try:
         with app.app_context(), get_database().connection_context():
             upgrade()
             seed_brands()
+            register_first_champion(model_path, app.extensions["brandpulse.settings"].model_dir)
     finally:
+        get_model(app).close()
         dispose(app)
 
 
@@ -214,12 +219,14 @@ def api_server(tmp_path_factory: pytest.TempPathFactory, model_path: Path) -> It
     """The API under gunicorn on a fresh SQLite database with the bundled brands."""
     data = tmp_path_factory.mktemp("api")
     url = f"sqlite:///{(data / 'api.sqlite3').as_posix()}"
-    prepare_database(url, model_path)
+    prepare_database(url, model_path, data / "models")
     port = free_port()
     env = {
         "DATABASE_URL": url,
         "DATA_DIR": str(data),
         "MODEL_PATH": str(model_path),
+        "MODEL_DIR": str(data / "models"),
+        "MODEL_POLL_SECONDS": "1",
         "ADMIN_TOKEN": ADMIN_TOKEN,
         "TRUSTED_PROXIES": "127.0.0.1",  # the web server forwards the visitor's address
         "API_HOST": "127.0.0.1",

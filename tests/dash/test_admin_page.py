@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 import requests
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support import expected_conditions as ec
 
+from brandpulse.training.checkpoint import load_checkpoint
+from tests.conftest import save_tiny_checkpoint
 from tests.dash.browser import (
     assert_only_loopback,
     requested_urls,
@@ -15,7 +21,7 @@ from tests.dash.browser import (
     submit_review,
     wait,
 )
-from tests.dash.conftest import ADMIN_TOKEN
+from tests.dash.conftest import ADMIN_TOKEN, poll
 
 pytestmark = pytest.mark.browser
 
@@ -91,3 +97,58 @@ def test_admin_rejects_a_wrong_token_and_lists_the_new_review(browser, api, web_
     browser.find_element(By.ID, "signout-button").click()
     wait(browser).until(ec.visibility_of_element_located((By.ID, "admin-token-input")))
     assert ADMIN_TOKEN not in browser.execute_script("return JSON.stringify(window.sessionStorage)")
+
+
+def click(driver, element) -> None:
+    """Scroll an element to the middle of the window, then click it as a person would."""
+    driver.execute_script("arguments[0].scrollIntoView({block: 'center'})", element)
+    wait(driver).until(ec.element_to_be_clickable(element))
+    element.click()
+
+
+def test_admin_promotes_a_model_and_rolls_it_back(browser, api, web_server, tmp_path):
+    challenger = save_tiny_checkpoint(tmp_path / "challenger.safetensors", seed=1)
+    register = subprocess.run(
+        [
+            str(Path(sys.executable).parent / "flask"),
+            "--app",
+            "brandpulse.api",
+            "model",
+            "register",
+            str(challenger),
+        ],
+        env=api.env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert register.returncode == 0, register.stderr
+    challenger_version = load_checkpoint(challenger).version
+    served = requests.get(api.url + "/readyz", timeout=30).json()["model_version"]
+
+    def serving(version: str) -> bool:
+        return requests.get(api.url + "/readyz", timeout=30).json()["model_version"] == version
+
+    browser.get(web_server.url + "/admin")
+    sign_in(browser, ADMIN_TOKEN)
+    table = wait(browser).until(ec.visibility_of_element_located((By.ID, "models-list")))
+    rows = [row.text for row in table.find_elements(By.CSS_SELECTOR, "tbody tr")]
+    assert any(served in row and "champion (served)" in row for row in rows), rows
+    assert any(challenger_version in row and "candidate" in row for row in rows), rows
+    try:
+        click(browser, browser.find_element(By.XPATH, f"//tr[contains(., '{challenger_version}')]//button"))
+        wait(browser).until(lambda d: "is the champion" in d.find_element(By.ID, "model-status").text)
+        poll(lambda: serving(challenger_version), 30, "the API did not swap to the promoted model")
+        click(browser, browser.find_element(By.ID, "model-rollback"))
+        wait(browser).until(lambda d: "Rolled back" in d.find_element(By.ID, "model-status").text)
+        poll(lambda: serving(served), 30, "the API did not swap back after the rollback")
+    finally:  # later tests need the model they started with
+        if not serving(served):
+            requests.post(
+                api.url + "/api/models/rollback",
+                headers={"Authorization": f"Bearer {ADMIN_TOKEN}"},
+                timeout=30,
+            )
+            poll(lambda: serving(served), 30, "the API did not swap back")
+    rows = [row.text for row in browser.find_elements(By.CSS_SELECTOR, "#models-list tbody tr")]
+    assert any(challenger_version in row and "retired" in row for row in rows), rows

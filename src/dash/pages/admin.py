@@ -1,4 +1,5 @@
-"""The admin page (`/admin`): sign in with the admin token, browse reviews, export CSV, charts.
+"""The admin page (`/admin`): sign in with the admin token, browse reviews, export CSV, charts,
+and the model registry (versions with how their suggestions fared; promote, roll back).
 
 The token lives in the browser's session storage only (a `dcc.Store` with `storage_type="session"`)
 and goes to the API as the bearer token with each request this page makes; the Dash server keeps
@@ -13,7 +14,7 @@ from typing import Any
 
 import dash
 import dash_bootstrap_components as dbc
-from dash import Input, Output, State, callback, ctx, dcc, html
+from dash import ALL, Input, Output, State, callback, ctx, dcc, html
 
 from brandpulse.dash import charts, components
 from brandpulse.dash.api_client import ApiError, get_client
@@ -146,6 +147,13 @@ def _admin_area() -> Any:
                 fully_expanded=False,
                 size="sm",
             ),
+            html.H2("Models", className="h5 mt-4"),
+            html.Div(
+                dbc.Button("Roll back", id="model-rollback", color="secondary", outline=True, size="sm"),
+                className="mb-2",
+            ),
+            html.Div(id="model-status", className="small mb-2", **{"aria-live": "polite"}),
+            html.Div(id="models-table"),
             html.H2("Charts", className="h5 mt-4"),
             dbc.Row(
                 [
@@ -371,3 +379,90 @@ def export_csv(_clicks: int, token: str | None, brand: str, rating: str) -> tupl
     except ApiError as error:
         return dash.no_update, f"The export failed. {error}"
     return dcc.send_string(text, "reviews.csv", type="text/csv"), ""
+
+
+# ---------------------------------------------------------------- the model registry
+
+
+def _percent(share: float | None) -> str:
+    return "—" if share is None else f"{round(share * 100)}%"
+
+
+def models_table(listing: dict[str, Any]) -> Any:
+    """One row per registered version: status, how visitors took its suggestions, promote button."""
+    header = html.Thead(
+        html.Tr(
+            [
+                html.Th(name)
+                for name in ("Version", "Status", "Promoted", "Reviews", "Kept", "Mean |error|", "")
+            ]
+        )
+    )
+    rows = []
+    for item in listing["items"]:
+        live = item.get("live") or {}
+        served = item["version"] == listing.get("served")
+        promoted = (
+            f"{_when(item['promoted_at'])} by {item['promoted_by']}" if item.get("promoted_at") else "—"
+        )
+        action = (
+            dbc.Button(
+                "Promote",
+                id={"type": "model-promote", "version": item["version"]},
+                size="sm",
+                color="primary",
+                outline=True,
+            )
+            if item["status"] != "champion"
+            else None
+        )
+        error = live.get("mean_abs_error")
+        rows.append(
+            html.Tr(
+                [
+                    html.Td(html.Code(item["version"]), title=item.get("reason") or ""),
+                    html.Td(item["status"] + (" (served)" if served else "")),
+                    html.Td(promoted),
+                    html.Td(live.get("reviews", 0)),
+                    html.Td(_percent(live.get("kept_suggestion"))),
+                    html.Td("—" if error is None else f"{error:.2f} ★"),
+                    html.Td(action),
+                ],
+                className="table-success" if item["status"] == "champion" else None,
+            )
+        )
+    return dbc.Table([header, html.Tbody(rows)], size="sm", hover=True, responsive=True, id="models-list")
+
+
+@callback(
+    Output("models-table", "children"),
+    Output("model-status", "children"),
+    Input("admin-token", "data"),
+    Input("admin-refresh", "n_clicks"),
+    Input({"type": "model-promote", "version": ALL}, "n_clicks"),
+    Input("model-rollback", "n_clicks"),
+)
+def models(
+    token: str | None, _refresh: int | None, _promotes: list[int | None], _rollback: int | None
+) -> tuple[Any, str]:
+    """The registry; a Promote or Roll back click changes the champion first."""
+    if not token:
+        return None, ""
+    client = get_client()
+    status = ""
+    trigger = ctx.triggered_id
+    try:
+        clicked = bool(ctx.triggered and ctx.triggered[0]["value"])  # not a button just drawn
+        if isinstance(trigger, dict) and trigger.get("type") == "model-promote" and clicked:
+            row = client.promote_model(token, trigger["version"])
+            status = f"{row['version']} is the champion; the API serves it within seconds."
+        elif trigger == "model-rollback" and clicked:
+            row = client.rollback_model(token)
+            status = f"Rolled back: {row['version']} is the champion."
+    except ApiError as error:
+        status = f"Not done. {error}"
+    try:
+        listing = client.model_versions(token)
+    except ApiError as error:
+        return dbc.Alert(f"The models could not be loaded. {error}", color="danger"), status
+    return models_table(listing), status
