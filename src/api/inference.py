@@ -235,7 +235,8 @@ class ModelService:
                 expected,
                 self.version,
             )
-            _forget(predictor)
+            if predictor is not current:
+                _forget(predictor)
             return False
         self._predictor, self._served_path = predictor, path  # the swap: one assignment
         logger.info(

@@ -15,7 +15,7 @@ import pytest
 from peewee import IntegrityError
 from werkzeug.serving import make_server
 
-from brandpulse.api import registry
+from brandpulse.api import inference, registry
 from brandpulse.api.db import get_database
 from brandpulse.api.inference import get_model
 from brandpulse.api.models import ModelVersion
@@ -216,3 +216,16 @@ def test_the_listing_shows_how_each_versions_suggestions_fared(registry_app, two
     items = {item["version"]: item for item in client.get("/api/models", headers=ADMIN).get_json()["items"]}
     assert items[first]["live"] == {"reviews": 2, "kept_suggestion": 0.5, "mean_abs_error": 1.0}
     assert items[second]["live"] == {"reviews": 1, "kept_suggestion": 1.0, "mean_abs_error": 0.0}
+
+
+def test_a_champion_file_that_no_longer_matches_its_version_keeps_the_model_in_memory(
+    registry_app, two_models
+):
+    first, _ = versions_of(*two_models)
+    model = get_model(registry_app)
+    with registry_app.app_context():
+        served = model.get()
+        with get_database().connection_context():  # as if a release replaced the registered file
+            ModelVersion.update(version="tiny-000000000000").where(ModelVersion.version == first).execute()
+        assert model.refresh() is False
+    assert model.get() is served and served in inference._cache.values()  # kept, not reloaded
