@@ -51,10 +51,10 @@ def list_models() -> dict[str, Any]:
 @bp.doc(**ADMIN)
 def promote(args: dict[str, Any], version: str) -> dict[str, Any]:
     """Make a registered version the champion; the API serves it within MODEL_POLL_SECONDS (admin)."""
-    if registry.ModelVersion.get_or_none(registry.ModelVersion.version == version) is None:
-        abort(404, message=f"no model version {version!r}")
     try:
         row = registry.promote(version, by=(args or {}).get("by", "admin"), model_dir=_settings().model_dir)
+    except registry.UnknownVersion as error:
+        abort(404, message=str(error))
     except registry.RegistryError as error:
         abort(409, message=str(error))
     return registry.as_dict(row)

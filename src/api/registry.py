@@ -36,6 +36,10 @@ class RegistryError(ValueError):
     """A registry operation that cannot be done (unknown version, no previous champion, …)."""
 
 
+class UnknownVersion(RegistryError):
+    """No registered model has this version."""
+
+
 @dataclass(frozen=True)
 class Champion:
     """The served model: its version and checkpoint file."""
@@ -95,14 +99,16 @@ def register(
     counts: dict[str, Any] | None = None,
     metrics: dict[str, Any] | None = None,
     reason: str | None = None,
+    identity: dict[str, Any] | None = None,
 ) -> ModelVersion:
     """Record a checkpoint (stored relative to `model_dir` when it lies inside it).
 
+    `identity`: its `checkpoint_identity`, when the caller has it already (it hashes the file).
     Raises RegistryError for an unreadable file or a version already registered.
     """
     path = Path(path).resolve()
     try:
-        identity = checkpoint_identity(path)
+        identity = identity or checkpoint_identity(path)
     except CheckpointError as error:
         raise RegistryError(str(error)) from None
     if ModelVersion.get_or_none(ModelVersion.version == identity["version"]) is not None:
@@ -135,17 +141,21 @@ def register_first_champion(path: Path, model_dir: Path) -> ModelVersion | None:
     db = ModelVersion._meta.database
     with db.atomic():
         try:
-            existing = ModelVersion.get_or_none(ModelVersion.version == checkpoint_identity(path)["version"])
+            identity = checkpoint_identity(path)
         except CheckpointError as error:
             raise RegistryError(str(error)) from None
+        existing = ModelVersion.get_or_none(ModelVersion.version == identity["version"])
         if ModelVersion.select().where(ModelVersion.status == "champion").exists():
             if existing is None:
                 row = register(
-                    path, model_dir=model_dir, reason="MODEL_PATH of this install: promote it to serve it"
+                    path,
+                    model_dir=model_dir,
+                    identity=identity,
+                    reason="MODEL_PATH of this install: promote it to serve it",
                 )
                 logger.info("model %s (MODEL_PATH) registered as a candidate", row.version)
             return None
-        row = existing or register(path, model_dir=model_dir, status="candidate", reason="first champion")
+        row = existing or register(path, model_dir=model_dir, identity=identity, reason="first champion")
         return _make_champion(row, by="install", reason="the configured model of a new install")
 
 
@@ -172,7 +182,7 @@ def promote(version: str, by: str, model_dir: Path, reason: str = "promoted") ->
     with db.atomic():
         row = ModelVersion.get_or_none(ModelVersion.version == version)
         if row is None:
-            raise RegistryError(f"no model version {version!r}")
+            raise UnknownVersion(f"no model version {version!r}")
         if row.status == "champion":
             raise RegistryError(f"{version} is already the champion")
         check_file(row, model_dir)
