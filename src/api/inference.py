@@ -38,8 +38,9 @@ from typing import Any
 import torch
 from flask import Flask, current_app
 
-from brandpulse.api.registry import Champion, read_champion
+from brandpulse.api.registry import Champion, read_candidate, read_champion
 from brandpulse.api.settings import Settings
+from brandpulse.api.shadow import ShadowScorer
 from brandpulse.training.checkpoint import CheckpointError
 from brandpulse.training.predictor import Predictor
 from brandpulse.training.runtime import use_threads
@@ -104,6 +105,7 @@ class ModelService:
         bf16: bool = False,
         champion: Callable[[], Champion | None] | None = None,
         poll_seconds: float = 10.0,
+        shadow: ShadowScorer | None = None,
     ) -> None:
         self.path = Path(path)  # served when there is no champion
         self.threads = threads  # torch threads of the inference thread
@@ -111,6 +113,7 @@ class ModelService:
         self.observe = observe  # called with (seconds, batch size) after each prediction
         self.champion = champion  # reads the registry's champion; None: always `path`
         self.poll_seconds = poll_seconds
+        self.shadow = shadow  # scores a share of predictions with the newest candidate too
         self._predictor: Predictor | None = None
         self._served_path: Path | None = None
         self._failed_path: Path | None = None  # the champion that last failed to load
@@ -202,9 +205,13 @@ class ModelService:
 
     def _watch(self) -> None:
         """Poll the registry; load a new champion off the request path, then swap it in."""
+        if self.shadow is not None:
+            self.shadow.refresh()
         while not self._stop.wait(self.poll_seconds):
             try:
                 self.refresh()
+                if self.shadow is not None:
+                    self.shadow.refresh()
             except Exception:  # the watcher must outlive any one failure
                 logger.exception("model registry check failed")
 
@@ -276,6 +283,8 @@ class ModelService:
             self.observe(elapsed, len(results))
         for result in results:
             result["model_version"] = predictor.version
+        if self.shadow is not None and results:
+            self.shadow.submit(texts, results)
         return results
 
 
@@ -283,6 +292,14 @@ def init_app(app: Flask, settings: Settings) -> None:
     """Attach the (not yet loaded) model to the app."""
     metrics = app.extensions.get("brandpulse.metrics")
     db = app.extensions["brandpulse.db"]
+    shadow = None
+    if settings.shadow_share > 0:
+        shadow = ShadowScorer(
+            settings.shadow_share,
+            candidate=lambda: read_candidate(db, settings.model_dir),
+            load=lambda path: _load_shared(path, settings.inference_bf16),
+            observe=metrics.observe_shadow if metrics else None,
+        )
     app.extensions[EXTENSION] = ModelService(
         settings.model_path,
         settings.inference_threads,
@@ -290,6 +307,7 @@ def init_app(app: Flask, settings: Settings) -> None:
         bf16=settings.inference_bf16,
         champion=lambda: read_champion(db, settings.model_dir),
         poll_seconds=settings.model_poll_seconds,
+        shadow=shadow,
     )
 
 

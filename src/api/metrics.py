@@ -57,6 +57,12 @@ class Metrics:
         self.predicted_texts = Counter(
             "brandpulse_predicted_texts", "Texts scored by the model.", registry=self.registry
         )
+        self.shadow_predictions = Counter(
+            "brandpulse_shadow_predictions",
+            "Texts the candidate also scored (SHADOW_SHARE), by agreement of its suggested rating.",
+            ["candidate", "agreement"],
+            registry=self.registry,
+        )
         self.model_info = Gauge(
             "brandpulse_model_info",
             "The loaded model's version (value 1).",
@@ -64,6 +70,12 @@ class Metrics:
             registry=self.registry,
             multiprocess_mode="max",
         )
+
+    def observe_shadow(self, candidate: str, same_rating: bool) -> None:
+        """Record one text the candidate scored in the shadow of the champion."""
+        self.shadow_predictions.labels(
+            candidate=candidate, agreement="same" if same_rating else "different"
+        ).inc()
 
     def observe_prediction(self, seconds: float, texts: int) -> None:
         """Record one prediction call."""

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 from peewee import (
     AutoField,
+    BooleanField,
     CharField,
     Check,
     Database,
@@ -117,9 +118,22 @@ def _v2_model_registry(db: Database) -> None:
     )
 
 
+def _v3_review_feedback(db: Database) -> None:
+    """Per review (version 3): was the suggestion shown, did the visitor change it, did an admin flag it."""
+    from playhouse.migrate import PostgresqlMigrator, SqliteMigrator, migrate
+
+    migrator = SqliteMigrator(db) if isinstance(db, SqliteDatabase) else PostgresqlMigrator(db)
+    migrate(
+        migrator.add_column("review", "suggestion_shown", BooleanField(null=True)),
+        migrator.add_column("review", "suggestion_changed", BooleanField(null=True)),
+        migrator.add_column("review", "flagged", BooleanField(default=False)),
+    )
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "brands and reviews", _v1_initial),
     Migration(2, "model registry", _v2_model_registry),
+    Migration(3, "review feedback: suggestion shown and changed, flagged", _v3_review_feedback),
 )
 LATEST_VERSION = MIGRATIONS[-1].version
 REGISTRY_VERSION = 2  # the first version with the model registry

@@ -11,11 +11,17 @@ from typing import Any
 from flask import current_app
 from webargs.flaskparser import abort
 
-from brandpulse.api import registry
+from brandpulse.api import registry, suggestion_stats
 from brandpulse.api.db import open_connection
 from brandpulse.api.inference import get_model
 from brandpulse.api.parsing import Blueprint
-from brandpulse.api.schemas import ModelVersionListSchema, ModelVersionSchema, PromoteRequestSchema
+from brandpulse.api.schemas import (
+    ModelVersionListSchema,
+    ModelVersionSchema,
+    PromoteRequestSchema,
+    SuggestionFiguresQuerySchema,
+    SuggestionFiguresSchema,
+)
 from brandpulse.api.security import SECURITY_SCHEME, admin_required
 from brandpulse.api.settings import Settings
 
@@ -41,6 +47,19 @@ def list_models() -> dict[str, Any]:
     live = registry.live_figures()
     rows = [{**registry.as_dict(row), "live": live.get(row.version)} for row in registry.list_versions()]
     return {"items": rows, "served": get_model().version}
+
+
+@bp.route("/models/suggestions", methods=["GET"])
+@admin_required
+@bp.arguments(SuggestionFiguresQuerySchema, location="query")
+@bp.response(200, SuggestionFiguresSchema)
+@bp.errors(*ADMIN_ERRORS)
+@bp.doc(**ADMIN)
+def suggestion_figures(args: dict[str, Any]) -> dict[str, Any]:
+    """How visitors took each version's suggestions, per day (share kept, mean |rating - suggestion|),
+    and the anchoring effect: agreement with the model with the suggestion shown and without it
+    (the control group) (admin)."""
+    return {"daily": suggestion_stats.daily_figures(args["days"]), "anchoring": suggestion_stats.anchoring()}
 
 
 @bp.route("/models/<string(maxlength=64):version>/promote", methods=["POST"])

@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 
 from peewee import (
     AutoField,
+    BooleanField,
     CharField,
     Check,
     DateTimeField,
@@ -61,6 +62,11 @@ class Review(BaseModel):
     user_agent = CharField(max_length=USER_AGENT_MAX, null=True)
     ip_address = CharField(max_length=IP_MAX, null=True)
     created_at = DateTimeField(default=utcnow, index=True)
+    # Whether the visitor saw the suggestion before rating (null: the client did not say) and,
+    # when they did, whether their rating differs from it: the echo `retrain` must not learn.
+    suggestion_shown = BooleanField(null=True)
+    suggestion_changed = BooleanField(null=True)
+    flagged = BooleanField(default=False)  # an admin marked it unfit to learn from
 
     class Meta:
         table_name = "review"

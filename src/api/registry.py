@@ -30,6 +30,9 @@ from brandpulse.training.data import file_sha256
 logger = logging.getLogger(__name__)
 
 CHAMPION_QUERY = "SELECT version, file FROM model_version WHERE status = 'champion'"
+CANDIDATE_QUERY = (
+    "SELECT version, file FROM model_version WHERE status = 'candidate' ORDER BY created_at DESC, id DESC"
+)
 
 
 class RegistryError(ValueError):
@@ -54,14 +57,22 @@ def resolve_file(file: str, model_dir: Path) -> Path:
     return path if path.is_absolute() else model_dir / path
 
 
-def current_champion(db: Database, model_dir: Path) -> Champion | None:
-    """The champion, read with one query on `db` (safe from any thread); None if there is none."""
-    cursor = db.execute_sql(CHAMPION_QUERY)
+def current_champion(db: Database, model_dir: Path, query: str = CHAMPION_QUERY) -> Champion | None:
+    """The champion, read with one query on `db` (safe from any thread); None if there is none.
+
+    With `CANDIDATE_QUERY`: the newest candidate instead (shadow scoring).
+    """
+    cursor = db.execute_sql(query)
     row = cursor.fetchone()
     return Champion(row[0], resolve_file(row[1], model_dir)) if row else None
 
 
-def read_champion(db: Database, model_dir: Path) -> Champion | None:
+def read_candidate(db: Database, model_dir: Path) -> Champion | None:
+    """The newest candidate, as `read_champion` reads the champion."""
+    return read_champion(db, model_dir, CANDIDATE_QUERY)
+
+
+def read_champion(db: Database, model_dir: Path, query: str = CHAMPION_QUERY) -> Champion | None:
     """`current_champion` on a connection of its own when none is open on this thread.
 
     That connection is closed for good afterwards (not returned to a pool): the first read can
@@ -70,7 +81,7 @@ def read_champion(db: Database, model_dir: Path) -> Champion | None:
     """
     opened = db.connect(reuse_if_open=True)
     try:
-        return current_champion(db, model_dir)
+        return current_champion(db, model_dir, query)
     finally:
         if opened:
             if isinstance(db, PooledDatabase):
@@ -254,7 +265,8 @@ def list_versions() -> list[ModelVersion]:
 
 def live_figures() -> dict[str, dict[str, Any]]:
     """Per model version, from the stored reviews it suggested a rating for: how many, the share
-    whose visitor kept the suggestion, and the mean |rating - suggestion| in stars."""
+    whose visitor kept the suggestion, and the mean |rating - suggestion| in stars. The control
+    group (shown no suggestion) is left out: it kept nothing."""
     kept = Case(None, [(Review.rating == Review.suggested_rating, 1)], 0)
     query = (
         Review.select(
@@ -263,7 +275,11 @@ def live_figures() -> dict[str, dict[str, Any]]:
             fn.SUM(kept),
             fn.AVG(fn.ABS(Review.rating - Review.suggested_rating)),
         )
-        .where(Review.suggested_rating.is_null(False) & Review.model_version.is_null(False))
+        .where(
+            Review.suggested_rating.is_null(False)
+            & Review.model_version.is_null(False)
+            & (Review.suggestion_shown.is_null(True) | Review.suggestion_shown)  # not the control group
+        )
         .group_by(Review.model_version)
         .tuples()
     )

@@ -19,6 +19,7 @@ from brandpulse.api.models import USER_AGENT_MAX, Brand, Review
 from brandpulse.api.parsing import BODY, BODY_ERRORS, Blueprint
 from brandpulse.api.schemas import (
     AdminReviewSchema,
+    FlagRequestSchema,
     ReviewCreateSchema,
     ReviewFilterSchema,
     ReviewListQuerySchema,
@@ -64,6 +65,9 @@ def create_review(args: dict[str, Any]) -> tuple[Review, int, dict[str, str]]:
     elif suggested is None:
         suggested = suggested_rating(score)
     user_agent = request.headers.get("User-Agent", "").replace("\x00", "")[:USER_AGENT_MAX] or None
+    shown = args.get("suggestion_shown")
+    if shown and args.get("suggested_rating") is None:
+        abort(422, messages={"suggested_rating": ["Required when suggestion_shown is true."]})
     with get_database().atomic():
         review = Review.create(
             brand=brand,
@@ -74,6 +78,8 @@ def create_review(args: dict[str, Any]) -> tuple[Review, int, dict[str, str]]:
             model_version=model_version,
             user_agent=user_agent,
             ip_address=client_ip(),
+            suggestion_shown=shown,
+            suggestion_changed=(args["rating"] != suggested) if shown else None,
         )
     return review, 201, {"Location": url_for("reviews.get_review", review_id=review.id)}
 
@@ -169,6 +175,21 @@ def get_review(review_id: int) -> Review:
     if review is None:
         abort(404, message=f"no review {review_id}")
     return review
+
+
+@bp.route(f"/reviews/<int(max={MAX_REVIEW_ID}):review_id>/flag", methods=["PUT"])
+@admin_required
+@bp.arguments(FlagRequestSchema, location=BODY)
+@bp.response(200, AdminReviewSchema)
+@bp.errors(404, *sorted(set(BODY_ERRORS) | set(ADMIN_ERRORS)))
+@bp.doc(**ADMIN)
+def flag_review(args: dict[str, Any], review_id: int) -> Review:
+    """Flag a review so `retrain` never learns from it (spam, abuse, a wrong label), or clear the
+    flag; the review itself stays stored (admin)."""
+    updated = Review.update(flagged=args["flagged"]).where(Review.id == review_id).execute()
+    if not updated:
+        abort(404, message=f"no review {review_id}")
+    return Review.select(Review, Brand).join(Brand).where(Review.id == review_id).first()
 
 
 def _csv_lines(rows: list[Review], header: bool) -> str:

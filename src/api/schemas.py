@@ -56,6 +56,15 @@ class StrictInteger(fields.Integer):
         return super()._validated(value)
 
 
+class JsonBoolean(fields.Boolean):
+    """A JSON true or false only: not 1, "yes" or "true" (a request says what it means)."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> bool:
+        if not isinstance(value, bool):
+            raise self.make_error("invalid", input=value)
+        return value
+
+
 class UtcDateTime(fields.DateTime):
     """ISO 8601 date-time; stored as naive UTC, read as UTC when no offset is given."""
 
@@ -205,6 +214,12 @@ class ReviewCreateSchema(StrictSchema):
         validate=validate.Length(1, MODEL_VERSION_MAX),
         metadata={"description": "The model that produced a supplied score."},
     )
+    suggestion_shown = JsonBoolean(
+        metadata={
+            "description": "Whether the visitor saw `suggested_rating` before rating (false: the control "
+            "group, shown no suggestion). The server records whether the rating differs from it."
+        },
+    )
 
     @validates("text")
     def _length(self, value: str, data_key: str) -> None:
@@ -226,6 +241,13 @@ class ReviewSchema(ma.Schema):
     suggested_rating = fields.Integer(allow_none=True)
     score = fields.Float(allow_none=True)
     model_version = fields.String(allow_none=True)
+    suggestion_shown = fields.Boolean(
+        allow_none=True, metadata={"description": "Whether a suggestion was shown (null: not said)."}
+    )
+    suggestion_changed = fields.Boolean(
+        allow_none=True,
+        metadata={"description": "Whether the rating differs from the suggestion shown (null: none shown)."},
+    )
     created_at = UtcDateTime(required=True)
 
 
@@ -234,6 +256,15 @@ class AdminReviewSchema(ReviewSchema):
 
     user_agent = fields.String(allow_none=True)
     ip_address = fields.String(allow_none=True)
+    flagged = fields.Boolean(
+        required=True, metadata={"description": "Flagged by an admin: never used to retrain."}
+    )
+
+
+class FlagRequestSchema(StrictSchema):
+    """Flag a review (keep it out of retraining) or clear the flag."""
+
+    flagged = JsonBoolean(required=True)
 
 
 class ReviewFilterSchema(StrictSchema):
@@ -433,6 +464,43 @@ class ModelVersionListSchema(ma.Schema):
 
     items = fields.List(fields.Nested(ModelVersionListItemSchema), required=True)
     served = fields.String(allow_none=True, metadata={"description": "The version this process serves."})
+
+
+class SuggestionFiguresQuerySchema(StrictSchema):
+    """How far back the daily figures go."""
+
+    days = StrictInteger(
+        load_default=30, validate=validate.Range(1, 366), metadata={"description": "Days back, 1 to 366."}
+    )
+
+
+class DailySuggestionFiguresSchema(ma.Schema):
+    """One model version's suggestions on one day (visitors who saw them)."""
+
+    version = fields.String(required=True)
+    day = fields.Date(required=True)
+    reviews = fields.Integer(required=True)
+    kept_suggestion = fields.Float(required=True, metadata={"description": "Share that kept the suggestion."})
+    mean_abs_error = fields.Float(required=True, metadata={"description": "Mean |rating - suggestion|."})
+
+
+class AnchoringSchema(ma.Schema):
+    """Agreement with the model's suggestion with it shown, or not (the control group)."""
+
+    version = fields.String(allow_none=True, metadata={"description": "null: every version together."})
+    suggestion_shown = fields.Boolean(required=True)
+    reviews = fields.Integer(required=True)
+    kept_suggestion = fields.Float(
+        required=True, metadata={"description": "Share whose rating equals the model's suggestion."}
+    )
+    mean_abs_error = fields.Float(required=True, metadata={"description": "Mean |rating - suggestion|."})
+
+
+class SuggestionFiguresSchema(ma.Schema):
+    """How visitors took the suggestions: per version and day, and the anchoring effect."""
+
+    daily = fields.List(fields.Nested(DailySuggestionFiguresSchema), required=True)
+    anchoring = fields.List(fields.Nested(AnchoringSchema), required=True)
 
 
 class PromoteRequestSchema(StrictSchema):

@@ -73,6 +73,21 @@ class Settings:
     gunicorn_threads: int = 4
     gunicorn_timeout: int = 60
     gunicorn_preload: bool = True
+    # Learning from the stored reviews (`retrain`, docs/learning_loop.md).
+    shadow_share: float = 0.0  # share of live predictions also scored by the newest candidate
+    retrain_base_corpus: Path = field(default_factory=lambda: Path("data/reviews.csv"))
+    retrain_schedule: str = "0 3 * * *"  # cron expression of `retrain --schedule`
+    retrain_min_reviews: int = 200  # usable stored reviews needed before a round trains anything
+    retrain_min_chars: int = 20  # shorter reviews say too little to learn from
+    retrain_max_per_client_day: int = 20  # reviews one client address may contribute per day
+    retrain_recent_share: float = 0.2  # newest share of reviews held out to judge the challenger
+    retrain_feedback_share: float = 0.5  # share of the training weight given to the stored reviews
+    retrain_kept_weight: str = "auto"  # weight of a kept suggestion: auto (control group) or 0-1
+    retrain_margin: float = 0.01  # band accuracy the challenger must gain on the recent reviews
+    retrain_tolerance: float = 0.02  # band accuracy it may lose on the fixed held-out test
+    retrain_fixed_test_rows: int = 4000  # rows of the fixed test measured (seeded sample)
+    retrain_cnn_epochs: int = 1
+    retrain_threads: int = 0  # torch threads of a round; 0: every available CPU
 
     def __post_init__(self) -> None:
         if not self.database_url:
@@ -125,6 +140,27 @@ class Settings:
         if bf16 not in BF16_CHOICES:
             raise SettingsError(f"MODEL_BF16: {self.model_bf16!r} is not one of {BF16_CHOICES}")
         object.__setattr__(self, "model_bf16", bf16)
+        for name in ("shadow_share", "retrain_recent_share", "retrain_margin", "retrain_tolerance"):
+            if not 0 <= getattr(self, name) <= 1:
+                raise SettingsError(f"{name.upper()}: must be between 0 and 1, got {getattr(self, name)}")
+        if not 0 < self.retrain_recent_share < 1 or not 0 < self.retrain_feedback_share < 1:
+            raise SettingsError("RETRAIN_RECENT_SHARE and RETRAIN_FEEDBACK_SHARE must be between 0 and 1")
+        for name in ("retrain_min_reviews", "retrain_max_per_client_day", "retrain_fixed_test_rows"):
+            if getattr(self, name) < 1:
+                raise SettingsError(f"{name.upper()}: must be at least 1, got {getattr(self, name)}")
+        if self.retrain_cnn_epochs < 0 or self.retrain_min_chars < 0 or self.retrain_threads < 0:
+            raise SettingsError(
+                "RETRAIN_CNN_EPOCHS, RETRAIN_MIN_CHARS and RETRAIN_THREADS must not be negative"
+            )
+        kept = self.retrain_kept_weight.strip().lower()
+        if kept != "auto":
+            try:
+                valid = 0 <= float(kept) <= 1
+            except ValueError:
+                valid = False
+            if not valid:
+                raise SettingsError(f"RETRAIN_KEPT_WEIGHT: 'auto' or a number from 0 to 1, got {kept!r}")
+        object.__setattr__(self, "retrain_kept_weight", kept)
         if self.review_min_length > self.review_max_length:
             raise SettingsError("REVIEW_MIN_LENGTH is larger than REVIEW_MAX_LENGTH")
         if self.page_size_default > self.page_size_max:

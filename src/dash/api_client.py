@@ -25,7 +25,13 @@ USER_AGENT = "brandpulse-web"
 UNREACHABLE = "The review service cannot be reached right now."
 TIMED_OUT = "The review service did not answer in time."
 # How the API's field names read in a message to the visitor.
-FIELD_NAMES = {"text": "Your review", "review": "Your review", "rating": "Rating", "brand": "Brand"}
+FIELD_NAMES = {
+    "text": "Your review",
+    "review": "Your review",
+    "rating": "Rating",
+    "brand": "Brand",
+    "suggested_rating": "Suggested rating",
+}
 
 
 class ApiError(Exception):
@@ -193,11 +199,21 @@ class ApiClient:
         suggested_rating: int | None = None,
         score: float | None = None,
         model_version: str | None = None,
+        suggestion_shown: bool | None = None,
         headers: dict[str, str | None] | None = None,
     ) -> dict[str, Any]:
-        """Store a review; the API fills in the score (and suggestion) when they are not given."""
+        """Store a review; the API fills in the score (and suggestion) when they are not given.
+
+        `suggestion_shown`: whether the visitor saw `suggested_rating` before rating (false: the
+        control group; then send no suggestion, and the API stores the model's own).
+        """
         body: dict[str, Any] = {"brand": brand, "text": text, "rating": rating}
-        optional = {"suggested_rating": suggested_rating, "score": score, "model_version": model_version}
+        optional = {
+            "suggested_rating": suggested_rating,
+            "score": score,
+            "model_version": model_version,
+            "suggestion_shown": suggestion_shown,
+        }
         body.update({key: value for key, value in optional.items() if value is not None})
         return self._json("POST", "/api/review", json=body, headers=headers)
 
@@ -234,6 +250,22 @@ class ApiClient:
     def model_versions(self, token: str) -> dict[str, Any]:
         """The model registry, newest first, with each version's live figures and the served one."""
         return self._json("GET", "/api/models", headers=self._bearer(token))
+
+    def suggestion_figures(self, token: str, days: int = 30) -> dict[str, Any]:
+        """How visitors took the suggestions: `daily` (per version and day: reviews, share kept,
+        mean |rating - suggestion|) and `anchoring` (the same with the suggestion shown or not)."""
+        return self._json(
+            "GET", "/api/models/suggestions", params={"days": days}, headers=self._bearer(token)
+        )
+
+    def flag_review(self, token: str, review_id: int, flagged: bool = True) -> dict[str, Any]:
+        """Flag a review (never used to retrain the model) or clear its flag; the review as stored."""
+        return self._json(
+            "PUT",
+            f"/api/reviews/{int(review_id)}/flag",
+            json={"flagged": flagged},
+            headers=self._bearer(token),
+        )
 
     def promote_model(self, token: str, version: str, by: str = "admin page") -> dict[str, Any]:
         """Make `version` the champion."""

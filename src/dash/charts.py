@@ -1,8 +1,10 @@
-"""The admin page's Plotly charts, drawn from the API's `/api/reviews/summary` and `/api/stats`.
+"""The admin page's Plotly charts, drawn from the API's `/api/reviews/summary`, `/api/stats` and
+`/api/models/suggestions`.
 
 Charts: reviews per day, the rating distribution, suggested vs. given rating (a confusion
-heat-map: how often visitors keep the model's suggestion) and the mean score per brand. Both
-API calls return counts the database aggregated, so drawing the charts never reads every review.
+heat-map: how often visitors keep the model's suggestion), the mean score per brand, and per
+model version and day the share of suggestions kept and the mean |rating - suggestion|. The API
+returns counts and means the database aggregated, so drawing the charts never reads every review.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from datetime import date, timedelta
 from typing import Any
 
 import plotly.graph_objects as go
+from plotly.subplots import make_subplots
 
 from brandpulse.dash.components import RATINGS, stars
 
@@ -18,6 +21,8 @@ HEIGHT = 320
 ONE_DAY = timedelta(days=1)
 DAY_MS = 86_400_000  # Plotly's date axes count in milliseconds
 MARGIN = {"l": 48, "r": 16, "t": 48, "b": 40}
+# One colour per model version, in the order they first appear (Bootstrap's palette).
+VERSION_COLOURS = ("#0d6efd", "#fd7e14", "#198754", "#6f42c1", "#dc3545", "#20c997", "#6c757d")
 
 
 def _figure(title: str, **layout: Any) -> go.Figure:
@@ -38,6 +43,14 @@ def empty_figure(title: str, message: str = "No reviews yet") -> go.Figure:
     return figure
 
 
+def _day_axis(figure: go.Figure, days: list[date]) -> None:
+    """Whole days on the x axes, with room either side even when there is only one day."""
+    first, last = min(days) - ONE_DAY, max(days) + ONE_DAY
+    figure.update_xaxes(type="date", tickformat="%b %d", range=[first.isoformat(), last.isoformat()])
+    if (last - first).days <= 14:
+        figure.update_xaxes(dtick=DAY_MS)
+
+
 def reviews_per_day(summary: dict[str, Any]) -> go.Figure:
     """A bar per day (UTC) with the number of reviews written that day."""
     title = "Reviews per day"
@@ -53,11 +66,7 @@ def reviews_per_day(summary: dict[str, Any]) -> go.Figure:
         marker_color="#0d6efd",
         hovertemplate="%{x|%Y-%m-%d}: %{y} reviews<extra></extra>",
     )
-    # Whole days on the axis, with room either side of the bars even when there is only one day.
-    first, last = min(days) - ONE_DAY, max(days) + ONE_DAY
-    figure.update_xaxes(type="date", tickformat="%b %d", range=[first.isoformat(), last.isoformat()])
-    if (last - first).days <= 14:
-        figure.update_xaxes(dtick=DAY_MS)
+    _day_axis(figure, days)
     return figure
 
 
@@ -126,4 +135,59 @@ def mean_score_by_brand(stats: dict[str, Any]) -> go.Figure:
         hovertemplate="%{y}: %{x:.2f} over %{customdata} reviews<extra></extra>",
     )
     figure.update_xaxes(range=[0, 1])
+    return figure
+
+
+def suggestions_per_day(figures: dict[str, Any]) -> go.Figure:
+    """Per model version, a line per measure over the days: above, the share of visitors shown its
+    suggestion who kept it; below, the mean |rating - suggestion| in stars (from the API's `daily`)."""
+    title = "Suggestions kept per model version and day"
+    daily = figures.get("daily") or []
+    if not daily:
+        return empty_figure(title, "No reviews with a suggestion shown yet")
+    figure = make_subplots(
+        rows=2,
+        cols=1,
+        shared_xaxes=True,
+        vertical_spacing=0.14,
+        subplot_titles=("share that kept the suggestion", "mean |rating − suggestion| (stars)"),
+    )
+    figure.update_layout(
+        title=title,
+        margin={**MARGIN, "b": 8},
+        template="plotly_white",
+        height=460,
+        legend={"orientation": "h", "yanchor": "top", "y": -0.12, "title": {"text": "model version"}},
+    )
+    versions = list(dict.fromkeys(row["version"] for row in daily))  # in order of first appearance
+    for index, version in enumerate(versions):
+        rows = [row for row in daily if row["version"] == version]
+        style = {
+            "mode": "lines+markers",
+            "line": {"color": VERSION_COLOURS[index % len(VERSION_COLOURS)]},
+            "legendgroup": version,
+            "name": version,
+            "x": [row["day"] for row in rows],
+            "customdata": [row["reviews"] for row in rows],
+        }
+        figure.add_scatter(
+            y=[row["kept_suggestion"] for row in rows],
+            hovertemplate="%{x|%Y-%m-%d}: %{y:.0%} kept, %{customdata} reviews"
+            "<extra>%{fullData.name}</extra>",
+            row=1,
+            col=1,
+            **style,
+        )
+        figure.add_scatter(
+            y=[row["mean_abs_error"] for row in rows],
+            hovertemplate="%{x|%Y-%m-%d}: %{y:.2f} stars off, %{customdata} reviews"
+            "<extra>%{fullData.name}</extra>",
+            showlegend=False,
+            row=2,
+            col=1,
+            **style,
+        )
+    figure.update_yaxes(range=[0, 1.05], tickformat=".0%", row=1, col=1)
+    figure.update_yaxes(rangemode="tozero", row=2, col=1)
+    _day_axis(figure, [date.fromisoformat(str(row["day"])) for row in daily])
     return figure

@@ -79,8 +79,15 @@ def score_view(
     return view
 
 
-def rating_summary(suggested: int | None, rating: int | None, touched: bool) -> str:
-    """The line under the stars: "suggested 4 ★", or "suggested 4 ★ — your rating 3 ★" once chosen."""
+def rating_summary(suggested: int | None, rating: int | None, touched: bool, control: bool = False) -> str:
+    """The line under the stars: "suggested 4 ★", or "suggested 4 ★ — your rating 3 ★" once chosen.
+
+    A control-group visit (`control`) is never told a suggestion: only the visitor's own rating.
+    """
+    if control:
+        suggested = None
+        if not (touched and rating is not None):
+            return "Choose a rating from 1 to 5 stars."
     if touched and rating is not None:
         yours = f"your rating {stars(rating)}"
         return f"suggested {stars(suggested)} — {yours}" if suggested is not None else yours.capitalize()

@@ -35,6 +35,8 @@ class WebSettings:
     api_timeout: float = 5.0  # seconds per API request (connect and read)
     logo_dir: Path = BUNDLED_LOGOS  # <slug>.svg|png|webp|jpg files, served at /logos/
     log_level: str = "INFO"
+    # Share of visitor sessions shown no suggested rating (the control group that measures anchoring).
+    suggestion_control_share: float = 0.1
     # gunicorn (src/dash/gunicorn_conf.py) and the development server.
     web_host: str = "127.0.0.1"
     web_port: int = 8050
@@ -52,6 +54,10 @@ class WebSettings:
         if self.log_level.upper() not in LOG_LEVELS:
             raise SettingsError(f"LOG_LEVEL: {self.log_level!r} is not one of {LOG_LEVELS}")
         object.__setattr__(self, "log_level", self.log_level.upper())
+        share = self.suggestion_control_share
+        if not isinstance(share, int | float) or isinstance(share, bool) or not 0.0 <= share <= 1.0:
+            raise SettingsError(f"SUGGESTION_CONTROL_SHARE: must be a number from 0 to 1, got {share!r}")
+        object.__setattr__(self, "suggestion_control_share", float(share))
         for name in ("web_port", "web_workers", "web_threads", "web_timeout"):
             if getattr(self, name) < 1:
                 raise SettingsError(f"{name.upper()}: must be at least 1, got {getattr(self, name)}")

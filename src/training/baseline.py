@@ -35,15 +35,18 @@ def fit_baseline(
     seed: int,
     n_features: int = DEFAULT_FEATURES,
     alpha: float = DEFAULT_ALPHA,
+    sample_weight: np.ndarray | None = None,
 ) -> HashingBaseline:
-    """Train a baseline with `partial_fit` over shuffled mini-batches, `epochs` passes."""
+    """Train a baseline with `partial_fit` over shuffled mini-batches, `epochs` passes
+    (rows weighted by `sample_weight` when given)."""
     model = HashingBaseline(classes, n_features=n_features, alpha=alpha, seed=seed)
     rng = np.random.default_rng(seed)
     for _ in range(epochs):
         order = rng.permutation(len(texts))
         for start in range(0, len(order), batch_size):
             batch = order[start : start + batch_size]
-            model.partial_fit([texts[i] for i in batch], labels[batch])
+            weights = None if sample_weight is None else sample_weight[batch]
+            model.partial_fit([texts[i] for i in batch], labels[batch], weights)
     return model
 
 

@@ -85,10 +85,14 @@ class HashingBaseline:
         self.intercept: np.ndarray | None = None
         self._analyzer: Callable[[str], list[str]] | None = None  # the vectorizer's, built on first use
 
-    def partial_fit(self, texts: Sequence[str], labels: np.ndarray) -> None:
-        """Learn from one mini-batch."""
+    def partial_fit(
+        self, texts: Sequence[str], labels: np.ndarray, sample_weight: np.ndarray | None = None
+    ) -> None:
+        """Learn from one mini-batch (each row weighted by `sample_weight`, default 1)."""
         features = self.vectorizer.transform([clip_text(text) for text in texts])
-        self.classifier.partial_fit(features, labels, classes=np.arange(len(self.classes)))
+        self.classifier.partial_fit(
+            features, labels, classes=np.arange(len(self.classes)), sample_weight=sample_weight
+        )
         self.coef = self.classifier.coef_.astype(np.float32)
         self.intercept = self.classifier.intercept_.astype(np.float32)
 

@@ -203,6 +203,7 @@ class _Run:
     total_steps: int
     writer: Any = None
     generator: torch.Generator | None = None
+    sample_weights: torch.Tensor | None = None  # None: every row once per epoch
     losses: list[float] = field(default_factory=list)
     step: int = 0
     seen: int = 0
@@ -216,7 +217,10 @@ def train_epoch(run: _Run, x_train: torch.Tensor, y_train: torch.Tensor, epoch: 
     """One pass over the shuffled training rows (or until the run's step budget is spent)."""
     config, model = run.config, run.model
     model.train()
-    order = torch.randperm(len(x_train), generator=run.generator)
+    if run.sample_weights is None:
+        order = torch.randperm(len(x_train), generator=run.generator)
+    else:  # rows drawn in proportion to their weights: as many draws as there are rows
+        order = torch.multinomial(run.sample_weights, len(x_train), replacement=True, generator=run.generator)
     bar = tqdm(
         range(0, len(order), config.batch_size),
         desc=f"epoch {epoch}/{config.epochs}",
@@ -267,11 +271,14 @@ def train_model(
     config: TrainConfig,
     log_dir: str | Path | None = None,
     on_improvement: Callable[[CharCNN, dict[str, Any]], None] | None = None,
+    sample_weights: np.ndarray | None = None,
 ) -> TrainResult:
     """Train with early stopping on validation macro-F1; return the best model seen.
 
     `on_improvement(model, validation_metrics)` runs whenever validation macro-F1 improves,
-    so the best checkpoint so far can be written while training goes on.
+    so the best checkpoint so far can be written while training goes on. With `sample_weights`
+    (one per training row, not all zero), each epoch draws as many rows as there are, with
+    replacement, in proportion to their weights.
     """
     set_seed(config.seed)
     device = torch.device(config.device)
@@ -289,6 +296,7 @@ def train_model(
         schedule=make_schedule(optimizer, config, total_steps),
         total_steps=total_steps,
         generator=torch.Generator().manual_seed(config.seed),
+        sample_weights=_checked_weights(sample_weights, len(train_set)),
     )
     if log_dir:
         from torch.utils.tensorboard import SummaryWriter
@@ -345,6 +353,16 @@ def train_model(
         seconds=seconds,
         samples_per_second=run.seen / seconds if seconds else 0.0,
     )
+
+
+def _checked_weights(weights: np.ndarray | None, rows: int) -> torch.Tensor | None:
+    """Per-row sampling weights as a float64 tensor; ValueError unless one non-negative finite value a row."""
+    if weights is None:
+        return None
+    tensor = torch.as_tensor(np.asarray(weights, dtype=np.float64))
+    if tensor.shape != (rows,) or not torch.isfinite(tensor).all() or (tensor < 0).any() or tensor.sum() <= 0:
+        raise ValueError(f"sample weights must be {rows} finite non-negative values, not all zero")
+    return tensor
 
 
 def initialise_from(model: CharCNN, source: CharCNN) -> list[str]:

@@ -255,12 +255,10 @@ def api(api_server: GunicornServer) -> GunicornServer:
     return api_server
 
 
-@pytest.fixture(scope="session")
-def web_server(
-    tmp_path_factory: pytest.TempPathFactory, api_server: GunicornServer
+def _web_server(
+    tmp_path_factory: pytest.TempPathFactory, api_server: GunicornServer, name: str, control_share: str
 ) -> Iterator[GunicornServer]:
-    """The web app under gunicorn, talking to `api_server` over HTTP."""
-    logs = tmp_path_factory.mktemp("web")
+    logs = tmp_path_factory.mktemp(name)
     port = free_port()
     env = {
         "API_URL": api_server.url,
@@ -270,15 +268,34 @@ def web_server(
         "WEB_WORKERS": "1",
         "WEB_THREADS": "8",
         "LOG_LEVEL": "WARNING",
+        "SUGGESTION_CONTROL_SHARE": control_share,
     }
     server = GunicornServer(
-        "web", "brandpulse.dash.wsgi:server", "brandpulse.dash.gunicorn_conf", env, port, "/healthz", logs
+        name, "brandpulse.dash.wsgi:server", "brandpulse.dash.gunicorn_conf", env, port, "/healthz", logs
     )
     server.start()
     try:
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture(scope="session")
+def web_server(
+    tmp_path_factory: pytest.TempPathFactory, api_server: GunicornServer
+) -> Iterator[GunicornServer]:
+    """The web app under gunicorn, talking to `api_server` over HTTP; every visitor session is
+    shown suggestions (`SUGGESTION_CONTROL_SHARE=0`)."""
+    yield from _web_server(tmp_path_factory, api_server, "web", "0")
+
+
+@pytest.fixture(scope="session")
+def control_web_server(
+    tmp_path_factory: pytest.TempPathFactory, api_server: GunicornServer
+) -> Iterator[GunicornServer]:
+    """A second web app on the same API where every visitor session is in the control group
+    (`SUGGESTION_CONTROL_SHARE=1`), shown no suggestion."""
+    yield from _web_server(tmp_path_factory, api_server, "web-control", "1")
 
 
 def api_get(api: GunicornServer, path: str, **params: Any) -> Any:

@@ -64,6 +64,78 @@ def test_the_suggestion_and_score_seen_are_stored(client):
     assert (created["rating"], created["suggested_rating"], created["score"]) == (2, 3, 0.51)
 
 
+def test_whether_the_suggestion_was_shown_is_stored(client):
+    shown = client.create_review(
+        brand="Apple",
+        text="Good screen, average battery life.",
+        rating=3,
+        suggested_rating=4,
+        suggestion_shown=True,
+    )
+    assert (shown["suggestion_shown"], shown["suggested_rating"], shown["suggestion_changed"]) == (
+        True,
+        4,
+        True,
+    )
+    text = "Never again, the order arrived broken."
+    control = client.create_review(brand="Apple", text=text, rating=1, suggestion_shown=False)
+    expected = client.predict(text)  # the control group's suggestion is the model's own, stored by the API
+    assert control["suggestion_shown"] is False and control["suggestion_changed"] is None
+    assert control["suggested_rating"] == expected["suggested_rating"]
+    assert control["model_version"] == expected["model_version"]
+    with pytest.raises(ApiError) as raised:  # shown, but which suggestion?
+        client.create_review(brand="Apple", text=text, rating=1, suggestion_shown=True)
+    assert str(raised.value) == "Suggested rating: required when suggestion_shown is true."
+
+
+def test_suggestion_figures_count_both_groups(client):
+    before = client.suggestion_figures(ADMIN_TOKEN)
+    version = client.predict("Anything at all, really.")["model_version"]
+    for rating, suggested in ((4, 4), (2, 4)):
+        client.create_review(
+            brand="Samsung",
+            text="Decent headphones for the price paid.",
+            rating=rating,
+            suggested_rating=suggested,
+            suggestion_shown=True,
+        )
+    client.create_review(
+        brand="Samsung", text="Decent headphones for the price paid.", rating=5, suggestion_shown=False
+    )
+    after = client.suggestion_figures(ADMIN_TOKEN, days=7)
+
+    def reviews(figures, shown):
+        rows = [
+            row
+            for row in figures["anchoring"]
+            if row["version"] == version and row["suggestion_shown"] is shown
+        ]
+        return rows[0]["reviews"] if rows else 0
+
+    assert reviews(after, True) == reviews(before, True) + 2
+    assert reviews(after, False) == reviews(before, False) + 1
+    overall = [row for row in after["anchoring"] if row["version"] is None]
+    assert {row["suggestion_shown"] for row in overall} == {True, False}
+    daily = [row for row in after["daily"] if row["version"] == version]
+    assert daily and 0.0 <= daily[-1]["kept_suggestion"] <= 1.0 and daily[-1]["mean_abs_error"] >= 0.0
+    assert charts.suggestions_per_day(after).data  # the admin chart draws it
+
+
+def test_flagging_a_review(client):
+    created = client.create_review(brand="LEGO", text="Spam spam spam, buy cheap stuff here now.", rating=5)
+    flagged = client.flag_review(ADMIN_TOKEN, created["id"])
+    assert flagged["id"] == created["id"] and flagged["flagged"] is True
+    items = client.list_reviews(ADMIN_TOKEN, brand="LEGO", per_page=100)["items"]
+    assert next(item for item in items if item["id"] == created["id"])["flagged"] is True
+    assert client.flag_review(ADMIN_TOKEN, created["id"], flagged=False)["flagged"] is False
+    with pytest.raises(ApiError) as raised:
+        client.flag_review(ADMIN_TOKEN, 987_654_321)
+    assert raised.value.status == 404
+    with pytest.raises(ApiError) as raised:
+        client.flag_review("not-the-admin-token-at-all", created["id"])
+    assert raised.value.status == 403
+
+
 def test_visitor_headers_extend_the_forwarded_chain():
     visitor = Flask(__name__)
     environ = {"REMOTE_ADDR": "10.0.0.2"}

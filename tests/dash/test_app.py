@@ -64,6 +64,10 @@ def test_the_callbacks_are_wired(web_client):
         "brand-card.children",
         "reviews-table.children",
         "export-download.data",
+        "suggestion-group.data",
+        "anchoring-table.children",
+        "chart-model-suggestions.figure",
+        "review-flag-status.children",
     ):
         assert output in outputs
 

@@ -59,3 +59,35 @@ def test_no_reviews_gives_labelled_empty_charts():
     ):
         assert not figure.data
         assert figure.layout.annotations[0].text.startswith("No reviews")
+
+
+# What GET /api/models/suggestions answers: two versions, one of them on two days.
+DAILY = {
+    "daily": [
+        {"version": "v1", "day": "2026-01-02", "reviews": 4, "kept_suggestion": 0.75, "mean_abs_error": 0.25},
+        {"version": "v1", "day": "2026-01-03", "reviews": 2, "kept_suggestion": 0.5, "mean_abs_error": 1.0},
+        {"version": "v2", "day": "2026-01-03", "reviews": 1, "kept_suggestion": 1.0, "mean_abs_error": 0.0},
+    ],
+    "anchoring": [],
+}
+
+
+def test_suggestions_per_day_draws_both_measures_per_version():
+    figure = charts.suggestions_per_day(DAILY)
+    traces = [(trace.name, trace.xaxis, list(trace.x), list(trace.y)) for trace in figure.data]
+    assert traces == [
+        ("v1", "x", ["2026-01-02", "2026-01-03"], [0.75, 0.5]),
+        ("v1", "x2", ["2026-01-02", "2026-01-03"], [0.25, 1.0]),
+        ("v2", "x", ["2026-01-03"], [1.0]),
+        ("v2", "x2", ["2026-01-03"], [0.0]),
+    ]
+    assert [trace.showlegend for trace in figure.data] == [None, False, None, False]  # one entry each
+    assert figure.data[0].line.color == figure.data[1].line.color != figure.data[2].line.color
+    assert list(figure.data[0].customdata) == [4, 2]  # reviews, in the hover text
+    assert figure.layout.yaxis.tickformat == ".0%"
+
+
+def test_suggestions_per_day_without_reviews():
+    figure = charts.suggestions_per_day({"daily": [], "anchoring": []})
+    assert not figure.data
+    assert figure.layout.annotations[0].text == "No reviews with a suggestion shown yet"

@@ -63,6 +63,18 @@ def test_rating_line(suggested, rating, touched, line):
     assert components.rating_summary(suggested, rating, touched) == line
 
 
+@pytest.mark.parametrize(
+    ("suggested", "rating", "touched", "line"),
+    [
+        (None, None, False, "Choose a rating from 1 to 5 stars."),
+        (4, None, False, "Choose a rating from 1 to 5 stars."),  # a suggestion is never told
+        (4, 2, True, "Your rating 2 ★"),
+    ],
+)
+def test_rating_line_of_the_control_group(suggested, rating, touched, line):
+    assert components.rating_summary(suggested, rating, touched, control=True) == line
+
+
 def test_rating_options_are_one_to_five_stars():
     options = components.rating_options()
     assert [option["value"] for option in options] == [1, 2, 3, 4, 5]

@@ -66,12 +66,35 @@ def test_submit_saves_and_moves_on(request_context):
         "suggested": 4,
         "model_version": "m",
     }
-    message, colour, is_open, following, text, rating, touched = review.submit_review(
-        1, "Warm jacket, lasts for years.", 5, brand, shown
+    message, colour, is_open, following, text, rating, touched, anchor = review.submit_review(
+        1, "Warm jacket, lasts for years.", 5, brand, shown, review.SUGGESTED, True, 4
     )
     assert colour == "success" and is_open and "review of Patagonia was saved" in message
     assert following["name"] != "Patagonia"
-    assert (text, rating, touched) == ("", None, False)
+    assert (text, rating, touched, anchor) == ("", None, False, None)
+    stored = _stored("Patagonia", "Warm jacket, lasts for years.")
+    assert (stored["suggestion_shown"], stored["suggested_rating"], stored["suggestion_changed"]) == (
+        True,
+        4,
+        True,
+    )
+
+
+def test_a_control_group_review_is_stored_as_shown_no_suggestion(request_context):
+    text = "Cosy hoodie, the sleeves are a bit long."
+    shown = {"seq": 0, "percent": 0}  # never scored: the control group's text is not sent while typing
+    result = review.submit_review(1, text, 3, {"name": "Uniqlo"}, shown, review.CONTROL, True, None)
+    assert result[1] == "success", result[0]
+    stored = _stored("Uniqlo", text)
+    assert stored["suggestion_shown"] is False and stored["suggestion_changed"] is None
+    prediction = api_client.get_client().predict(text)
+    assert stored["suggested_rating"] == prediction["suggested_rating"]  # the model's own, for agreement
+    assert stored["score"] == pytest.approx(prediction["score"])
+
+
+def _stored(brand: str, text: str) -> dict[str, Any]:
+    items = api_client.get_client().list_reviews(ADMIN_TOKEN, brand=brand, per_page=100)["items"]
+    return next(item for item in items if item["text"] == text)
 
 
 @pytest.mark.parametrize(
@@ -84,7 +107,7 @@ def test_submit_saves_and_moves_on(request_context):
 def test_submit_asks_for_what_is_missing(request_context, text, rating, expected):
     message, colour, is_open, *rest = review.submit_review(1, text, rating, {"name": "Nike"}, None)
     assert (message, colour, is_open) == (expected, "warning", True)
-    assert rest == [dash.no_update] * 4
+    assert rest == [dash.no_update] * 5
 
 
 def test_submit_with_the_api_down_keeps_everything(request_context, api_down):
@@ -93,7 +116,7 @@ def test_submit_with_the_api_down_keeps_everything(request_context, api_down):
     )
     assert colour == "danger" and is_open
     assert message.startswith(review.NOT_SAVED) and "cannot be reached" in message
-    assert rest == [dash.no_update] * 4  # brand, text, rating and choice stay as they are
+    assert rest == [dash.no_update] * 5  # brand, text, rating and choice stay as they are
 
 
 def test_review_body_sends_the_score_only_for_the_same_text():
@@ -101,6 +124,7 @@ def test_review_body_sends_the_score_only_for_the_same_text():
     assert review.review_body("Nice shoes", 4, shown) == {
         "text": "Nice shoes",
         "rating": 4,
+        "suggestion_shown": True,
         "suggested_rating": 5,
         "score": 0.9,
         "model_version": "m-1",
@@ -108,13 +132,57 @@ def test_review_body_sends_the_score_only_for_the_same_text():
     assert review.review_body("Nice shoes!", 4, shown) == {
         "text": "Nice shoes!",
         "rating": 4,
+        "suggestion_shown": True,
         "suggested_rating": 5,
     }
+
+
+SHOWN = {"text": "Nice shoes", "score": 0.9, "suggested": 5, "model_version": "m-1"}
+NOT_SHOWN = {"text": "Nice shoes", "rating": 4, "suggestion_shown": False}  # no suggestion, no score
+
+
+@pytest.mark.parametrize(
+    ("shown", "group", "touched", "anchor", "expected"),
+    [
+        # The pre-selected suggestion kept, or a rating chosen with a suggestion on screen.
+        (SHOWN, review.SUGGESTED, False, None, (True, 5)),
+        (SHOWN, review.SUGGESTED, True, 5, (True, 5)),
+        (SHOWN, review.SUGGESTED, True, 3, (True, 5)),  # the suggestion on screen at submission
+        ({**SHOWN, "suggested": None}, review.SUGGESTED, True, 3, (True, 3)),  # scoring failed since
+        (SHOWN, None, False, None, (True, 5)),  # the group not known to the server: as suggested
+        # Rated before any suggestion appeared, or never scored, or the control group.
+        (SHOWN, review.SUGGESTED, True, None, NOT_SHOWN),
+        ({"seq": 0}, review.SUGGESTED, True, None, NOT_SHOWN),
+        (None, review.SUGGESTED, True, None, NOT_SHOWN),
+        (SHOWN, review.CONTROL, True, None, NOT_SHOWN),
+        (SHOWN, review.CONTROL, True, 5, NOT_SHOWN),
+    ],
+)
+def test_review_body_says_whether_the_visitor_saw_a_suggestion(shown, group, touched, anchor, expected):
+    body = review.review_body("Nice shoes", 4, shown, group, touched, anchor)
+    if expected == NOT_SHOWN:
+        assert body == NOT_SHOWN
+    else:
+        assert (body["suggestion_shown"], body["suggested_rating"]) == expected
 
 
 def test_summarize_rating():
     assert review.summarize_rating({"suggested": 4}, 2, True) == "suggested 4 ★ — your rating 2 ★"
     assert review.summarize_rating(None, None, False).startswith("Start typing")
+    assert (
+        review.summarize_rating({"suggested": 4}, None, False, review.CONTROL)
+        == "Choose a rating from 1 to 5 stars."
+    )
+    assert review.summarize_rating({"suggested": 4}, 2, True, review.CONTROL) == "Your rating 2 ★"
+
+
+def test_the_control_share_comes_from_the_settings(web_app):
+    with web_app.server.test_request_context("/"):
+        assert (
+            review.control_share()
+            == web_app.server.extensions["brandpulse.web_settings"].suggestion_control_share
+        )
+    assert review.control_share() == 0.1  # outside an app: the default
 
 
 def test_sign_in(request_context):
@@ -170,3 +238,91 @@ def test_charts_and_summary(request_context):
     assert suggestions.data[0].type == "heatmap"
     summary, *figures = admin.load_charts(None, None)
     assert summary is None
+
+
+def test_flagging_from_the_admin_page(request_context):
+    client = api_client.get_client()
+    created = client.create_review(
+        brand="Starbucks", text="Buy followers cheap at example dot com!!", rating=5
+    )
+    assert admin.flag(ADMIN_TOKEN, created["id"], True) == (
+        f"Review {created['id']} flagged: it will never be used to retrain the model."
+    )
+    assert _stored("Starbucks", created["text"])["flagged"] is True
+    page = admin.fetch_page(ADMIN_TOKEN, 1, 100, "Starbucks", admin.ANY, admin.DEFAULT_SORT)
+    table = str(admin.reviews_table(page["items"]).to_plotly_json())
+    assert "'action': 'unflag'" in table and "table-warning" in table
+    assert "unflagged" in admin.flag(ADMIN_TOKEN, created["id"], False)
+    assert _stored("Starbucks", created["text"])["flagged"] is False
+    assert "was not changed" in admin.flag(ADMIN_TOKEN, 987_654_321, True)
+
+
+ANCHORING = [
+    {
+        "version": None,
+        "suggestion_shown": False,
+        "reviews": 4,
+        "kept_suggestion": 0.25,
+        "mean_abs_error": 1.25,
+    },
+    {"version": None, "suggestion_shown": True, "reviews": 10, "kept_suggestion": 0.7, "mean_abs_error": 0.4},
+    {
+        "version": "m-1",
+        "suggestion_shown": False,
+        "reviews": 4,
+        "kept_suggestion": 0.25,
+        "mean_abs_error": 1.25,
+    },
+    {"version": "m-1", "suggestion_shown": True, "reviews": 6, "kept_suggestion": 0.5, "mean_abs_error": 0.5},
+    {"version": "m-2", "suggestion_shown": True, "reviews": 4, "kept_suggestion": 1.0, "mean_abs_error": 0.0},
+]
+
+
+def test_anchoring_rows_pair_the_groups_and_take_the_difference():
+    rows = admin.anchoring_rows(ANCHORING)
+    assert [row["version"] for row in rows] == [None, "m-1", "m-2"]
+    overall, first, second = rows
+    assert (overall["shown"]["reviews"], overall["control"]["reviews"]) == (10, 4)
+    assert overall["kept_effect"] == pytest.approx(0.45)
+    assert overall["error_effect"] == pytest.approx(-0.85)
+    assert first["kept_effect"] == pytest.approx(0.25)
+    assert second["control"] is None and second["kept_effect"] is None  # no control group: no effect
+    assert admin.anchoring_rows([]) == []
+
+
+def test_the_anchoring_table():
+    table = admin.anchoring_table(ANCHORING)
+    cells = [
+        [
+            cell.children if isinstance(cell.children, str | int) else cell.children.children
+            for cell in row.children
+        ]
+        for row in table.children[1].children
+    ]
+    assert cells[0] == ["All versions", 10, "70%", "0.40 ★", 4, "25%", "1.25 ★", "+45.0 pts", "-0.85 ★"]
+    assert cells[2] == ["m-2", 4, "100%", "0.00 ★", 0, "—", "—", "—", "—"]
+    assert "No reviews" in str(admin.anchoring_table([]).to_plotly_json())
+
+
+def test_suggestion_figures_on_the_admin_page(request_context):
+    client = api_client.get_client()
+    client.create_review(
+        brand="Decathlon",
+        text="Sturdy tent, easy to pitch.",
+        rating=4,
+        suggested_rating=4,
+        suggestion_shown=True,
+    )
+    client.create_review(
+        brand="Decathlon", text="Sturdy tent, easy to pitch.", rating=2, suggestion_shown=False
+    )
+    table, figure = admin.load_suggestions(ADMIN_TOKEN, None)
+    assert table.id == "anchoring-list" and "All versions" in str(table.to_plotly_json())
+    assert figure.data and figure.data[0].type == "scatter"
+    assert admin.load_suggestions(None, None)[0] is None
+
+
+def test_suggestion_figures_with_the_api_down(request_context, api_down):
+    table, figure = admin.load_suggestions(ADMIN_TOKEN, None)
+    assert "could not be loaded" in str(table.children) and not figure.data
+    assert "cannot be reached" in admin.flag(ADMIN_TOKEN, 1, True)

@@ -92,6 +92,9 @@ def test_submit_stores_the_review_with_the_visitors_rating(browser, api, web_ser
     assert review["rating"] == chosen
     assert review["suggested_rating"] == final_suggestion
     assert review["score"] is not None and review["model_version"]
+    # Chosen with a suggestion on screen: it was shown, and whether the rating differs is recorded.
+    assert review["suggestion_shown"] is True
+    assert review["suggestion_changed"] is (chosen != final_suggestion)
     assert "Chrome" in review["user_agent"]  # the visitor's browser, forwarded by the web server
     assert review["ip_address"] == "127.0.0.1"
     assert_only_loopback(requested_urls(browser))
@@ -187,9 +190,9 @@ def test_a_stale_score_never_replaces_a_newer_one(browser, api, web_server):
         const skip = window.dash_clientside.no_update;
         const result = (seq, text) => ({seq: seq, text: text, percent: 80, label: "80%", color: "success",
                                         status: "Positive", suggested: 4});
-        const stale = guard(result(4, "Grea"), {seq: 5}, false);
-        const newer = guard(result(6, "Great"), {seq: 5}, false);
-        const chosen = guard(result(7, "Great!"), {seq: 6}, true);
+        const stale = guard(result(4, "Grea"), {seq: 5}, false, 0);
+        const newer = guard(result(6, "Great"), {seq: 5}, false, 0);
+        const chosen = guard(result(7, "Great!"), {seq: 6}, true, 0);
         return {
             staleDropped: stale.every((value) => value === skip),
             newer: newer.slice(0, 5).concat([newer[6]]),
@@ -202,3 +205,102 @@ def test_a_stale_score_never_replaces_a_newer_one(browser, api, web_server):
         "newer": [80, "80%", "success", "Positive", "5", 4],
         "ratingKept": True,
     }
+
+
+def stored_review(api, brand: str, text: str) -> dict:
+    """The review the API stored for `brand` with exactly `text` (admin view)."""
+    return next(
+        item
+        for item in api_get(api, "/api/reviews", brand=brand, per_page=100)["items"]
+        if item["text"] == text
+    )
+
+
+def submit_and_wait(driver) -> str:
+    """Click Submit and wait for the confirmation; its text."""
+    driver.find_element(By.ID, "submit-review").click()
+    message = alert(driver)
+    assert "alert-success" in message.get_attribute("class"), message.text
+    return message.text
+
+
+def group_of(driver) -> str:
+    """The session's group, once the page has drawn it ("control" or "suggested")."""
+    wait(driver).until(
+        lambda d: (
+            d.find_element(By.ID, "review-form").get_attribute("data-suggestion-group")
+            in ("control", "suggested")
+        )
+    )
+    return driver.find_element(By.ID, "review-form").get_attribute("data-suggestion-group")
+
+
+def test_a_control_session_is_shown_no_suggestion(browser, api, control_web_server):
+    """SUGGESTION_CONTROL_SHARE=1: no score, no suggestion, no pre-selected star; the API stores
+    that none was shown, with the model's own suggestion."""
+    browser.get(control_web_server.url + "/healthz")
+    browser.execute_script("window.sessionStorage.clear()")  # a new session on this origin
+    before = predict_requests(api)
+    brand = open_review_page(browser, control_web_server)
+    assert group_of(browser) == "control"
+    assert (
+        browser.execute_script("return window.sessionStorage.getItem('brandpulse.suggestion-group')")
+        == "control"
+    )
+    assert not browser.find_element(By.ID, "score-area").is_displayed()
+    summary = browser.find_element(By.ID, "rating-summary")
+    assert summary.text == "Choose a rating from 1 to 5 stars."
+    text = "The jacket is warm but the zip broke within a week of wearing it."
+    type_text(browser, text)
+    assert checked_rating(browser) is None
+    choose_rating(browser, 3)
+    wait(browser).until(lambda d: d.find_element(By.ID, "rating-summary").text == "Your rating 3 ★")
+    assert "suggested" not in browser.find_element(By.ID, "review-form").text
+    assert not browser.find_element(By.ID, "score-area").is_displayed()
+    screenshot(browser, "review-control")
+    assert f"review of {brand} was saved" in submit_and_wait(browser)
+    # Nothing was scored while the visitor wrote (the first keystroke would have been sent at once).
+    assert predict_requests(api) == before
+
+    review = stored_review(api, brand, text)
+    assert review["rating"] == 3
+    assert review["suggestion_shown"] is False and review["suggestion_changed"] is None
+    model = requests.post(api.url + "/api/predict", json={"review": text}, timeout=10).json()
+    assert review["suggested_rating"] == model["suggested_rating"]  # computed by the server
+    assert review["model_version"] == model["model_version"]
+
+    # The group is kept for the whole browser session.
+    open_review_page(browser, control_web_server)
+    assert group_of(browser) == "control"
+    assert_only_loopback(requested_urls(browser))
+
+
+def test_a_suggested_session_stores_the_suggestion_shown(browser, api, web_server):
+    """SUGGESTION_CONTROL_SHARE=0: the kept suggestion is stored as shown; a rating chosen before any
+    suggestion appeared is stored as not shown."""
+    brand = open_review_page(browser, web_server)
+    assert group_of(browser) == "suggested"
+    assert browser.find_element(By.ID, "score-area").is_displayed()
+    text = "Lovely staff and the coffee was great, I will come back."
+    type_text(browser, text)
+    wait_for_score_of(browser, text)
+    suggested = suggested_stars(browser)
+    assert checked_rating(browser) == suggested
+    submit_and_wait(browser)
+    review = stored_review(api, brand, text)
+    assert review["suggestion_shown"] is True and review["suggestion_changed"] is False
+    assert (review["rating"], review["suggested_rating"]) == (suggested, suggested)
+
+    # A star chosen before anything was typed: the suggestion that follows did not anchor it.
+    wait(browser).until(lambda d: d.find_element(By.ID, "brand-name").text != brand)
+    brand = browser.find_element(By.ID, "brand-name").text
+    choose_rating(browser, 2)
+    text = "Slow service and a cold sandwich, not worth the price."
+    type_text(browser, text)
+    wait_for_score_of(browser, text)
+    assert checked_rating(browser) == 2
+    submit_and_wait(browser)
+    review = stored_review(api, brand, text)
+    assert review["suggestion_shown"] is False and review["suggestion_changed"] is None
+    model = requests.post(api.url + "/api/predict", json={"review": text}, timeout=10).json()
+    assert review["suggested_rating"] == model["suggested_rating"]

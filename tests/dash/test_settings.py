@@ -15,6 +15,7 @@ def test_defaults_need_no_environment():
     assert settings.web_port == 8050
     assert settings.api_timeout == 5.0
     assert settings.logo_dir == BUNDLED_LOGOS
+    assert settings.suggestion_control_share == 0.1
 
 
 def test_empty_variables_mean_the_default():
@@ -35,6 +36,16 @@ def test_environment_then_overrides():
     assert settings.logo_dir == Path("/srv/logos")
 
 
+@pytest.mark.parametrize(("raw", "share"), [("0", 0.0), ("1", 1.0), (" 0.25 ", 0.25), ("1e-1", 0.1)])
+def test_the_control_share_is_a_probability(raw, share):
+    settings = WebSettings.from_env(environ={"SUGGESTION_CONTROL_SHARE": raw})
+    assert settings.suggestion_control_share == share
+    assert (
+        WebSettings.from_env(environ={}, overrides={"suggestion_control_share": 1}).suggestion_control_share
+        == 1.0
+    )
+
+
 @pytest.mark.parametrize(
     ("environ", "message"),
     [
@@ -44,6 +55,10 @@ def test_environment_then_overrides():
         ({"WEB_PORT": "0"}, "WEB_PORT"),
         ({"API_TIMEOUT": "0"}, "API_TIMEOUT"),
         ({"LOG_LEVEL": "LOUD"}, "LOG_LEVEL"),
+        ({"SUGGESTION_CONTROL_SHARE": "-0.1"}, "SUGGESTION_CONTROL_SHARE"),
+        ({"SUGGESTION_CONTROL_SHARE": "1.5"}, "SUGGESTION_CONTROL_SHARE"),
+        ({"SUGGESTION_CONTROL_SHARE": "nan"}, "SUGGESTION_CONTROL_SHARE"),
+        ({"SUGGESTION_CONTROL_SHARE": "ten percent"}, "SUGGESTION_CONTROL_SHARE"),
     ],
 )
 def test_bad_values_are_refused_with_the_variable_named(environ, message):

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import json
+import re
+import shlex
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +29,48 @@ DOCKERFILES = {
 def load_yaml(path: Path) -> Any:
     """One YAML document, parsed safely."""
     return yaml.safe_load(path.read_text(encoding="utf-8"))
+
+
+def instructions(service: str) -> list[tuple[str, object]]:
+    """(INSTRUCTION, arguments) pairs; JSON arguments are parsed, continuations joined."""
+    text = re.sub(r"\\\n", " ", DOCKERFILES[service].read_text())
+    result: list[tuple[str, object]] = []
+    for line in text.splitlines():
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        name, _, rest = line.partition(" ")
+        rest = rest.strip()
+        if name.upper() in ("CMD", "ENTRYPOINT") and rest.startswith("["):
+            result.append((name.upper(), json.loads(rest)))
+        else:
+            result.append((name.upper(), rest))
+    return result
+
+
+def image_environment(service: str) -> dict[str, str]:
+    """The `ENV` variables of the final stage of a service's Dockerfile (`$VAR` left as written)."""
+    steps = instructions(service)
+    last_from = max(index for index, (name, _) in enumerate(steps) if name == "FROM")
+    environment: dict[str, str] = {}
+    for name, args in steps[last_from:]:
+        if name == "ENV":
+            environment.update(word.split("=", 1) for word in shlex.split(str(args)))
+    return environment
+
+
+def container_model_dir(environment: Mapping[str, Any]) -> Path:
+    """MODEL_DIR as the API's settings resolve it in its image, with `environment` set on top.
+
+    Only the variables that decide it are taken (DATA_DIR, MODEL_DIR), and only when given a
+    literal value: a name passed on from .env with no value there leaves the image's default.
+    """
+    from brandpulse.api.settings import Settings
+
+    given = {**image_environment("api"), **{key: value for key, value in environment.items() if value}}
+    decisive = {key: str(given[key]) for key in ("DATA_DIR", "MODEL_DIR") if key in given}
+    assert not any("$" in value for value in decisive.values()), f"interpolated: {decisive}"
+    return Settings.from_env(decisive).model_dir
 
 
 @pytest.fixture(scope="session")

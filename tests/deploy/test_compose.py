@@ -5,18 +5,23 @@ from __future__ import annotations
 import importlib
 import re
 import shlex
+import tomllib
 from dataclasses import fields
+from pathlib import PurePosixPath
 from typing import Any
 
 import pytest
+from apscheduler.triggers.cron import CronTrigger
 
 from brandpulse.api.settings import Settings
 from brandpulse.dash.settings import WebSettings
 from tests.conftest import REPO_ROOT
-from tests.deploy.conftest import COMPOSE_FILES, load_yaml
+from tests.deploy.conftest import COMPOSE_FILES, container_model_dir, instructions, load_yaml
 
 SECRETS = ("POSTGRES_PASSWORD", "ADMIN_TOKEN")
 SERVERS = {"api": ("/healthz", "api_routes"), "dash": ("/healthz", "dash_routes")}
+# Settings only the API server needs: `retrain` gets every other one, as the API does.
+SERVER_ONLY = {"ADMIN_TOKEN", "API_HOST", "API_PORT", "TRUSTED_PROXIES"}
 
 
 def _environment(service: dict[str, Any]) -> dict[str, Any]:
@@ -52,8 +57,6 @@ def _check_flask_cli(command: list[str]) -> None:
 
 
 def _check_script(command: list[str]) -> None:
-    import tomllib
-
     scripts = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())["project"]["scripts"]
     assert command[0] in scripts, f"{command[0]} is not a [project.scripts] entry"
     assert callable(_import_object(scripts[command[0]]))
@@ -77,7 +80,7 @@ def test_the_compose_files_parse():
         assert isinstance(load_yaml(path)["services"], dict), path
 
 
-@pytest.mark.parametrize("service", ["migrate", "api", "dash", "train"])
+@pytest.mark.parametrize("service", ["migrate", "api", "dash", "retrain", "train"])
 def test_every_command_refers_to_code_that_imports(compose, service):
     command = compose["services"][service]["command"]
     assert isinstance(command, list), "exec form, so signals reach the server"
@@ -85,8 +88,6 @@ def test_every_command_refers_to_code_that_imports(compose, service):
 
 
 def test_the_image_default_commands_import_too():
-    from tests.deploy.test_dockerfiles import instructions
-
     for dockerfile in ("api", "dash"):
         (cmd,) = [args for name, args in instructions(dockerfile) if name == "CMD"]
         check_command(cmd)
@@ -149,6 +150,7 @@ def test_every_setting_reaches_its_container(compose):
     """A setting put in .env is passed on (by name) or fixed by compose, for each service."""
     expected = {
         "api": {item.name.upper() for item in fields(Settings)},
+        "retrain": {item.name.upper() for item in fields(Settings)} - SERVER_ONLY,
         "dash": {item.name.upper() for item in fields(WebSettings)},
     }
     for service, names in expected.items():
@@ -156,7 +158,8 @@ def test_every_setting_reaches_its_container(compose):
         missing, unknown = sorted(names - set(environment)), sorted(set(environment) - names)
         assert not missing and not unknown, f"{service}: missing {missing}, unknown {unknown}"
     api_env = _environment(compose["services"]["api"])
-    assert api_env["DATABASE_URL"] == _environment(compose["services"]["migrate"])["DATABASE_URL"]
+    for service in ("migrate", "retrain"):
+        assert api_env["DATABASE_URL"] == _environment(compose["services"][service])["DATABASE_URL"], service
     assert "@db:5432/" in api_env["DATABASE_URL"]
     dash_env = _environment(compose["services"]["dash"])
     assert dash_env["API_URL"] == f"http://api:{api_env['API_PORT']}"
@@ -174,3 +177,63 @@ def test_make_run_procfile_runs_the_compose_commands(compose):
         words = shlex.split(procfile[process])
         command = words[words.index("exec") + 1 :]
         assert command == compose["services"][service]["command"], process
+
+
+def _mounts(service: dict[str, Any]) -> dict[str, str]:
+    """Volume source (a named volume or a host path) -> its path in the container."""
+    return {volume.split(":")[0]: volume.split(":")[1] for volume in service["volumes"]}
+
+
+def test_retrain_runs_on_a_schedule_only_in_the_learning_profile(compose, capsys):
+    services = compose["services"]
+    retrain, api = services["retrain"], services["api"]
+    assert retrain["profiles"] == ["learning"], "a plain `docker compose up` must not start it"
+    assert (retrain["image"], retrain["build"]) == (api["image"], api["build"]), "the API's image"
+    assert retrain["depends_on"] == api["depends_on"], "db healthy and migrate completed"
+    assert retrain["restart"] == "unless-stopped"
+    assert "ports" not in retrain and "expose" not in retrain, "it serves nothing"
+    # No `user:` override: the image's own non-root user (checked in test_dockerfiles).
+    assert "user" not in retrain
+    assert [args for name, args in instructions("api") if name == "USER"][-1] not in ("root", "0")
+
+    program, option, schedule = retrain["command"]
+    assert [program, option] == ["retrain", "--schedule"]
+    match = re.fullmatch(r"\$\{RETRAIN_SCHEDULE:-([^}]+)\}", schedule)
+    assert match, f"the schedule comes from .env, with the code's default: {schedule}"
+    default = Settings.from_env({}).retrain_schedule
+    assert match.group(1) == default
+    CronTrigger.from_crontab(default)  # a 5-field cron expression that APScheduler reads
+
+    # The options compose uses are `retrain`'s own (its --help exits before any setting is read).
+    scripts = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())["project"]["scripts"]
+    with pytest.raises(SystemExit) as exited:
+        _import_object(scripts["retrain"])(["--help"])
+    assert exited.value.code == 0
+    assert option in capsys.readouterr().out
+
+
+def test_retrain_writes_to_the_apis_models_volume_and_reads_the_corpus(compose):
+    services = compose["services"]
+    retrain, api = services["retrain"], services["api"]
+    environment = _environment(retrain)
+    mounts, api_mounts = _mounts(retrain), _mounts(api)
+    # The registry's checkpoints: the same named volume at the same MODEL_DIR as the API.
+    assert "models" in compose["volumes"]
+    assert mounts["models"] == api_mounts["models"]
+    assert container_model_dir(environment) == container_model_dir(_environment(api))
+    assert str(container_model_dir(environment)) == mounts["models"]
+
+    # The base corpus `make corpus` writes (the code's default path, relative to the repository),
+    # mounted read-only and named by an absolute path in the container.
+    data = next(volume for volume in retrain["volumes"] if volume.startswith("./data:"))
+    assert data.endswith(":ro")
+    corpus = PurePosixPath(environment["RETRAIN_BASE_CORPUS"])
+    assert corpus.is_absolute()
+    on_host = PurePosixPath("data") / corpus.relative_to(mounts["./data"])
+    assert str(on_host) == str(Settings.from_env({}).retrain_base_corpus)
+
+    # CPU heavy: threads within its CPU limit, and a lower CPU weight than the API's default.
+    threads = re.fullmatch(r"\$\{RETRAIN_THREADS:-(\d+)\}", environment["RETRAIN_THREADS"])
+    assert threads, environment["RETRAIN_THREADS"]
+    assert 1 <= int(threads.group(1)) <= float(retrain["deploy"]["resources"]["limits"]["cpus"])
+    assert retrain["cpu_shares"] < 1024

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import fnmatch
-import json
 import re
 import subprocess
 import sys
@@ -13,29 +12,12 @@ import zipfile
 import pytest
 
 from tests.conftest import REPO_ROOT
-from tests.deploy.conftest import DOCKERFILES
+from tests.deploy.conftest import DOCKERFILES, instructions
 
 REQUIREMENTS = {"api": "api.txt", "dash": "web.txt", "train": "training.txt"}
 EXTRAS = {"api": ["api"], "dash": ["web"], "train": ["training"]}
 WITH_TORCH = {"api", "train"}
 PYPROJECT = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())
-
-
-def instructions(service: str) -> list[tuple[str, object]]:
-    """(INSTRUCTION, arguments) pairs; JSON arguments are parsed, continuations joined."""
-    text = re.sub(r"\\\n", " ", DOCKERFILES[service].read_text())
-    result: list[tuple[str, object]] = []
-    for line in text.splitlines():
-        line = line.strip()
-        if not line or line.startswith("#"):
-            continue
-        name, _, rest = line.partition(" ")
-        rest = rest.strip()
-        if name.upper() in ("CMD", "ENTRYPOINT") and rest.startswith("["):
-            result.append((name.upper(), json.loads(rest)))
-        else:
-            result.append((name.upper(), rest))
-    return result
 
 
 def _dockerignore() -> list[str]:

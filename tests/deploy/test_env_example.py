@@ -1,4 +1,5 @@
-""".env.example lists exactly the variables that are read: by the code's settings, or by compose.
+""".env.example lists exactly the variables that are read: by the code's settings, or by compose
+(interpolated into the compose files, or Compose's own, such as COMPOSE_PROFILES).
 
 The code's set is found by reading the source with `ast`, not by asking the settings classes:
 every module of src/ that touches the environment must be a settings module, and a settings
@@ -18,6 +19,8 @@ from tests.deploy.conftest import COMPOSE_FILES, ENV_EXAMPLE, load_yaml
 SRC = REPO_ROOT / "src"
 SETTINGS_MODULES = {SRC / "api" / "settings.py", SRC / "dash" / "settings.py"}
 SECRETS = ("POSTGRES_PASSWORD", "ADMIN_TOKEN")
+# Read by Docker Compose itself from .env (its own settings, not interpolated into the files).
+COMPOSE_OWN = {"COMPOSE_PROFILES"}
 
 
 def _touches_environment(tree: ast.AST) -> bool:
@@ -111,7 +114,7 @@ def test_every_variable_read_is_in_the_example():
 
 
 def test_every_variable_in_the_example_is_read():
-    unread = set(example_variables()) - code_variables() - compose_variables()
+    unread = set(example_variables()) - code_variables() - compose_variables() - COMPOSE_OWN
     assert not unread, f"nothing reads these .env.example variables: {sorted(unread)}"
 
 
@@ -119,3 +122,33 @@ def test_the_example_holds_no_secret():
     variables = example_variables()
     for name in SECRETS:
         assert variables[name] == "", f"{name} must be empty in .env.example"
+
+
+def test_the_example_profiles_exist():
+    """`COMPOSE_PROFILES=…` in the example names profiles of docker-compose.yml."""
+    (line,) = [line for line in ENV_EXAMPLE.read_text().splitlines() if "COMPOSE_PROFILES=" in line]
+    named = set(line.split("=", 1)[1].split(","))
+    services = load_yaml(COMPOSE_FILES[0])["services"].values()
+    profiles = {profile for service in services for profile in service.get("profiles", [])}
+    assert named and named <= profiles, f"{sorted(named - profiles)} are not profiles"
+
+
+def test_the_example_defaults_are_the_codes():
+    """A `# NAME=value` line shows the default: read by the settings class, it changes nothing."""
+    from dataclasses import fields
+
+    from brandpulse.api.settings import Settings
+    from brandpulse.dash.settings import WebSettings
+
+    shown = {}
+    for line in ENV_EXAMPLE.read_text().splitlines():
+        match = re.fullmatch(r"#\s?([A-Z][A-Z0-9_]*)=(.+)", line)
+        if match:
+            shown[match.group(1)] = match.group(2).strip().strip('"')  # quotes: as compose reads them
+    for cls in (Settings, WebSettings):
+        default = cls.from_env({})
+        for item in fields(cls):
+            name = item.name.upper()
+            if name in shown:
+                value = getattr(cls.from_env({name: shown[name]}), item.name)
+                assert value == getattr(default, item.name), f"{name}={shown[name]}: the default differs"

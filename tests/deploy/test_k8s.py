@@ -11,14 +11,17 @@ is then validated offline with `kubernetes-validate` (strict: unknown fields are
 from __future__ import annotations
 
 import copy
-from pathlib import Path
+import re
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 import kubernetes_validate
 import pytest
 import yaml
+from apscheduler.triggers.cron import CronTrigger
 
-from tests.deploy.conftest import K8S_DIR, load_yaml
+from brandpulse.api.settings import Settings
+from tests.deploy.conftest import K8S_DIR, container_model_dir, instructions, load_yaml
 
 KUBERNETES_VERSION = "1.33.0"
 SUPPORTED_KEYS = {"apiVersion", "kind", "resources", "namespace", "images", "patches"}
@@ -55,6 +58,8 @@ def _merge(base: Any, patch: Any) -> Any:
 def _pod_spec(obj: dict[str, Any]) -> dict[str, Any] | None:
     if obj["kind"] in POD_TEMPLATE_KINDS:
         return obj["spec"]["template"]["spec"]
+    if obj["kind"] == "CronJob":
+        return obj["spec"]["jobTemplate"]["spec"]["template"]["spec"]
     return None
 
 
@@ -108,7 +113,7 @@ def test_there_is_a_production_overlay():
 
 def test_every_object_is_valid_for_the_pinned_kubernetes_version(objects):
     kinds = sorted({obj["kind"] for obj in objects})
-    assert {"Deployment", "Service", "HorizontalPodAutoscaler", "Ingress", "Job"} <= set(kinds)
+    assert {"Deployment", "Service", "HorizontalPodAutoscaler", "Ingress", "Job", "CronJob"} <= set(kinds)
     for obj in objects:
         try:
             kubernetes_validate.validate(obj, KUBERNETES_VERSION, strict=True)
@@ -209,3 +214,77 @@ def test_the_production_overlay_pins_images_and_a_namespace():
         for container in (_pod_spec(obj) or {}).get("containers", []):
             name, _, tag = container["image"].rpartition(":")
             assert "/" in name and tag not in ("", "latest"), container["image"]
+
+
+def test_every_workload_runs_as_the_images_non_root_user(objects):
+    runs = " ".join(str(args) for name, args in instructions("api") if name == "RUN")
+    uid = int(re.search(r"useradd [^&]*--uid (\d+)", runs).group(1))
+    assert uid != 0
+    for obj in objects:
+        spec = _pod_spec(obj)
+        if spec is None:
+            continue
+        name = f"{obj['kind']}/{obj['metadata']['name']}"
+        assert spec["securityContext"]["runAsNonRoot"] is True, name
+        assert spec["securityContext"]["runAsUser"] == spec["securityContext"]["runAsGroup"] == uid, name
+        for container in spec["containers"]:
+            assert container["securityContext"]["allowPrivilegeEscalation"] is False, name
+            assert container["securityContext"]["capabilities"]["drop"] == ["ALL"], name
+
+
+def _env(container: dict[str, Any]) -> dict[str, Any]:
+    """A container's env: name -> literal value, or the `valueFrom` mapping."""
+    return {item["name"]: item.get("value", item.get("valueFrom")) for item in container.get("env", [])}
+
+
+def _claim_mounts(pod: dict[str, Any], container: dict[str, Any]) -> dict[str, str]:
+    """PersistentVolumeClaim name -> where the container mounts it."""
+    claims = {
+        volume["name"]: volume["persistentVolumeClaim"]["claimName"]
+        for volume in pod.get("volumes", [])
+        if "persistentVolumeClaim" in volume
+    }
+    return {claims[mount["name"]]: mount["mountPath"] for mount in container["volumeMounts"]}
+
+
+def test_the_retrain_cronjob_runs_one_round_at_a_time(objects):
+    cronjob = _by_kind(objects, "CronJob")["brandpulse-retrain"]
+    spec = cronjob["spec"]
+    assert spec["concurrencyPolicy"] == "Forbid", "two rounds never overlap"
+    assert spec["schedule"] == Settings.from_env({}).retrain_schedule
+    CronTrigger.from_crontab(spec["schedule"], timezone=spec["timeZone"])
+    assert spec["startingDeadlineSeconds"] > 0
+    assert spec["successfulJobsHistoryLimit"] >= 1 and spec["failedJobsHistoryLimit"] >= 1
+    job = spec["jobTemplate"]["spec"]
+    assert 0 < job["activeDeadlineSeconds"] <= 2 * 3600
+    assert job["backoffLimit"] <= 2
+    pod = job["template"]["spec"]
+    assert pod["restartPolicy"] == "Never"
+    (container,) = pod["containers"]
+    # One round per Job: the CronJob is the schedule, so no `--schedule` (which never exits).
+    assert container["command"] == ["retrain"] and "args" not in container
+    # Bad settings (2) and a lock held by another round (75) are not retried.
+    (rule,) = [rule for rule in job["podFailurePolicy"]["rules"] if "onExitCodes" in rule]
+    assert rule["action"] == "FailJob" and rule["onExitCodes"]["containerName"] == container["name"]
+    assert {2, 75} <= set(rule["onExitCodes"]["values"])
+    for kind in ("requests", "limits"):
+        assert {"cpu", "memory"} <= set(container["resources"][kind])
+    threads = int(_env(container)["RETRAIN_THREADS"])
+    assert 1 <= threads <= float(container["resources"]["limits"]["cpu"])
+
+
+def test_the_retrain_cronjob_shares_the_apis_image_secret_and_models_volume(objects):
+    pod = _pod_spec(_by_kind(objects, "CronJob")["brandpulse-retrain"])
+    api_pod = _pod_spec(_by_kind(objects, "Deployment")["brandpulse-api"])
+    (container,), (api,) = pod["containers"], api_pod["containers"]
+    assert container["image"] == api["image"]
+    env, api_env = _env(container), _env(api)
+    assert env["DATABASE_URL"] == api_env["DATABASE_URL"], "the same secret reference"
+    # The registry's checkpoints: the same claim, mounted at the MODEL_DIR both resolve to.
+    mounts = _claim_mounts(pod, container)
+    assert mounts["brandpulse-models"] == _claim_mounts(api_pod, api)["brandpulse-models"]
+    assert container_model_dir(env) == container_model_dir(api_env)
+    assert mounts["brandpulse-models"] == str(container_model_dir(env))
+    # The base corpus is copied onto that volume (docs/deploy.md): an absolute path inside it.
+    corpus = PurePosixPath(env["RETRAIN_BASE_CORPUS"])
+    assert corpus.is_absolute() and corpus.is_relative_to(mounts["brandpulse-models"])

@@ -1,5 +1,7 @@
-"""The admin page (`/admin`): sign in with the admin token, browse reviews, export CSV, charts,
-and the model registry (versions with how their suggestions fared; promote, roll back).
+"""The admin page (`/admin`): sign in with the admin token, browse and flag reviews, export CSV,
+charts, and the model registry (versions with how their suggestions fared; promote, roll back),
+with each version's suggestions per day and the anchoring table (agreement with the model with
+the suggestion shown vs. the control group).
 
 The token lives in the browser's session storage only (a `dcc.Store` with `storage_type="session"`)
 and goes to the API as the bearer token with each request this page makes; the Dash server keeps
@@ -38,6 +40,8 @@ PAGE_SIZES = ("20", "50", "100")
 TEXT_PREVIEW = 160
 ANY = "*"  # the "no filter" choice (dbc.Select shows an empty value as its blank placeholder)
 GRAPHS = ("chart-per-day", "chart-ratings", "chart-suggestions", "chart-brands")
+SUGGESTIONS_GRAPH = "chart-model-suggestions"
+SUGGESTION_DAYS = 30  # how far back the per-day chart of the suggestions goes
 FILTER_IDS = ("filter-brand", "filter-rating", "filter-sort", "filter-per-page")
 REJECTED = (401, 403)
 
@@ -52,6 +56,7 @@ def layout(**_query: Any) -> Any:
     return html.Div(
         [
             dcc.Store(id="admin-token", storage_type="session"),
+            dcc.Store(id="reviews-reload", data=0),  # bumped after a flag changes: redraw the page
             dcc.Download(id="export-download"),
             html.H1("Admin", className="h3 mb-3"),
             html.Div(_sign_in_form(), id="signin-section"),
@@ -137,6 +142,7 @@ def _admin_area() -> Any:
                 ],
                 class_name="g-2 align-items-end",
             ),
+            html.Div(id="review-flag-status", className="small mt-2", **{"aria-live": "polite"}),
             html.Div(id="reviews-table", className="mt-2"),
             dbc.Pagination(
                 id="reviews-pagination",
@@ -154,6 +160,16 @@ def _admin_area() -> Any:
             ),
             html.Div(id="model-status", className="small mb-2", **{"aria-live": "polite"}),
             html.Div(id="models-table"),
+            html.H3("How visitors take the suggestions", className="h6 mt-3"),
+            html.P(
+                "Agreement: the share of reviews whose rating equals the model's suggested rating. "
+                "The control group is shown no suggestion while rating; the difference (shown − "
+                "control) is the anchoring effect: agreement that comes from the pre-selected stars, "
+                "not from the visitor's own opinion.",
+                className="small text-body-secondary mb-2",
+            ),
+            html.Div(id="anchoring-table"),
+            dcc.Graph(id=SUGGESTIONS_GRAPH, config={"displaylogo": False, "displayModeBar": "hover"}),
             html.H2("Charts", className="h5 mt-4"),
             dbc.Row(
                 [
@@ -234,7 +250,7 @@ def reviews_table(items: list[dict[str, Any]]) -> Any:
         html.Tr(
             [
                 html.Th(name, scope="col")
-                for name in ("Date (UTC)", "Brand", "Rating", "Suggested", "Score", "Review", "IP")
+                for name in ("Date (UTC)", "Brand", "Rating", "Suggested", "Score", "Review", "IP", "Flag")
             ]
         )
     )
@@ -242,21 +258,66 @@ def reviews_table(items: list[dict[str, Any]]) -> Any:
     for item in items:
         text = item["text"]
         preview = text if len(text) <= TEXT_PREVIEW else text[: TEXT_PREVIEW - 1] + "…"
-        suggested, score = item.get("suggested_rating"), item.get("score")
+        score = item.get("score")
+        flagged = bool(item.get("flagged"))
         rows.append(
             html.Tr(
                 [
                     html.Td(_when(item["created_at"]), className="text-nowrap"),
                     html.Td(item["brand"]),
                     html.Td(components.stars(item["rating"]), className="text-nowrap"),
-                    html.Td(components.stars(suggested) if suggested else "—", className="text-nowrap"),
+                    _suggestion_cell(item),
                     html.Td(f"{components.score_percent(score)}%" if score is not None else "—"),
                     html.Td(preview, title=text, className="review-text"),
                     html.Td(item.get("ip_address") or "—", className="small"),
-                ]
+                    html.Td(_flag_control(item["id"], flagged), className="text-nowrap"),
+                ],
+                className="table-warning" if flagged else None,
             )
         )
     return dbc.Table([header, html.Tbody(rows)], striped=True, hover=True, responsive=True, size="sm")
+
+
+def _suggestion_cell(item: dict[str, Any]) -> Any:
+    """The suggested rating; marked when the visitor was not shown it (the control group)."""
+    suggested = item.get("suggested_rating")
+    if not suggested:
+        return html.Td("—")
+    if item.get("suggestion_shown") is False:
+        return html.Td(
+            [components.stars(suggested), html.Span(" not shown", className="small text-body-secondary")],
+            title="The visitor rated without seeing it (control group, or rated before it appeared).",
+            className="text-nowrap",
+        )
+    return html.Td(components.stars(suggested), className="text-nowrap")
+
+
+def _flag_control(review_id: int, flagged: bool) -> Any:
+    """The flag state and the button that changes it."""
+    button = dbc.Button(
+        "Unflag" if flagged else "Flag",
+        id={"type": "review-flag", "review": review_id, "action": "unflag" if flagged else "flag"},
+        size="sm",
+        color="secondary",
+        outline=True,
+        title="Let the model learn from this review again"
+        if flagged
+        else "Never use this review to retrain the model",
+    )
+    if not flagged:
+        return button
+    return [dbc.Badge("flagged", color="warning", text_color="dark", class_name="me-1"), button]
+
+
+def flag(token: str, review_id: int, flagged: bool) -> str:
+    """Flag a review (or clear its flag) through the API; what happened, in words."""
+    try:
+        row = get_client().flag_review(token, review_id, flagged)
+    except ApiError as error:
+        return f"Review {review_id} was not changed. {error}"
+    if row["flagged"]:
+        return f"Review {row['id']} flagged: it will never be used to retrain the model."
+    return f"Review {row['id']} unflagged: it may be used to retrain the model again."
 
 
 def filters(brand: str | None, rating: str | None) -> dict[str, Any]:
@@ -281,6 +342,7 @@ def fetch_page(token: str, page: int, per_page: int, brand: str, rating: str, so
     Input("reviews-pagination", "active_page"),
     *(Input(filter_id, "value") for filter_id in FILTER_IDS),
     Input("admin-refresh", "n_clicks"),
+    Input("reviews-reload", "data"),
 )
 def load_reviews(
     token: str | None,
@@ -290,6 +352,7 @@ def load_reviews(
     sort: str,
     per_page: str,
     _refresh: int | None,
+    _reload: int | None = None,
 ) -> tuple[Any, ...]:
     """Fetch and draw the requested page of reviews (back to page 1 when a filter changes)."""
     if not token:
@@ -309,6 +372,23 @@ def load_reviews(
         id="reviews-count",
     )
     return [summary, reviews_table(result["items"])], pages, page
+
+
+@callback(
+    Output("review-flag-status", "children"),
+    Output("reviews-reload", "data"),
+    Input({"type": "review-flag", "review": ALL, "action": ALL}, "n_clicks"),
+    State("admin-token", "data"),
+    State("reviews-reload", "data"),
+    prevent_initial_call=True,
+)
+def flag_clicked(_clicks: list[int | None], token: str | None, reloads: int | None) -> tuple[Any, Any]:
+    """A Flag or Unflag click: change the review's flag, then redraw the page of reviews."""
+    trigger = ctx.triggered_id
+    clicked = bool(ctx.triggered and ctx.triggered[0]["value"])  # not a button just drawn
+    if not token or not isinstance(trigger, dict) or not clicked:
+        return dash.no_update, dash.no_update
+    return flag(token, int(trigger["review"]), trigger["action"] == "flag"), (reloads or 0) + 1
 
 
 # ---------------------------------------------------------------- charts, summary and export
@@ -466,3 +546,93 @@ def models(
     except ApiError as error:
         return dbc.Alert(f"The models could not be loaded. {error}", color="danger"), status
     return models_table(listing), status
+
+
+# ---------------------------------------------------------------- suggestions and anchoring
+
+
+def _signed_points(difference: float | None) -> str:
+    return "—" if difference is None else f"{difference * 100:+.1f} pts"
+
+
+def _stars_off(error: float | None, signed: bool = False) -> str:
+    if error is None:
+        return "—"
+    return f"{error:+.2f} ★" if signed else f"{error:.2f} ★"
+
+
+def _difference(entry: dict[str, Any], key: str) -> float | None:
+    """Shown minus control for one figure; None unless both groups have it."""
+    shown, control = entry["shown"] or {}, entry["control"] or {}
+    if shown.get(key) is None or control.get(key) is None:
+        return None
+    return shown[key] - control[key]
+
+
+def anchoring_rows(anchoring: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The API's anchoring rows paired up: per version (None: all versions, first) the figures with
+    the suggestion shown and without it (the control group), and the anchoring effect, shown minus
+    control, for the share agreeing and the mean |rating - suggestion| (None without both)."""
+    paired: dict[str | None, dict[str, Any]] = {}
+    for row in sorted(anchoring, key=lambda row: row["version"] is not None):  # all versions first
+        entry = paired.setdefault(row["version"], {"version": row["version"], "shown": None, "control": None})
+        entry["shown" if row["suggestion_shown"] else "control"] = row
+    return [
+        {
+            **entry,
+            "kept_effect": _difference(entry, "kept_suggestion"),
+            "error_effect": _difference(entry, "mean_abs_error"),
+        }
+        for entry in paired.values()
+    ]
+
+
+def anchoring_table(anchoring: list[dict[str, Any]]) -> Any:
+    """Agreement with the model with the suggestion shown and in the control group, and the difference,
+    overall and per version."""
+    rows = anchoring_rows(anchoring)
+    if not rows:
+        return html.P("No reviews say yet whether a suggestion was shown.", className="text-body-secondary")
+    groups = html.Tr(
+        [
+            html.Th(""),
+            html.Th("Suggestion shown", colSpan=3, scope="colgroup", className="text-center"),
+            html.Th("Control group (not shown)", colSpan=3, scope="colgroup", className="text-center"),
+            html.Th("Anchoring effect", colSpan=2, scope="colgroup", className="text-center"),
+        ]
+    )
+    names = ["Version"] + ["Reviews", "Agree", "Mean |error|"] * 2 + ["Agree", "Mean |error|"]
+    header = html.Thead([groups, html.Tr([html.Th(name, scope="col") for name in names])])
+    body = []
+    for row in rows:
+        cells = [html.Td("All versions" if row["version"] is None else html.Code(row["version"]))]
+        for side in (row["shown"] or {}, row["control"] or {}):
+            cells += [
+                html.Td(side.get("reviews", 0)),
+                html.Td(_percent(side.get("kept_suggestion"))),
+                html.Td(_stars_off(side.get("mean_abs_error"))),
+            ]
+        cells += [
+            html.Td(_signed_points(row["kept_effect"]), className="fw-semibold"),
+            html.Td(_stars_off(row["error_effect"], signed=True)),
+        ]
+        body.append(html.Tr(cells, className="table-light fw-semibold" if row["version"] is None else None))
+    return dbc.Table([header, html.Tbody(body)], size="sm", hover=True, responsive=True, id="anchoring-list")
+
+
+@callback(
+    Output("anchoring-table", "children"),
+    Output(SUGGESTIONS_GRAPH, "figure"),
+    Input("admin-token", "data"),
+    Input("admin-refresh", "n_clicks"),
+)
+def load_suggestions(token: str | None, _refresh: int | None) -> tuple[Any, Any]:
+    """The anchoring table and the per-day chart of each version's suggestions."""
+    if not token:
+        return None, charts.empty_figure("")
+    try:
+        figures = get_client().suggestion_figures(token, days=SUGGESTION_DAYS)
+    except ApiError as error:
+        alert = dbc.Alert(f"The suggestion figures could not be loaded. {error}", color="danger")
+        return alert, charts.empty_figure("", "—")
+    return anchoring_table(figures["anchoring"]), charts.suggestions_per_day(figures)

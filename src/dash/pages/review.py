@@ -3,6 +3,10 @@
 Flow: the browser throttles the text into `score-request` (assets/brandpulse.js); `score_text`
 asks the API for a prediction; the browser shows it unless newer text is already on screen.
 `submit_review` posts the review with the visitor's address and user agent as proxy headers.
+
+Each browser session is assigned once, at random, to the "suggested" group or, with probability
+`SUGGESTION_CONTROL_SHARE`, to the "control" group, which is never shown a suggestion (no score,
+no pre-selected star): its ratings measure how often visitors agree with the model unprompted.
 """
 
 from __future__ import annotations
@@ -12,15 +16,17 @@ from typing import Any
 import dash
 import dash_bootstrap_components as dbc
 from dash import ClientsideFunction, Input, Output, State, callback, clientside_callback, dcc, html
+from flask import has_app_context
 
 from brandpulse.dash import components
 from brandpulse.dash.api_client import ApiError, get_client, visitor_headers
 from brandpulse.dash.logos import logo_src
-from brandpulse.dash.settings import current_settings
+from brandpulse.dash.settings import WebSettings, current_settings
 
 TITLE = "BrandPulse — review a brand"
 NOT_SAVED = "Your review was not saved, and your text is still here. "
 LOOK = {"percent": 0, "label": "", "color": "secondary", "status": ""}  # the bar before any text
+CONTROL, SUGGESTED = "control", "suggested"  # the session's group (assets/brandpulse.js assigns it)
 
 
 def register() -> None:
@@ -28,23 +34,38 @@ def register() -> None:
     dash.register_page(__name__, path="/", name="Review", title=TITLE, order=0, layout=layout)
 
 
+def control_share() -> float:
+    """The share of sessions in the control group (the default outside an app, e.g. in a unit test)."""
+    return (
+        current_settings().suggestion_control_share
+        if has_app_context()
+        else WebSettings().suggestion_control_share
+    )
+
+
 def layout(brand: str | None = None, **_query: Any) -> Any:
     """The page; `/?brand=<name>` asks for a given brand first."""
     return html.Div(
         [
             dcc.Store(id="brand-query", data=brand),
+            # The browser draws the session's group once with this probability and keeps it in
+            # sessionStorage; `suggestion-group` mirrors it for the server callbacks.
+            dcc.Store(id="suggestion-share", data=control_share()),
+            dcc.Store(id="suggestion-group"),
             dcc.Store(id="brand-store"),
             dcc.Store(id="score-request"),
             dcc.Store(id="score-result"),
             dcc.Store(id="score-shown", data={"seq": 0, **LOOK}),
             dcc.Store(id="rating-touched", data=False),
+            # The suggested rating on screen when the visitor last chose a rating (null: none was).
+            dcc.Store(id="rating-anchor", data=None),
             html.H1("Review a brand", className="visually-hidden"),
             dbc.Row(
                 [
                     dbc.Col(
                         html.Div(components.brand_card(None, None), id="brand-card"), md=4, class_name="mb-3"
                     ),
-                    dbc.Col(_form(), md=8),
+                    dbc.Col(html.Div(_form(), id="review-form", **{"data-suggestion-group": ""}), md=8),
                 ]
             ),
         ]
@@ -63,19 +84,24 @@ def _form() -> Any:
                 class_name="mb-2",
                 maxlength=10_000,
             ),
-            dbc.Progress(
-                id="score-bar",
-                value=0,
-                label="",
-                color="secondary",
-                class_name="score-bar mb-1",
-                style={"height": "1.5rem"},
-            ),
-            # data-scored-length: how many characters the shown score is for (tests wait on it).
-            html.Div(
-                id="score-status",
-                className="small text-body-secondary mb-3",
-                **{"aria-live": "polite", "data-scored-length": "0"},
+            html.Div(  # hidden for the control group, which is never shown the model's reading
+                [
+                    dbc.Progress(
+                        id="score-bar",
+                        value=0,
+                        label="",
+                        color="secondary",
+                        class_name="score-bar mb-1",
+                        style={"height": "1.5rem"},
+                    ),
+                    # data-scored-length: how many characters the shown score is for (tests wait on it).
+                    html.Div(
+                        id="score-status",
+                        className="small text-body-secondary mb-3",
+                        **{"aria-live": "polite", "data-scored-length": "0"},
+                    ),
+                ],
+                id="score-area",
             ),
             html.Fieldset(
                 [
@@ -171,9 +197,18 @@ def show_brand(brand: dict[str, Any] | None) -> Any:
 # ---------------------------------------------------------------- live scoring
 
 clientside_callback(
+    ClientsideFunction(namespace="brandpulse", function_name="assignGroup"),
+    Output("suggestion-group", "data"),
+    Output("score-area", "hidden"),
+    Output("review-form", "data-suggestion-group"),
+    Input("suggestion-share", "data"),
+)
+
+clientside_callback(  # the control group's text is never scored while they write
     ClientsideFunction(namespace="brandpulse", function_name="throttleScore"),
     Output("score-request", "data"),
     Input("review-text", "value"),
+    State("suggestion-share", "data"),
 )
 
 
@@ -202,6 +237,7 @@ clientside_callback(
     Input("score-result", "data"),
     State("score-shown", "data"),
     State("rating-touched", "data"),
+    State("suggestion-share", "data"),
     prevent_initial_call=True,
 )
 
@@ -211,10 +247,15 @@ clientside_callback(
     Input("score-shown", "data"),
     Input("rating-input", "value"),
     Input("rating-touched", "data"),
+    Input("suggestion-group", "data"),
 )
-def summarize_rating(shown: dict[str, Any] | None, rating: int | None, touched: bool) -> str:
-    """The suggestion, and the visitor's own rating once they chose one."""
-    return components.rating_summary((shown or {}).get("suggested"), rating, bool(touched))
+def summarize_rating(
+    shown: dict[str, Any] | None, rating: int | None, touched: bool, group: str | None = None
+) -> str:
+    """The suggestion (never for the control group), and the visitor's own rating once they chose one."""
+    return components.rating_summary(
+        (shown or {}).get("suggested"), rating, bool(touched), control=group == CONTROL
+    )
 
 
 clientside_callback(
@@ -228,14 +269,31 @@ clientside_callback(
 # ---------------------------------------------------------------- submit
 
 
-def review_body(text: str, rating: int, shown: dict[str, Any] | None) -> dict[str, Any]:
-    """The model fields sent with a review: the suggestion the visitor saw, and the score if current.
+def review_body(
+    text: str,
+    rating: int,
+    shown: dict[str, Any] | None,
+    group: str | None = SUGGESTED,
+    touched: bool = False,
+    anchor: int | None = None,
+) -> dict[str, Any]:
+    """The model fields sent with a review: whether the visitor saw a suggestion before rating,
+    the suggestion they saw, and the score if current.
 
-    The score is sent only if it belongs to exactly this text; otherwise the API scores the text
-    itself (the suggestion is still the one the visitor saw when choosing).
+    The visitor saw one if their session is not in the control group and a suggestion was on
+    screen when they chose their rating (`anchor`), or they kept the pre-selected one (not
+    `touched`). The suggestion sent is the one on screen at submission (else `anchor`). Without
+    one (`suggestion_shown` false) no suggestion and no score are sent: the API stores the model's
+    own, so agreement without a suggestion can be measured. The score is sent only if it belongs
+    to exactly this text; otherwise the API scores the text itself.
     """
     shown = shown or {}
-    body: dict[str, Any] = {"text": text, "rating": rating, "suggested_rating": shown.get("suggested")}
+    seen = shown.get("suggested") if shown.get("suggested") is not None else anchor
+    saw = group != CONTROL and seen is not None and (not touched or anchor is not None)
+    body: dict[str, Any] = {"text": text, "rating": rating, "suggestion_shown": saw}
+    if not saw:
+        return body
+    body["suggested_rating"] = seen
     if shown.get("score") is not None and shown.get("text") == text:
         body["score"] = shown["score"]
         body["model_version"] = shown.get("model_version")
@@ -250,11 +308,15 @@ def review_body(text: str, rating: int, shown: dict[str, Any] | None) -> dict[st
     Output("review-text", "value"),
     Output("rating-input", "value", allow_duplicate=True),
     Output("rating-touched", "data"),
+    Output("rating-anchor", "data"),
     Input("submit-review", "n_clicks"),
     State("review-text", "value"),
     State("rating-input", "value"),
     State("brand-store", "data"),
     State("score-shown", "data"),
+    State("suggestion-group", "data"),
+    State("rating-touched", "data"),
+    State("rating-anchor", "data"),
     running=[(Output("review-actions", "disabled"), True, False)],  # no second click while posting
     prevent_initial_call=True,
 )
@@ -264,16 +326,21 @@ def submit_review(
     rating: int | None,
     brand: dict[str, Any] | None,
     shown: dict[str, Any] | None,
+    group: str | None = SUGGESTED,
+    touched: bool = False,
+    anchor: int | None = None,
 ) -> tuple[Any, ...]:
     """Post the review; on success thank the visitor and move on to the next brand."""
-    keep = (dash.no_update,) * 4
+    keep = (dash.no_update,) * 5
     if not brand or not (text or "").strip():
         return ("Write a review first.", "warning", True, *keep)
     if rating is None:
         return ("Choose a rating from 1 to 5 stars.", "warning", True, *keep)
     try:
         get_client().create_review(
-            brand=brand["name"], **review_body(text, rating, shown), headers=visitor_headers()
+            brand=brand["name"],
+            **review_body(text, rating, shown, group, bool(touched), anchor),
+            headers=visitor_headers(),
         )
     except ApiError as error:
         return (NOT_SAVED + str(error), "danger", True, *keep)
@@ -282,4 +349,4 @@ def submit_review(
         following = next_brand(exclude=brand["name"]) or brand
     except ApiError:
         following = brand
-    return message, "success", True, following, "", None, False
+    return message, "success", True, following, "", None, False, None

@@ -1,0 +1,315 @@
+"""The learning loop end to end: replay a source's reviews as visitors, retrain, measure before and after.
+
+Starts the API under gunicorn as `make run` does (SQLite in a temporary folder unless
+--database-url, the bundled model as the first champion, rate limits off, 127.0.0.1 a trusted
+proxy so each simulated visitor has an address of its own), then:
+
+1. **before**: scores the next M reviews of the source through `POST /api/predict/batch`;
+2. **replay**: posts N reviews of that source through `POST /api/review` as visitors would: each
+   asks `POST /api/predict` for the suggestion first, as the page does while they type; a
+   visitor posts one to three reviews from one address; `--control-share` of the visitors are
+   the control group (shown no suggestion); of the others, `--lazy-share` keep whatever the model
+   suggests (the echo), the rest give the review's true stars;
+3. **retrain**: one `retrain` round (subprocess, as the schedule runs it), its gate, its promotion;
+4. **swap**: a client asking for a prediction every 0.2 s throughout notes when the new champion
+   first answers, timed from the registry's `promoted_at`, and any failed prediction;
+5. **after**: scores the same M reviews again.
+
+With `--compare-kept-weight W`, a round with kept suggestions weighted W (1.0: no echo
+correction) runs first with `--no-promote`, and its challenger is measured on the same M reviews
+in this process, beside the default round's.
+
+    python bench/crowd_replay.py [--replay 3000] [--evaluate 2000] [--source google_play_apps]
+
+The default source, Google Play app reviews, is the bundled model's held-out source: it never
+trained on it (src/training/bundled/recipe.toml). Target (issue 12): band accuracy on the next
+2,000 up by at least 0.08 after 3,000 replayed reviews, the cycle (retrain, gate, swap) within
+15 minutes on two cores.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import random
+import secrets
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import requests
+from api_latency import free_port, wait_ready  # bench/ is on sys.path
+
+from brandpulse.training.checkpoint import BUNDLED_CHECKPOINT, load_checkpoint
+from brandpulse.training.finetune import star_figures
+from brandpulse.training.predictor import Predictor
+from brandpulse.training.runtime import bf16_is_fast
+from brandpulse.training.scoring import bands_of
+
+BIN = Path(sys.executable).parent
+REPO = Path(__file__).resolve().parent.parent
+FIGURES = ("band_accuracy", "mae", "within_one", "exact_accuracy")
+
+
+def source_rows(corpus: Path, source: str, min_chars: int, seed: int) -> list[dict[str, str]]:
+    """The source's rows long enough to post, in a seeded random order."""
+    with corpus.open(newline="", encoding="utf-8") as handle:
+        rows = [row for row in csv.DictReader(handle) if row["source"] == source]
+    rows = [row for row in rows if len(" ".join(row["text"].split())) >= min_chars]
+    random.Random(seed).shuffle(rows)
+    return rows
+
+
+def figures_of(suggested: Sequence[int], stars: Sequence[int]) -> dict[str, float]:
+    """Band accuracy, MAE, within one star and exact accuracy of suggested ratings."""
+    suggested, stars = np.asarray(suggested), np.asarray(stars)
+    error = np.abs(suggested - stars)
+    return {
+        "band_accuracy": round(float(np.mean(bands_of(suggested) == bands_of(stars))), 4),
+        "mae": round(float(error.mean()), 4),
+        "within_one": round(float(np.mean(error <= 1)), 4),
+        "exact_accuracy": round(float(np.mean(error == 0)), 4),
+    }
+
+
+def score_over_http(session: requests.Session, url: str, rows: list[dict[str, str]]) -> tuple[dict, str]:
+    """Figures of the served model on these rows, through `POST /api/predict/batch`."""
+    suggested, version = [], ""
+    for start in range(0, len(rows), 32):
+        batch = [row["text"] for row in rows[start : start + 32]]
+        response = session.post(f"{url}/api/predict/batch", json={"reviews": batch}, timeout=60)
+        response.raise_for_status()
+        body = response.json()
+        suggested += [prediction["suggested_rating"] for prediction in body["predictions"]]
+        version = body["model_version"]
+    return figures_of(suggested, [int(row["stars"]) for row in rows]), version
+
+
+def replay(
+    session: requests.Session,
+    url: str,
+    rows: list[dict[str, str]],
+    brands: list[str],
+    args: argparse.Namespace,
+) -> dict[str, Any]:
+    """Post the rows as visitors would; counts of what happened."""
+    rng = random.Random(args.seed + 1)
+    counts = {"posted": 0, "control": 0, "kept_lazily": 0, "errors": 0}
+    visitor, left, control, lazy = 0, 0, False, False
+    for row in rows:
+        if left == 0:  # a new visitor: an address, one to three reviews, a group
+            visitor += 1
+            left = rng.randint(1, 3)
+            control = rng.random() < args.control_share
+            lazy = rng.random() < args.lazy_share
+        left -= 1
+        headers = {"X-Forwarded-For": f"10.{visitor >> 16 & 255}.{visitor >> 8 & 255}.{visitor & 255}"}
+        body: dict[str, Any] = {"text": row["text"], "brand": rng.choice(brands), "rating": int(row["stars"])}
+        if control:
+            body["suggestion_shown"] = False
+            counts["control"] += 1
+        else:
+            prediction = session.post(
+                f"{url}/api/predict", json={"review": row["text"]}, headers=headers
+            ).json()
+            body.update(
+                suggestion_shown=True,
+                suggested_rating=prediction["suggested_rating"],
+                score=prediction["score"],
+                model_version=prediction["model_version"],
+            )
+            if lazy:
+                body["rating"] = prediction["suggested_rating"]
+                counts["kept_lazily"] += 1
+        response = session.post(f"{url}/api/review", json=body, headers=headers, timeout=60)
+        if response.status_code == 201:
+            counts["posted"] += 1
+        else:
+            counts["errors"] += 1
+    return counts
+
+
+def run_retrain(environ: dict[str, str], report: Path, *extra: str) -> tuple[dict[str, Any], float]:
+    """One `retrain` round as a subprocess; its report and wall time."""
+    started = time.perf_counter()
+    subprocess.run(
+        [str(BIN / "retrain"), "--report", str(report), *extra],
+        env=environ,
+        check=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    return json.loads(report.read_text()), time.perf_counter() - started
+
+
+class VersionWatch(threading.Thread):
+    """Asks for a prediction every 0.2 s and notes when (UTC) each served version first answered."""
+
+    def __init__(self, url: str) -> None:
+        super().__init__(daemon=True)
+        self.url = url
+        self.first_seen: dict[str, datetime] = {}
+        self.errors = 0
+        self.stop = threading.Event()
+
+    def run(self) -> None:
+        session = requests.Session()
+        while not self.stop.wait(0.2):
+            try:
+                response = session.post(f"{self.url}/api/predict", json={"review": "Which model answers?"})
+                response.raise_for_status()
+                self.first_seen.setdefault(response.json()["model_version"], datetime.now(UTC))
+            except requests.RequestException:
+                self.errors += 1
+
+
+def swap_seconds(session: requests.Session, url: str, token: str, version: str, watch: VersionWatch) -> float:
+    """Seconds from the promotion (the registry's promoted_at) to the first prediction by `version`."""
+    deadline = time.monotonic() + 60
+    while version not in watch.first_seen and time.monotonic() < deadline:
+        time.sleep(0.2)
+    if version not in watch.first_seen:
+        raise RuntimeError(f"the API did not serve {version} within a minute of the round")
+    rows = session.get(f"{url}/api/models", headers={"Authorization": f"Bearer {token}"}).json()["items"]
+    promoted = datetime.fromisoformat(next(row for row in rows if row["version"] == version)["promoted_at"])
+    return (watch.first_seen[version] - promoted).total_seconds()
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the benchmark and print its figures."""
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--replay", type=int, default=3000, help="reviews posted (N)")
+    p.add_argument("--evaluate", type=int, default=2000, help="following reviews measured (M)")
+    p.add_argument("--source", default="google_play_apps", help="the corpus source replayed")
+    p.add_argument("--corpus", type=Path, default=REPO / "data" / "reviews.csv", help="`make corpus` output")
+    p.add_argument("--control-share", type=float, default=0.1, help="visitors shown no suggestion")
+    p.add_argument("--lazy-share", type=float, default=0.0, help="shown visitors who keep any suggestion")
+    p.add_argument("--compare-kept-weight", type=float, help="also a round with this kept-suggestion weight")
+    p.add_argument("--database-url", default="", help="default: SQLite in a temporary folder")
+    p.add_argument("--seed", type=int, default=2026)
+    args = p.parse_args(argv)
+    out = sys.stdout
+
+    rows = source_rows(args.corpus, args.source, min_chars=20, seed=args.seed)
+    if len(rows) < args.replay + args.evaluate:
+        p.error(f"{args.source} has {len(rows)} usable rows, fewer than --replay + --evaluate")
+    posted, measured = rows[: args.replay], rows[args.replay : args.replay + args.evaluate]
+    held_out = load_checkpoint(BUNDLED_CHECKPOINT).info.get("data", {}).get("holdout_groups") or []
+    out.write(
+        f"source {args.source} ({'never' if args.source in held_out else 'already'} trained on by the "
+        f"bundled model): {len(posted)} replayed, the next {len(measured)} measured; control share "
+        f"{args.control_share}, lazy share {args.lazy_share}; {os.cpu_count()} CPUs\n"
+    )
+
+    with tempfile.TemporaryDirectory() as directory:
+        port = free_port()
+        url = f"http://127.0.0.1:{port}"
+        environ = {
+            **os.environ,
+            "DATA_DIR": directory,
+            "DATABASE_URL": args.database_url,
+            "ADMIN_TOKEN": secrets.token_urlsafe(24),
+            "API_PORT": str(port),
+            "TRUSTED_PROXIES": "127.0.0.1",
+            "MODEL_POLL_SECONDS": "2",
+            "RATE_LIMIT_PREDICT": "",
+            "RATE_LIMIT_PREDICT_BATCH": "",
+            "RATE_LIMIT_REVIEW": "",
+            "RATE_LIMIT_DEFAULT": "",
+            "RETRAIN_BASE_CORPUS": str(args.corpus.resolve()),
+            "LOG_LEVEL": "WARNING",
+        }
+        for command in ("upgrade", "seed-brands"):
+            subprocess.run(
+                [str(BIN / "flask"), "--app", "brandpulse.api", "db", command],
+                env=environ,
+                check=True,
+                stdout=subprocess.DEVNULL,
+            )
+        server = subprocess.Popen(
+            [str(BIN / "gunicorn"), "-c", "python:brandpulse.api.gunicorn_conf", "brandpulse.api.wsgi:app"],
+            env=environ,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        try:
+            wait_ready(port, server)
+            session = requests.Session()
+            brands = [brand["name"] for brand in session.get(f"{url}/api/brands").json()["items"]]
+
+            started = time.perf_counter()
+            before, before_version = score_over_http(session, url, measured)
+            out.write(f"before  {before_version}: {before} ({time.perf_counter() - started:.0f} s)\n")
+
+            started = time.perf_counter()
+            counts = replay(session, url, posted, brands, args)
+            replay_seconds = time.perf_counter() - started
+            out.write(f"replay: {counts} in {replay_seconds:.0f} s\n")
+
+            if args.compare_kept_weight is not None:
+                weight = str(args.compare_kept_weight)
+                report, seconds = run_retrain(
+                    environ, Path(directory) / "compare.json", "--no-promote", "--kept-weight", weight
+                )
+                figures = "-"
+                if report["challenger"]:
+                    path = Path(directory) / "models" / f"{report['challenger']}.safetensors"
+                    predictor = Predictor.from_checkpoint(path, batch_size=128, bf16=bf16_is_fast("cpu"))
+                    stars = np.asarray([int(row["stars"]) for row in measured])
+                    measured_figures = star_figures(predictor, [row["text"] for row in measured], stars)
+                    figures = {key: round(measured_figures[key], 4) for key in FIGURES}
+                out.write(
+                    f"compare: kept weight {weight}: {report['status']} {report['challenger']} "
+                    f"in {seconds:.0f} s, on the next {len(measured)}: {figures}\n"
+                    f"         counts {report['counts']}\n"
+                )
+
+            watch = VersionWatch(url)
+            watch.start()
+            report, retrain_seconds = run_retrain(environ, Path(directory) / "round.json")
+            out.write(
+                f"retrain: {report['status']} {report['challenger']} in {retrain_seconds:.0f} s "
+                f"(steps {report['seconds']})\n         gate: {report['reason']}\n"
+                f"         counts {report['counts']}\n"
+            )
+            swap = 0.0
+            if report["status"] == "promoted":
+                swap = swap_seconds(session, url, environ["ADMIN_TOKEN"], report["challenger"], watch)
+            watch.stop.set()
+            watch.join()
+            out.write(
+                f"swap: served {swap:.1f} s after the promotion (MODEL_POLL_SECONDS 2); "
+                f"{watch.errors} failed predictions while retraining and swapping\n"
+            )
+
+            after, after_version = score_over_http(session, url, measured)
+            out.write(f"after   {after_version}: {after}\n")
+        finally:
+            server.send_signal(signal.SIGTERM)
+            try:
+                server.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                server.kill()
+
+    gain = after["band_accuracy"] - before["band_accuracy"]
+    out.write(
+        f"\nband accuracy {before['band_accuracy']:.4f} -> {after['band_accuracy']:.4f} ({gain:+.4f}, "
+        f"target +0.08); MAE {before['mae']:.3f} -> {after['mae']:.3f}; within one "
+        f"{before['within_one']:.3f} -> {after['within_one']:.3f}\n"
+        f"cycle (retrain, gate, swap): {retrain_seconds + swap:.0f} s (target 900 s)\n"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

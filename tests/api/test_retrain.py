@@ -1,0 +1,219 @@
+"""`retrain` for real: the bundled model, the corpus, stored reviews posted through the API.
+
+Each round fine-tunes for a few CNN steps only (`max_steps`): the filters, the gate, the
+registry and the lock are what these tests check; the replay benchmark measures how much a
+full round learns (bench/crowd_replay.py).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import random
+import threading
+from pathlib import Path
+
+import pytest
+from flask import Flask
+
+from brandpulse.api import registry, retrain
+from brandpulse.api.db import get_database
+from brandpulse.api.models import ModelVersion
+from brandpulse.training.checkpoint import load_checkpoint
+
+pytestmark = pytest.mark.slow
+
+STEPS = 10  # CNN steps of a test round
+
+
+@pytest.fixture(scope="module")
+def app_reviews(reviews_csv: Path) -> list[dict[str, str]]:
+    """Google Play app reviews (the bundled model's held-out source), shuffled, long enough to post."""
+    with reviews_csv.open(newline="", encoding="utf-8") as handle:
+        rows = [
+            r for r in csv.DictReader(handle) if r["source"] == "google_play_apps" and len(r["text"]) >= 30
+        ]
+    random.Random(7).shuffle(rows)
+    return rows[:1200]
+
+
+@pytest.fixture
+def database_url(tmp_path: Path) -> str:
+    """SQLite only: a round takes most of a minute, and reads and writes through the same code on
+    either database (PostgreSQL's own part, the advisory lock, has its test below)."""
+    return f"sqlite:///{(tmp_path / 'data' / 'api.sqlite3').as_posix()}"
+
+
+@pytest.fixture
+def learning_app(make_app, tmp_path, bundled_checkpoint, reviews_csv) -> Flask:
+    model_dir = tmp_path / "models"
+    app = make_app(
+        MODEL_PATH=bundled_checkpoint,
+        MODEL_DIR=model_dir,
+        RETRAIN_BASE_CORPUS=reviews_csv,
+        RETRAIN_MIN_REVIEWS=100,
+        RETRAIN_FIXED_TEST_ROWS=1500,
+        TRUSTED_PROXIES="127.0.0.1",
+    )
+    with app.app_context(), get_database().connection_context():
+        registry.register_first_champion(bundled_checkpoint, model_dir)
+    return app
+
+
+def post(app: Flask, rows: list[dict[str, str]], *, invert: bool = False, address=None) -> None:
+    """Post the rows as visitors (one address each unless `address`), with the true or inverted stars."""
+    client = app.test_client()
+    for i, row in enumerate(rows):
+        stars = int(row["stars"])
+        body = {
+            "text": row["text"],
+            "brand": "Nike",
+            "rating": 6 - stars if invert else stars,
+            "suggested_rating": 3,
+            "score": 0.5,
+            "suggestion_shown": False,
+        }
+        forwarded = address or f"10.{i >> 16 & 255}.{i >> 8 & 255}.{i & 255}"
+        response = client.post("/api/review", json=body, headers={"X-Forwarded-For": forwarded})
+        assert response.status_code == 201, response.get_json()
+
+
+def rows_of(app: Flask) -> dict[str, ModelVersion]:
+    with app.app_context(), get_database().connection_context():
+        return {row.version: row for row in registry.list_versions()}
+
+
+def test_too_few_reviews_skip_the_round(learning_app, app_reviews):
+    post(learning_app, app_reviews[:50])
+    result = retrain.run_once(learning_app, retrain.RoundOptions(max_steps=STEPS))
+    assert result.status == "skipped" and "50 usable" in result.reason
+    assert len(rows_of(learning_app)) == 1  # the champion alone
+    output = learning_app.test_cli_runner().invoke(args=["model", "retrain"]).output
+    assert "skipped: - (50 usable stored reviews" in output
+
+
+def test_500_inverted_reviews_from_one_address_never_reach_a_model(learning_app, app_reviews):
+    post(learning_app, app_reviews[:300])
+    post(learning_app, app_reviews[300:800], invert=True, address="203.0.113.9")
+    result = retrain.run_once(learning_app, retrain.RoundOptions(max_steps=STEPS))
+    assert result.counts["dropped"]["client_day_cap"] == 500
+    assert result.counts["usable"] == 300
+    # Whatever the gate decided, the challenger learnt from the 300 honest reviews only.
+    assert (
+        result.counts["train"]["feedback"] + result.counts["validation"]["feedback"] + result.counts["recent"]
+        == 300 - result.counts["dropped"]["in_fixed_test"]
+    )
+
+
+def test_one_text_posted_500_times_never_reaches_a_model(learning_app, app_reviews):
+    post(learning_app, app_reviews[:300])
+    spam = {"text": "Worst app ever, it steals your data, uninstall now!", "stars": "5"}
+    post(learning_app, [spam] * 250, invert=True)  # from 250 addresses
+    post(learning_app, [spam] * 250, invert=True, address="198.51.100.4")  # and 250 from one
+    result = retrain.run_once(learning_app, retrain.RoundOptions(max_steps=STEPS))
+    assert result.counts["dropped"]["mass_posted"] + result.counts["dropped"]["repeated_by_client"] == 500
+    assert result.counts["usable"] == 300
+
+
+def test_the_gate_rejects_a_challenger_taught_inverted_stars_by_many_addresses(learning_app, app_reviews):
+    """Poison the filters cannot see (distinct texts and addresses): the ratings run against the texts."""
+    post(learning_app, app_reviews[:800], invert=True)
+    result = retrain.run_once(learning_app, retrain.RoundOptions(max_steps=STEPS))
+    assert result.status == "rejected", result.reason
+    assert "suspected coordinated poisoning" in result.reason
+    assert result.metrics["champion"]["recent"]["score_correlation"] < 0
+    rows = rows_of(learning_app)
+    rejected = rows[result.challenger]
+    assert rejected.status == "rejected" and rejected.reason.startswith(
+        "gate: the recent ratings run against"
+    )
+    champion = next(row for row in rows.values() if row.status == "champion")
+    assert rejected.parent == champion.version  # the bundled model is still the champion
+    metrics = json.loads(rejected.metrics)
+    assert metrics["gate"]["promote"] is False and metrics["recent"]["n"] == result.counts["recent"]
+    # The challenger's file is in MODEL_DIR, loadable, and knows where it came from.
+    checkpoint = load_checkpoint(learning_app.extensions["brandpulse.settings"].model_dir / rejected.file)
+    assert checkpoint.version == rejected.version and checkpoint.info["parent"] == champion.version
+    assert (
+        checkpoint.info["data"]["base_fingerprint"]
+        == load_checkpoint(learning_app.extensions["brandpulse.settings"].model_path).info["data"][
+            "fingerprint"
+        ]
+    )
+
+
+def test_two_rounds_never_overlap(learning_app):
+    settings = learning_app.extensions["brandpulse.settings"]
+    with learning_app.app_context(), get_database().connection_context():
+        with retrain.exclusive_run(get_database(), settings.model_dir):
+            with pytest.raises(retrain.RetrainBusy):
+                retrain.run_once(learning_app)
+            result: list[BaseException] = []
+
+            def other_thread() -> None:
+                try:
+                    retrain.run_once(learning_app)
+                except retrain.RetrainBusy as error:
+                    result.append(error)
+
+            thread = threading.Thread(target=other_thread)
+            thread.start()
+            thread.join()
+            assert result and "another retrain round" in str(result[0])
+
+
+def test_the_command_line_reports_a_skipped_round_and_a_busy_lock(learning_app, monkeypatch, tmp_path):
+    settings = learning_app.extensions["brandpulse.settings"]
+    for name, value in {
+        "DATABASE_URL": settings.database_url,
+        "MODEL_PATH": str(settings.model_path),
+        "MODEL_DIR": str(settings.model_dir),
+        "RETRAIN_BASE_CORPUS": str(settings.retrain_base_corpus),
+        "RETRAIN_MIN_REVIEWS": "100",
+    }.items():
+        monkeypatch.setenv(name, value)
+    report = tmp_path / "round.json"
+    assert retrain.main(["--report", str(report)]) == 0
+    assert json.loads(report.read_text())["status"] == "skipped"
+    with learning_app.app_context(), get_database().connection_context():
+        with retrain.exclusive_run(get_database(), settings.model_dir):
+            assert retrain.main([]) == retrain.EX_TEMPFAIL
+    assert retrain.main(["--schedule", "not a cron line"]) == 2
+    monkeypatch.setenv("RETRAIN_BASE_CORPUS", str(tmp_path / "missing.csv"))
+    for i in range(100):  # enough reviews to get as far as the corpus
+        learning_app.test_client().post(
+            "/api/review",
+            json={
+                "text": f"Review {i} of the app: it works, mostly.",
+                "brand": "Nike",
+                "rating": 4,
+                "score": 0.6,
+            },
+            headers={"X-Forwarded-For": f"10.9.0.{i}"},
+        )
+    assert retrain.main([]) == 2
+
+
+@pytest.mark.postgres
+def test_two_hosts_never_retrain_at_once_on_postgresql(postgres_database, tmp_path):
+    """Each round also takes a PostgreSQL advisory lock: a second host (its own lock folder) waits."""
+    from brandpulse.api import create_app
+    from brandpulse.api.db import dispose
+    from tests.api.conftest import reset_postgres
+
+    reset_postgres(postgres_database)
+    first = create_app({"TESTING": True, "DATABASE_URL": postgres_database})
+    second = create_app({"TESTING": True, "DATABASE_URL": postgres_database})
+    try:
+        with first.app_context(), get_database().connection_context():
+            with retrain.exclusive_run(get_database(), tmp_path / "host-a"):
+                with second.app_context(), get_database().connection_context():
+                    with pytest.raises(retrain.RetrainBusy, match="database"):
+                        with retrain.exclusive_run(get_database(), tmp_path / "host-b"):
+                            pass
+            with second.app_context(), get_database().connection_context():
+                with retrain.exclusive_run(get_database(), tmp_path / "host-b"):
+                    pass  # free again once the first round is over
+    finally:
+        dispose(first)
+        dispose(second)
