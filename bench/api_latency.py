@@ -143,6 +143,26 @@ def wait_ready(port: int, server: subprocess.Popen, seconds: float = 120.0) -> N
     raise RuntimeError("gunicorn did not become ready")
 
 
+def start_api(environ: dict[str, str]) -> subprocess.Popen:
+    """gunicorn serving the API as `make run` does, with this environment."""
+    return subprocess.Popen(
+        [str(BIN / "gunicorn"), "-c", "python:brandpulse.api.gunicorn_conf", "brandpulse.api.wsgi:app"],
+        env=environ,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
+def stop_api(server: subprocess.Popen) -> None:
+    """SIGTERM, then kill after 30 s."""
+    server.send_signal(signal.SIGTERM)
+    try:
+        server.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        server.kill()
+        server.wait()
+
+
 def run_clients(port: int, clients: int, requests: int) -> tuple[list[float], float]:
     """Latencies (ms) of `requests` predictions from `clients` keep-alive clients, and wall time (s)."""
     body = json.dumps({"review": TEXT}).encode()
@@ -221,12 +241,7 @@ def main(argv: list[str] | None = None) -> int:
             "RATE_LIMIT_PREDICT": "",
             "RATE_LIMIT_DEFAULT": "",
         }
-        server = subprocess.Popen(
-            [str(BIN / "gunicorn"), "-c", "python:brandpulse.api.gunicorn_conf", "brandpulse.api.wsgi:app"],
-            env=environ,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
+        server = start_api(environ)
         try:
             wait_ready(port, server)
             run_clients(port, 1, 20)  # warm-up
@@ -236,12 +251,7 @@ def main(argv: list[str] | None = None) -> int:
                 latencies, wall = run_clients(port, clients, args.requests)
                 rows.append((clients, latencies, wall))
         finally:
-            server.send_signal(signal.SIGTERM)
-            try:
-                server.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                server.kill()
-                server.wait()
+            stop_api(server)
         more_forward, more_whole_model = model_times_ms(predictor, args.repeats - args.repeats // 2)
     out.write(
         f"model alone, before / after the HTTP runs ({threads} torch thread(s)): CNN forward p50 "

@@ -35,7 +35,6 @@ import json
 import os
 import random
 import secrets
-import signal
 import subprocess
 import sys
 import tempfile
@@ -48,7 +47,7 @@ from typing import Any
 
 import numpy as np
 import requests
-from api_latency import free_port, wait_ready  # bench/ is on sys.path
+from api_latency import free_port, start_api, stop_api, wait_ready  # bench/ is on sys.path
 
 from brandpulse.training.checkpoint import BUNDLED_CHECKPOINT, load_checkpoint
 from brandpulse.training.finetune import star_figures
@@ -236,12 +235,7 @@ def main(argv: list[str] | None = None) -> int:
                 check=True,
                 stdout=subprocess.DEVNULL,
             )
-        server = subprocess.Popen(
-            [str(BIN / "gunicorn"), "-c", "python:brandpulse.api.gunicorn_conf", "brandpulse.api.wsgi:app"],
-            env=environ,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
+        server = start_api(environ)
         try:
             wait_ready(port, server)
             session = requests.Session()
@@ -295,11 +289,7 @@ def main(argv: list[str] | None = None) -> int:
             after, after_version = score_over_http(session, url, measured)
             out.write(f"after   {after_version}: {after}\n")
         finally:
-            server.send_signal(signal.SIGTERM)
-            try:
-                server.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                server.kill()
+            stop_api(server)
 
     gain = after["band_accuracy"] - before["band_accuracy"]
     out.write(

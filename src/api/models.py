@@ -7,7 +7,7 @@ a score outside [0, 1] (NaN included).
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 from peewee import (
     AutoField,
@@ -29,6 +29,11 @@ URL_MAX = 500
 MODEL_VERSION_MAX = 64
 USER_AGENT_MAX = 512
 IP_MAX = 45  # the longest textual IPv6 address
+
+
+def as_date(value: object) -> date:
+    """A DATE() result: a date on PostgreSQL, "YYYY-MM-DD" text on SQLite."""
+    return value if isinstance(value, date) else date.fromisoformat(str(value)[:10])
 
 
 def utcnow() -> datetime:

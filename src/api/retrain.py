@@ -245,7 +245,9 @@ def run_round(settings: Settings, options: RoundOptions = RoundOptions()) -> Rou
         seconds.update({f"train_{name}": value for name, value in challenger.seconds.items()})
 
         started = time.perf_counter()
-        path = _save(challenger, champion, champion_version, counts, reviews_digest, settings.model_dir)
+        path, identity = _save(
+            challenger, champion, champion_version, counts, reviews_digest, settings.model_dir
+        )
         figures = _measure(champion, load_checkpoint(path), base.fixed_test, recent_rows)
         decision = decide(
             figures["champion"],
@@ -256,7 +258,7 @@ def run_round(settings: Settings, options: RoundOptions = RoundOptions()) -> Rou
         logger.info("gate: %s", decision.reason)
 
         started = time.perf_counter()
-        result = _record(path, decision, figures, counts, champion_version, settings, options)
+        result = _record(path, identity, decision, figures, counts, champion_version, settings, options)
         step("register", started)
         result.seconds = seconds
         return result
@@ -270,21 +272,16 @@ def _training_rows(base: BaseCorpus, reviews: list, weights: np.ndarray, setting
     order = rng.permutation(len(reviews))
     n_val = max(1, round(len(reviews) * VALIDATION_SHARE)) if len(reviews) > 1 else 0
     val_idx, train_idx = np.sort(order[:n_val]), np.sort(order[n_val:])
-    feedback_train = _rows([reviews[i] for i in train_idx], weights[train_idx])
-    feedback_val = _rows([reviews[i] for i in val_idx], np.ones(len(val_idx)))
+    feedback = _rows(reviews, weights)
+    feedback_train, feedback_val = feedback.subset(train_idx), feedback.subset(val_idx)
+    feedback_val.weights = np.ones(len(val_idx))
     share = settings.retrain_feedback_share
     if len(feedback_train) and feedback_train.weights.sum() > 0:
         scale = share / (1 - share) * base.train.weights.sum() / feedback_train.weights.sum()
         feedback_train.weights = feedback_train.weights * scale
     n_base_val = min(len(base.validation), max(MIN_BASE_VALIDATION, len(feedback_val)))
     base_val_idx = np.sort(rng.choice(len(base.validation), n_base_val, replace=False))
-    base_val = type(base.validation)(
-        [base.validation.texts[i] for i in base_val_idx],
-        base.validation.stars[base_val_idx],
-        base.validation.weights[base_val_idx],
-        ["base"] * n_base_val,
-    )
-    return base.train + feedback_train, base_val + feedback_val
+    return base.train + feedback_train, base.validation.subset(base_val_idx) + feedback_val
 
 
 def _train(champion: Any, train: Any, validation: Any, settings: Settings, options: RoundOptions) -> Any:
@@ -301,8 +298,8 @@ def _train(champion: Any, train: Any, validation: Any, settings: Settings, optio
 
 def _save(
     challenger: Any, champion: Any, parent: str, counts: dict[str, Any], reviews_digest: str, model_dir: Path
-) -> Path:
-    """Write the challenger to MODEL_DIR as `<version>.safetensors`; return its path.
+) -> tuple[Path, dict[str, Any]]:
+    """Write the challenger to MODEL_DIR as `<version>.safetensors`; return its path and identity.
 
     Its data fingerprint covers the base corpus and the stored reviews (ids and ratings) it
     learnt from; the base corpus's own fingerprint stays recorded for the next round.
@@ -333,10 +330,10 @@ def _save(
         combination=challenger.combination,
         rating_cuts=challenger.rating_cuts,
     )
-    version = registry.checkpoint_identity(staging)["version"]
-    path = model_dir / f"{version}.safetensors"
-    staging.replace(path)
-    return path
+    identity = registry.checkpoint_identity(staging)
+    path = model_dir / f"{identity['version']}.safetensors"
+    staging.replace(path)  # the same bytes: the identity holds
+    return path, identity
 
 
 def _measure(champion: Any, challenger: Any, fixed: Any, recent: Any) -> dict[str, dict[str, Any]]:
@@ -358,6 +355,7 @@ def _measure(champion: Any, challenger: Any, fixed: Any, recent: Any) -> dict[st
 
 def _record(
     path: Path,
+    identity: dict[str, Any],
     decision: Decision,
     figures: dict[str, dict[str, Any]],
     counts: dict[str, Any],
@@ -380,6 +378,7 @@ def _record(
         counts=counts,
         metrics=metrics,
         reason=f"gate: {decision.reason}",
+        identity=identity,
     )
     status = row.status
     if decision.promote and options.promote:

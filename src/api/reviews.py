@@ -6,7 +6,7 @@ import csv
 import io
 import math
 from collections.abc import Iterator
-from datetime import UTC, date
+from datetime import UTC
 from typing import Any
 
 from flask import Response, current_app, request, url_for
@@ -15,7 +15,7 @@ from webargs.flaskparser import abort
 
 from brandpulse.api.db import get_database, open_connection
 from brandpulse.api.inference import get_model
-from brandpulse.api.models import USER_AGENT_MAX, Brand, Review
+from brandpulse.api.models import USER_AGENT_MAX, Brand, Review, as_date
 from brandpulse.api.parsing import BODY, BODY_ERRORS, Blueprint
 from brandpulse.api.schemas import (
     AdminReviewSchema,
@@ -129,11 +129,6 @@ def list_reviews(args: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _as_date(value: Any) -> date:
-    """A DATE() result: a date on PostgreSQL, "YYYY-MM-DD" text on SQLite."""
-    return value if isinstance(value, date) else date.fromisoformat(str(value)[:10])
-
-
 @bp.route("/reviews/summary", methods=["GET"])
 @admin_required
 @bp.arguments(ReviewFilterSchema, location="query")
@@ -156,7 +151,7 @@ def summarise_reviews(args: dict[str, Any]) -> dict[str, Any]:
     )
     return {
         "total": sum(ratings.values()),
-        "per_day": [{"day": _as_date(value), "count": n} for value, n in per_day],
+        "per_day": [{"day": as_date(value), "count": n} for value, n in per_day],
         "ratings": [{"rating": rating, "count": ratings.get(rating, 0)} for rating in range(1, 6)],
         "suggestions": [
             {"rating": given, "suggested_rating": guess, "count": n} for given, guess, n in suggestions

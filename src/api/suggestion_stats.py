@@ -10,17 +10,12 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from peewee import Case, fn
 
-from brandpulse.api.models import Review, utcnow
-
-
-def _as_date(value: Any) -> date:
-    """A DATE() result: a date on PostgreSQL, "YYYY-MM-DD" text on SQLite."""
-    return value if isinstance(value, date) else date.fromisoformat(str(value)[:10])
+from brandpulse.api.models import Review, as_date, utcnow
 
 
 def _figures(count: int, agreeing: int | None, error: float | None) -> dict[str, Any]:
@@ -64,7 +59,7 @@ def daily_figures(days: int = 30, now: datetime | None = None) -> list[dict[str,
         .tuples()
     )
     return [
-        {"version": version, "day": _as_date(value), **_figures(count, agreeing, error)}
+        {"version": version, "day": as_date(value), **_figures(count, agreeing, error)}
         for version, value, count, agreeing, error in query
     ]
 

@@ -71,6 +71,16 @@ class LabelledRows:
             self.origins + other.origins,
         )
 
+    def subset(self, indices: Sequence[int] | np.ndarray) -> LabelledRows:
+        """The rows at `indices`, in that order."""
+        indices = np.asarray(indices, dtype=np.int64)
+        return LabelledRows(
+            [self.texts[i] for i in indices],
+            self.stars[indices],
+            self.weights[indices],
+            [self.origins[i] for i in indices],
+        )
+
     def counts(self) -> dict[str, int]:
         """Rows by origin."""
         return {origin: self.origins.count(origin) for origin in sorted(set(self.origins))}
