@@ -238,8 +238,8 @@ def main(argv: list[str] | None = None) -> int:
             "MODEL_PATH": str(checkpoint),
             "API_PORT": str(port),
             "WEB_CONCURRENCY": str(workers),
-            "RATE_LIMIT_PREDICT": "",
-            "RATE_LIMIT_DEFAULT": "",
+            "RATE_LIMIT_PREDICT": "off",
+            "RATE_LIMIT_DEFAULT": "off",
         }
         server = start_api(environ)
         try:

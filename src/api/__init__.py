@@ -13,6 +13,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from brandpulse.api import (
         brands,
         cli,
+        client_config,
         db,
         docs,
         errors,
@@ -24,6 +25,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         predict,
         ratelimit,
         reviews,
+        shedding,
         stats,
     )
     from brandpulse.api.settings import SETTING_NAMES, Settings
@@ -40,9 +42,11 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     ratelimit.init_app(app, settings)
     db.init_app(app, settings)
     inference.init_app(app, settings)
+    shedding.init_app(app)
     cli.init_app(app)
     api = docs.init_app(app)
     errors.init_app(app)
-    for blueprint in (health.bp, predict.bp, reviews.bp, brands.bp, stats.bp, model_versions.bp):
+    blueprints = (health.bp, predict.bp, reviews.bp, brands.bp, stats.bp, model_versions.bp, client_config.bp)
+    for blueprint in blueprints:
         api.register_blueprint(blueprint)
     return app

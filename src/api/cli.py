@@ -11,7 +11,7 @@ from flask import Flask, current_app
 from flask.cli import AppGroup
 from peewee import InterfaceError, OperationalError
 
-from brandpulse.api import migrations, registry, seeding
+from brandpulse.api import idempotency, migrations, registry, seeding
 from brandpulse.api.db import get_database
 from brandpulse.api.settings import Settings
 
@@ -74,6 +74,14 @@ def version_command() -> None:
     with _connection():
         current = migrations.current_version()
     click.echo(f"schema version {current} (latest {migrations.LATEST_VERSION})")
+
+
+@db_cli.command("prune-idempotency-keys")
+def prune_idempotency_keys_command() -> None:
+    """Delete the Idempotency-Keys older than IDEMPOTENCY_TTL_HOURS (the workers also do, now and then)."""
+    with _connection():
+        deleted = idempotency.prune_expired(_settings().idempotency_ttl_hours)
+    click.echo(f"{deleted} expired idempotency keys deleted")
 
 
 @contextmanager

@@ -9,6 +9,7 @@ on success and on error alike. Nothing here connects at import time.
 from __future__ import annotations
 
 import logging
+import time
 from pathlib import Path
 from urllib.parse import urlparse, urlunparse
 
@@ -37,6 +38,41 @@ class _SqliteFile(SqliteDatabase):
         return super()._connect()
 
 
+class _PostgresPool(PooledPostgresqlDatabase):
+    """peewee's PostgreSQL pool, without the liveness round trip for a connection just returned.
+
+    peewee checks every idle connection with a `SELECT 1` before handing it out, so the first
+    request after a server restart works. Under load that is one more round trip per request on
+    a connection that was fine a millisecond ago; like HikariCP's `aliveBypassWindowMs`, a
+    connection returned to the pool less than `LIVENESS_WINDOW` seconds ago is handed out
+    unchecked (a connection the driver saw break is still discarded, and one found dead by the
+    request itself is discarded when the request ends: that request answers 503).
+    """
+
+    LIVENESS_WINDOW = 1.0
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self._returned_at: dict[int, float] = {}  # connection key -> time.monotonic() at check-in
+
+    def _is_closed(self, conn) -> bool:
+        if conn.closed:
+            return True
+        returned = self._returned_at.get(self.conn_key(conn))
+        if returned is not None and time.monotonic() - returned < self.LIVENESS_WINDOW:
+            return False
+        return super()._is_closed(conn)
+
+    def _close(self, conn, close_conn: bool = False) -> None:
+        if not close_conn:  # set before the pool can hand it out again; `_close_raw` forgets it
+            self._returned_at[self.conn_key(conn)] = time.monotonic()
+        super()._close(conn, close_conn)
+
+    def _close_raw(self, conn) -> None:
+        self._returned_at.pop(self.conn_key(conn), None)
+        super()._close_raw(conn)
+
+
 class BaseModel(Model):
     """Base of every table: bound to the proxy, so the app chooses the database at run time."""
 
@@ -62,11 +98,14 @@ def make_database(settings: Settings) -> Database:
             )
         params = db_url.parse(url)
         return _SqliteFile(params.pop("database"), pragmas=SQLITE_PRAGMAS, **params)
-    scheme = parsed.scheme if parsed.scheme.endswith("+pool") else f"{parsed.scheme}+pool"
-    return db_url.connect(
-        urlunparse(parsed._replace(scheme=scheme)),
+    params = db_url.parse(
+        urlunparse(parsed._replace(scheme=parsed.scheme.removesuffix("+pool"))),
         unquote_user=True,
         unquote_password=True,
+    )
+    return _PostgresPool(
+        params.pop("database"),
+        **params,
         max_connections=settings.db_max_connections,
         stale_timeout=settings.db_stale_timeout or None,
         timeout=settings.db_pool_timeout,
@@ -97,8 +136,9 @@ def get_database(app: Flask | None = None) -> Database:
 
 def open_connection() -> None:
     """`before_request` hook: open this request's connection (a live one, from the pool)."""
-    # peewee's PostgreSQL pool (4.5+) checks an idle connection with a round trip before handing
-    # it out and drops it if the server went away, so the first request after a restart works.
+    # The PostgreSQL pool checks a connection idle for a second or more with a round trip before
+    # handing it out and drops it if the server went away, so the first request after a restart
+    # works (`_PostgresPool`).
     get_database().connect(reuse_if_open=True)
 
 

@@ -1,18 +1,39 @@
-"""The OpenAPI document (`/api/openapi.json`) and Swagger UI (`/api/docs`), assets served locally."""
+"""The OpenAPI document (`/api/openapi.json`) and Swagger UI (`/api/docs`), assets served locally.
+
+The document is built when the blueprints are registered, inside the app's context, so the limits
+that are settings (`schemas.SettingLength`, `NonBlank`) are stated with their configured values.
+"""
 
 from __future__ import annotations
 
 from importlib.metadata import PackageNotFoundError, version
 
 import flask_smorest
+from apispec import BasePlugin
 from flask import Blueprint, Flask, Response, send_from_directory
 from swagger_ui_bundle import swagger_ui_path
 
 from brandpulse.api.errors import http_error
+from brandpulse.api.parsing import SERVER_REFUSALS
 from brandpulse.api.schemas import ErrorSchema
 from brandpulse.api.security import SECURITY_SCHEME
 
 ASSETS_BLUEPRINT = "docs_assets"
+# The HTTP server's own refusals (gunicorn's default limits), documented on every operation.
+SERVER_REFUSAL_DESCRIPTIONS = {
+    414: "The request line (method, path and query string) is over 4,094 bytes: the HTTP server "
+    "refuses it before the app sees it, with an HTML page.",
+    431: "A header is over 8,190 bytes, or there are more than 100: the HTTP server refuses the "
+    "request before the app sees it, with an HTML page.",
+}
+
+
+class SchemaKeywordsPlugin(BasePlugin):
+    """Adds a schema's `OPENAPI_KEYWORDS` (rules across fields, such as an `anyOf`) to its component."""
+
+    def schema_helper(self, name, definition, **kwargs):
+        schema = kwargs.get("schema")
+        return dict(getattr(schema, "OPENAPI_KEYWORDS", None) or {})
 
 
 class Api(flask_smorest.Api):
@@ -23,6 +44,11 @@ class Api(flask_smorest.Api):
     def handle_http_exception(self, error):
         """Render HTTP errors as `{"error": {...}}`."""
         return http_error(error)
+
+    def register_blueprint(self, blp, **options):
+        """Register a blueprint and document it in the app's context (limits read from its settings)."""
+        with self._app.app_context():
+            super().register_blueprint(blp, **options)
 
 
 def _package_version() -> str:
@@ -55,11 +81,20 @@ def init_app(app: Flask) -> Api:
         API_SPEC_OPTIONS={
             "info": {
                 "description": "Brand reviews with live sentiment scores from a character-level CNN. "
-                'Every error is `{"error": {"code", "message", "fields"?}}`.'
+                'Every error is `{"error": {"code", "message", "fields"?}}`. Request bodies are JSON '
+                "(`application/json`); any other media type is refused with 415."
             }
         },
     )
-    api = Api(app)
+    api = Api(app, spec_kwargs={"extra_plugins": [SchemaKeywordsPlugin()]})
+    for status, name in SERVER_REFUSALS.items():
+        api.spec.components.response(
+            name,
+            {
+                "description": SERVER_REFUSAL_DESCRIPTIONS[status],
+                "content": {"text/html": {"schema": {"type": "string"}}},
+            },
+        )
     api.spec.components.security_scheme(
         SECURITY_SCHEME, {"type": "http", "scheme": "bearer", "description": "ADMIN_TOKEN"}
     )

@@ -17,6 +17,7 @@ from peewee import InterfaceError, OperationalError
 from playhouse.pool import MaxConnectionsExceeded
 from werkzeug.exceptions import HTTPException
 
+from brandpulse.api.batching import Overloaded
 from brandpulse.api.inference import ModelUnavailable
 
 logger = logging.getLogger(__name__)
@@ -42,7 +43,7 @@ MESSAGES = {
     404: "no such resource",
     405: "method not allowed for this resource",
     413: "request body too large",
-    415: "send the body as application/json or application/x-www-form-urlencoded",
+    415: "send the body as application/json",
     422: "invalid input",
     429: "too many requests",
     500: "internal error",
@@ -83,6 +84,7 @@ def _flatten(messages: Mapping[str, Any]) -> dict[str, Any]:
             "json_or_form",
             "query",
             "view_args",
+            "headers",
         ):
             fields.update(value)
         else:
@@ -117,6 +119,15 @@ def _model_unavailable(error: ModelUnavailable) -> Response:
     return error_response(503, "the model is unavailable; try again shortly", headers={"Retry-After": "10"})
 
 
+def _overloaded(error: Overloaded) -> Response:
+    return error_response(
+        503,
+        "too many predictions are waiting; try again shortly",
+        code="overloaded",
+        headers={"Retry-After": str(error.retry_after)},
+    )
+
+
 def _unexpected(error: Exception) -> Response:
     logger.exception("unhandled error")
     return error_response(500)
@@ -128,4 +139,5 @@ def init_app(app: Flask) -> None:
     for kind in (OperationalError, InterfaceError, MaxConnectionsExceeded):
         app.register_error_handler(kind, _database_unavailable)
     app.register_error_handler(ModelUnavailable, _model_unavailable)
+    app.register_error_handler(Overloaded, _overloaded)
     app.register_error_handler(Exception, _unexpected)

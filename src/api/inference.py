@@ -20,7 +20,8 @@ and sleep in the kernel between the many short parallel regions of a forward pas
 here, a pass from a request thread after a load with two threads took 2.4x as long as from
 the loading thread. A team formed before gunicorn forks can also hang the workers. One
 inference thread also means one pass at a time: a pass already uses every torch thread, so two
-at once only make both slower.
+at once only make both slower. The requests waiting meanwhile share the next pass
+(`batching.py`: up to PREDICT_BATCH_MAX texts, a bounded queue, 503 past it).
 """
 
 from __future__ import annotations
@@ -30,7 +31,6 @@ import os
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -38,6 +38,7 @@ from typing import Any
 import torch
 from flask import Flask, current_app
 
+from brandpulse.api.batching import MicroBatcher
 from brandpulse.api.registry import Champion, read_candidate, read_champion
 from brandpulse.api.settings import Settings
 from brandpulse.api.shadow import ShadowScorer
@@ -106,6 +107,11 @@ class ModelService:
         champion: Callable[[], Champion | None] | None = None,
         poll_seconds: float = 10.0,
         shadow: ShadowScorer | None = None,
+        batch_max: int = 32,
+        batch_wait_seconds: float = 0.002,
+        queue_max: int = 64,
+        queue_max_wait_seconds: float = 0.25,
+        observe_batch: Callable[[int, int], None] | None = None,
     ) -> None:
         self.path = Path(path)  # served when there is no champion
         self.threads = threads  # torch threads of the inference thread
@@ -121,8 +127,15 @@ class ModelService:
         self._error: str | None = None
         self._failed_at = float("-inf")
         self._load_lock = threading.Lock()
-        self._executor: ThreadPoolExecutor | None = None
-        self._executor_pid = 0
+        self.batcher = MicroBatcher(
+            self._run_pass,
+            batch_max=batch_max,
+            wait_seconds=batch_wait_seconds,
+            queue_max=queue_max,
+            max_wait_seconds=queue_max_wait_seconds,
+            start_thread=lambda: use_threads(self.threads),
+            observe_batch=observe_batch,
+        )
         self._watcher: threading.Thread | None = None
         self._watcher_pid = 0
         self._stop = threading.Event()
@@ -257,32 +270,24 @@ class ModelService:
         """Stop the registry watcher (tests, shutdown)."""
         self._stop.set()
 
-    def _inference_thread(self) -> ThreadPoolExecutor:
-        """This process's inference thread, started on first use (after any fork)."""
-        with self._load_lock:
-            if self._executor is None or self._executor_pid != os.getpid():
-                self._executor = ThreadPoolExecutor(
-                    max_workers=1,
-                    thread_name_prefix="inference",
-                    initializer=use_threads,
-                    initargs=(self.threads,),
-                )
-                self._executor_pid = os.getpid()
-            return self._executor
+    def _run_pass(self, texts: list[str]) -> tuple[list[dict[str, Any]], str]:
+        """One forward pass on the inference thread, with the model served at that moment."""
+        predictor = self.get()
+        start = time.perf_counter()
+        results = predictor.predict(texts)
+        if self.observe is not None:
+            self.observe(time.perf_counter() - start, len(results))
+        return results, predictor.version
 
     def predict(self, texts: Sequence[str]) -> list[dict[str, Any]]:
-        """Label, probabilities, score, suggested rating and model version for each text."""
-        predictor = self.get()
+        """Label, probabilities, score, suggested rating and model version for each text.
 
-        def run() -> tuple[list[dict[str, Any]], float]:
-            start = time.perf_counter()
-            return predictor.predict(list(texts)), time.perf_counter() - start
-
-        results, elapsed = self._inference_thread().submit(run).result()
-        if self.observe is not None:
-            self.observe(elapsed, len(results))
+        Raises `ModelUnavailable` (no model) or `batching.Overloaded` (the queue is full).
+        """
+        self.get()  # load (or fail) here, on the request's thread, not inside a shared pass
+        results, version = self.batcher.predict(texts)
         for result in results:
-            result["model_version"] = predictor.version
+            result["model_version"] = version
         if self.shadow is not None and results:
             self.shadow.submit(texts, results)
         return results
@@ -308,6 +313,11 @@ def init_app(app: Flask, settings: Settings) -> None:
         champion=lambda: read_champion(db, settings.model_dir),
         poll_seconds=settings.model_poll_seconds,
         shadow=shadow,
+        batch_max=settings.predict_batch_max,
+        batch_wait_seconds=settings.predict_batch_wait_ms / 1000,
+        queue_max=settings.predict_queue_max,
+        queue_max_wait_seconds=settings.predict_queue_max_wait_ms / 1000,
+        observe_batch=metrics.observe_batch if metrics else None,
     )
 
 

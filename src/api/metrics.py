@@ -25,6 +25,7 @@ from brandpulse.api.settings import Settings
 
 EXTENSION = "brandpulse.metrics"
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128)
 UNMATCHED = "<unmatched>"  # the endpoint label of requests no route matched (keeps labels bounded)
 METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 
@@ -57,6 +58,23 @@ class Metrics:
         self.predicted_texts = Counter(
             "brandpulse_predicted_texts", "Texts scored by the model.", registry=self.registry
         )
+        self.batch_texts = Histogram(
+            "brandpulse_prediction_batch_texts",
+            "Texts per forward pass (requests waiting together share one pass).",
+            buckets=BATCH_BUCKETS,
+            registry=self.registry,
+        )
+        self.batch_requests = Histogram(
+            "brandpulse_prediction_batch_requests",
+            "Requests answered by one forward pass.",
+            buckets=BATCH_BUCKETS,
+            registry=self.registry,
+        )
+        self.refused_predictions = Counter(
+            "brandpulse_predictions_refused",
+            "Predictions answered 503 at once because the model's queue was full.",
+            registry=self.registry,
+        )
         self.shadow_predictions = Counter(
             "brandpulse_shadow_predictions",
             "Texts the candidate also scored (SHADOW_SHARE), by agreement of its suggested rating.",
@@ -81,6 +99,11 @@ class Metrics:
         """Record one prediction call."""
         self.prediction_latency.observe(seconds)
         self.predicted_texts.inc(texts)
+
+    def observe_batch(self, texts: int, requests: int) -> None:
+        """Record the size of one forward pass."""
+        self.batch_texts.observe(texts)
+        self.batch_requests.observe(requests)
 
     def render(self, model_version: str | None) -> Response:
         """The metrics in Prometheus' text format."""

@@ -14,7 +14,7 @@ from webargs.flaskparser import abort
 from brandpulse.api import registry, suggestion_stats
 from brandpulse.api.db import open_connection
 from brandpulse.api.inference import get_model
-from brandpulse.api.parsing import Blueprint
+from brandpulse.api.parsing import BODY, BODY_ERRORS, Blueprint
 from brandpulse.api.schemas import (
     ModelVersionListSchema,
     ModelVersionSchema,
@@ -64,9 +64,9 @@ def suggestion_figures(args: dict[str, Any]) -> dict[str, Any]:
 
 @bp.route("/models/<string(maxlength=64):version>/promote", methods=["POST"])
 @admin_required
-@bp.arguments(PromoteRequestSchema, location="json", required=False)
+@bp.arguments(PromoteRequestSchema, location=BODY, required=False)
 @bp.response(200, ModelVersionSchema)
-@bp.errors(*ADMIN_ERRORS, 404, 409)
+@bp.errors(*sorted({*ADMIN_ERRORS, *BODY_ERRORS, 404, 409}))
 @bp.doc(**ADMIN)
 def promote(args: dict[str, Any], version: str) -> dict[str, Any]:
     """Make a registered version the champion; the API serves it within MODEL_POLL_SECONDS (admin)."""
@@ -81,9 +81,9 @@ def promote(args: dict[str, Any], version: str) -> dict[str, Any]:
 
 @bp.route("/models/rollback", methods=["POST"])
 @admin_required
-@bp.arguments(PromoteRequestSchema, location="json", required=False)
+@bp.arguments(PromoteRequestSchema, location=BODY, required=False)
 @bp.response(200, ModelVersionSchema)
-@bp.errors(*ADMIN_ERRORS, 409)
+@bp.errors(*sorted({*ADMIN_ERRORS, *BODY_ERRORS, 409}))
 @bp.doc(**ADMIN)
 def rollback(args: dict[str, Any]) -> dict[str, Any]:
     """Make the previous champion the champion again (admin)."""

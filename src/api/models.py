@@ -1,4 +1,4 @@
-"""The tables: brands, their reviews, the model registry and the applied schema version.
+"""The tables: brands, their reviews, the model registry, idempotency keys and the applied schema version.
 
 Times are stored as naive UTC datetimes (the same on SQLite and PostgreSQL). The CHECK
 constraints repeat the API's validation, so a bug upstream cannot store an impossible rating or
@@ -29,6 +29,7 @@ URL_MAX = 500
 MODEL_VERSION_MAX = 64
 USER_AGENT_MAX = 512
 IP_MAX = 45  # the longest textual IPv6 address
+IDEMPOTENCY_KEY_MAX = 255
 
 
 def as_date(value: object) -> date:
@@ -58,7 +59,7 @@ class Review(BaseModel):
     """One review of a brand, with the model's score and suggested rating."""
 
     id = AutoField()
-    brand = ForeignKeyField(Brand, backref="reviews", on_delete="RESTRICT")
+    brand = ForeignKeyField(Brand, backref="reviews", on_delete="RESTRICT", index=False)  # (brand, id) below
     text = TextField()
     rating = SmallIntegerField(constraints=[Check("rating BETWEEN 1 AND 5")])
     suggested_rating = SmallIntegerField(null=True, constraints=[Check("suggested_rating BETWEEN 1 AND 5")])
@@ -66,7 +67,7 @@ class Review(BaseModel):
     model_version = CharField(max_length=MODEL_VERSION_MAX, null=True)
     user_agent = CharField(max_length=USER_AGENT_MAX, null=True)
     ip_address = CharField(max_length=IP_MAX, null=True)
-    created_at = DateTimeField(default=utcnow, index=True)
+    created_at = DateTimeField(default=utcnow)  # indexed with id below
     # Whether the visitor saw the suggestion before rating (null: the client did not say) and,
     # when they did, whether their rating differs from it: the echo `retrain` must not learn.
     suggestion_shown = BooleanField(null=True)
@@ -75,6 +76,35 @@ class Review(BaseModel):
 
     class Meta:
         table_name = "review"
+        # The review list's orders and filters (migration 5): every sort key with the id that
+        # breaks its ties, and the brand with the default order.
+        indexes = (
+            (("created_at", "id"), False),
+            (("rating", "id"), False),
+            (("suggested_rating", "id"), False),
+            (("score", "id"), False),
+            (("brand", "id"), False),
+            (("brand", "created_at", "id"), False),
+        )
+
+
+class IdempotencyKey(BaseModel):
+    """The first answer to a `POST /api/review` sent with an `Idempotency-Key` header.
+
+    Stored in the transaction that stores the review, so a key exists exactly when its review
+    does; a retry with the key gets `response` back and stores nothing. `fingerprint` (SHA-256 of
+    the request's fields) tells a retry from a different request reusing the key. A key older
+    than IDEMPOTENCY_TTL_HOURS is expired: ignored, replaced by a new request, and pruned.
+    """
+
+    key = CharField(max_length=IDEMPOTENCY_KEY_MAX, primary_key=True)
+    fingerprint = CharField(max_length=64)
+    status = SmallIntegerField()
+    response = TextField()  # the JSON body answered
+    created_at = DateTimeField(default=utcnow, index=True)
+
+    class Meta:
+        table_name = "idempotency_key"
 
 
 class SchemaVersion(BaseModel):

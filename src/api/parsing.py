@@ -1,10 +1,11 @@
-"""Request bodies, read strictly: JSON or (for the original clients) form-encoded, else 415.
+"""Request bodies, read strictly: JSON only, else 415.
 
 flask-smorest validates with marshmallow schemas through webargs. This parser adds what the
-defaults lack for a public API: a body location `body` that takes `application/json` or
-`application/x-www-form-urlencoded` and answers 415 to anything else; JSON decoded as strict
-UTF-8, with every decoding failure (bad bytes, depth, huge integers) a 400 instead of a 500;
-form fields decoded strictly too (webargs' form loader would replace bad bytes silently).
+defaults lack for a public API: a body location `body` that takes `application/json` (and
+`+json` types) and answers 415, naming the type it got, to anything else; JSON decoded as strict
+UTF-8, with every decoding failure (bad bytes, depth, huge integers) a 400 instead of a 500.
+Form-encoded bodies are refused: a form field cannot say whether it is a string, a number or a
+list of one, so a form could pass what the documented JSON schema forbids.
 """
 
 from __future__ import annotations
@@ -12,34 +13,35 @@ from __future__ import annotations
 import json
 from http import HTTPStatus
 from typing import Any
-from urllib.parse import parse_qsl
 
 import flask_smorest
 import marshmallow as ma
 from webargs import core
 from webargs.flaskparser import FlaskParser, abort
-from werkzeug.datastructures import MultiDict
 
 BODY = "body"  # the location name used with `Blueprint.arguments`
 BODY_ERRORS = (400, 413, 415, 429)  # what any endpoint reading a body may answer besides 422
 JSON = "application/json"
-FORM = "application/x-www-form-urlencoded"
-MAX_FORM_FIELDS = 1000
+# What the HTTP server answers, before the app sees the request, to any operation: gunicorn's
+# limits (werkzeug's server refuses the same way). Components registered by `docs.init_app`.
+SERVER_REFUSALS = {414: "SERVER_URI_TOO_LONG", 431: "SERVER_HEADERS_TOO_LARGE"}
 
 
 class BodyParser(FlaskParser):
-    """webargs' Flask parser with a strict JSON-or-form body location and RAISE on unknown fields."""
+    """webargs' Flask parser with a strict JSON body location and RAISE on unknown fields."""
 
     __location_map__ = {**FlaskParser.__location_map__, BODY: "load_body"}
     DEFAULT_UNKNOWN_BY_LOCATION = {**FlaskParser.DEFAULT_UNKNOWN_BY_LOCATION, BODY: None, "query": ma.RAISE}
 
     def load_body(self, req: Any, schema: ma.Schema) -> Any:
-        """The JSON or form body of the request; 415 for any other media type."""
+        """The JSON body of the request (`missing` when there is none); 415 for any other media type."""
+        body = req.get_data(cache=True)
         if core.is_json(req.mimetype):
-            return load_json_strict(req.get_data(cache=True))
-        if req.mimetype == FORM:
-            return self._makeproxy(load_form_strict(req.get_data(cache=True)), schema)
-        abort(415, message=f"send the body as {JSON} or {FORM}")
+            return load_json_strict(body)
+        if not body and not req.mimetype:
+            return core.missing
+        got = f"got {req.mimetype}" if req.mimetype else "no Content-Type"
+        abort(415, message=f"send the body as {JSON} ({got})")
 
 
 def load_json_strict(body: bytes) -> Any:
@@ -54,25 +56,8 @@ def load_json_strict(body: bytes) -> Any:
         abort(400, message="the body is not valid JSON")
 
 
-def load_form_strict(body: bytes) -> MultiDict:
-    """Decode a form-encoded body, refusing bytes (raw or percent-encoded) that are not UTF-8."""
-    try:
-        pairs = parse_qsl(
-            body.decode("utf-8"),
-            keep_blank_values=True,
-            encoding="utf-8",
-            errors="strict",
-            max_num_fields=MAX_FORM_FIELDS,
-        )
-    except UnicodeDecodeError:
-        abort(400, message="the form body is not valid UTF-8")
-    except ValueError:
-        abort(400, message=f"the form body has more than {MAX_FORM_FIELDS} fields")
-    return MultiDict(pairs)
-
-
 class Blueprint(flask_smorest.Blueprint):
-    """flask-smorest's Blueprint with the strict parser; `body` is documented as JSON and form."""
+    """flask-smorest's Blueprint with the strict parser; `body` is documented as JSON."""
 
     ARGUMENTS_PARSER = BodyParser()
     DEFAULT_LOCATION_CONTENT_TYPE_MAPPING = {
@@ -80,14 +65,12 @@ class Blueprint(flask_smorest.Blueprint):
         BODY: JSON,
     }
 
-    def _prepare_arguments_doc(self, doc, doc_info, *, api, spec, **kwargs):
-        parameters = (doc_info.get("arguments") or {}).get("parameters", [])
-        is_body = any(isinstance(p, dict) and p.get("in") == BODY for p in parameters)
-        doc = super()._prepare_arguments_doc(doc, doc_info, api=api, spec=spec, **kwargs)
-        content = doc.get("requestBody", {}).get("content", {})
-        if is_body and JSON in content:
-            content[FORM] = dict(content[JSON])
-        return doc
+    def _prepare_response_doc(self, doc, doc_info, *, api, spec, **kwargs):
+        """flask-smorest's response doc, plus the HTTP server's refusals (`SERVER_REFUSALS`)."""
+        responses = doc_info.setdefault("response", {}).setdefault("responses", {})
+        for status, name in SERVER_REFUSALS.items():
+            responses.setdefault(status, [name])
+        return super()._prepare_response_doc(doc, doc_info, api=api, spec=spec, **kwargs)
 
     def errors(self, *statuses: int):
         """Decorator documenting error statuses a view can answer (with the common error schema)."""

@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import math
 from collections.abc import Iterator
 from datetime import UTC
 from typing import Any
 
 from flask import Response, current_app, request, url_for
-from peewee import Query, fn
+from flask.blueprints import BlueprintSetupState
+from peewee import IntegrityError, Query, fn
 from webargs.flaskparser import abort
 
+from brandpulse.api import idempotency, review_pages, review_store
 from brandpulse.api.db import get_database, open_connection
 from brandpulse.api.inference import get_model
 from brandpulse.api.models import USER_AGENT_MAX, Brand, Review, as_date
@@ -20,6 +23,7 @@ from brandpulse.api.parsing import BODY, BODY_ERRORS, Blueprint
 from brandpulse.api.schemas import (
     AdminReviewSchema,
     FlagRequestSchema,
+    IdempotencyHeaderSchema,
     ReviewCreateSchema,
     ReviewFilterSchema,
     ReviewListQuerySchema,
@@ -39,25 +43,91 @@ ADMIN_ERRORS = (401, 403, 429, 503)
 EXPORT_CHUNK = 1000
 EXPORT_COLUMNS = ("text", "label", "brand", "created_at", "suggested_rating", "score")
 MAX_REVIEW_ID = 2**31 - 1  # larger ids cannot exist; the route answers 404 without asking the database
+REVIEW_OUT = ReviewSchema()
 
 
 def _settings() -> Settings:
     return current_app.extensions["brandpulse.settings"]
 
 
+def _init_app(state: BlueprintSetupState) -> None:
+    review_store.init_app(state.app)
+    idempotency.init_app(state.app)
+
+
+bp.record_once(_init_app)
+
+
 @bp.route("/review", methods=["POST"])
-@bp.arguments(ReviewCreateSchema, location=BODY)
-@bp.response(201, ReviewSchema, headers={"Location": {"schema": {"type": "string"}}})
+# Schema instances, not classes: webargs would build a new schema per request from a class.
+@bp.arguments(IdempotencyHeaderSchema(), location="headers")
+@bp.arguments(ReviewCreateSchema(), location=BODY)
+@bp.response(
+    201,
+    ReviewSchema,
+    headers={
+        "Location": {"schema": {"type": "string"}},
+        idempotency.REPLAYED_HEADER: {
+            "description": "`true` when this is the stored answer to an earlier request with the same "
+            "Idempotency-Key (nothing new was stored).",
+            "schema": {"type": "string", "enum": ["true"]},
+        },
+    },
+)
 @bp.errors(*BODY_ERRORS, 503)
-def create_review(args: dict[str, Any]) -> tuple[Review, int, dict[str, str]]:
-    """Store a review. Its score and suggested rating come from the model unless supplied."""
-    brand = Brand.get_or_none(Brand.name == args["brand"])
-    if brand is None:
+def create_review(headers: dict[str, Any], args: dict[str, Any]) -> Response:
+    """Store a review. Its score and suggested rating come from the model unless supplied.
+
+    With an `Idempotency-Key` header, a retry (same key, same fields) gets the first answer back
+    and stores nothing; the same key with other fields is a 422.
+    """
+    key = headers.get("idempotency_key")
+    ttl = _settings().idempotency_ttl_hours
+    request_fingerprint = idempotency.fingerprint(args) if key is not None else ""
+    if key is not None and args.get("score") is None:
+        # The model would score the text: look for a stored answer first, not to score it twice.
+        # (With a score, the insert of the key finds an earlier one as cheaply.)
+        replay = _replay(key, request_fingerprint, ttl)
+        if replay is not None:
+            return replay
+    brand_id = review_store.brand_ids().get(args["brand"])
+    if brand_id is None:
         abort(422, messages={"brand": ["Unknown brand."]})
+    review = _new_review(args, brand_id)
+    db = get_database()
+    try:
+        if key is None:
+            review_store.insert_review(review, db)  # one statement: its own transaction
+            return _created(_answer(review), review.id)
+        with db.atomic():
+            review_store.insert_review(review, db)
+            answer = _answer(review)
+            if not idempotency.remember(db, key, request_fingerprint, answer, ttl):
+                raise _KeyTaken
+    except _KeyTaken:  # a request with this key was stored first: ours is rolled back
+        replay = _replay(key, request_fingerprint, ttl)
+        if replay is None:  # pragma: no cover, the key was stored and has not expired since
+            raise
+        return replay
+    except IntegrityError:
+        # Only a brand deleted since its id was cached breaks a constraint validation let through.
+        review_store.brand_ids().forget(args["brand"])
+        if Brand.get_or_none(Brand.id == brand_id) is not None:
+            raise
+        abort(422, messages={"brand": ["Unknown brand."]})
+    idempotency.prune_if_due(ttl)
+    return _created(answer, review.id)
+
+
+def _new_review(args: dict[str, Any], brand_id: int) -> Review:
+    """The review to store (unsaved): the model scores the text unless the client sent a score."""
     text = args["text"].strip()
     score = args.get("score")
     suggested = args.get("suggested_rating")
     model_version = args.get("model_version")
+    shown = args.get("suggestion_shown")
+    if shown and suggested is None:
+        abort(422, messages={"suggested_rating": ["Required when suggestion_shown is true."]})
     if score is None:
         prediction = get_model().predict([text])[0]
         score, model_version = prediction["score"], prediction["model_version"]
@@ -65,23 +135,55 @@ def create_review(args: dict[str, Any]) -> tuple[Review, int, dict[str, str]]:
     elif suggested is None:
         suggested = suggested_rating(score)
     user_agent = request.headers.get("User-Agent", "").replace("\x00", "")[:USER_AGENT_MAX] or None
-    shown = args.get("suggestion_shown")
-    if shown and args.get("suggested_rating") is None:
-        abort(422, messages={"suggested_rating": ["Required when suggestion_shown is true."]})
-    with get_database().atomic():
-        review = Review.create(
-            brand=brand,
-            text=text,
-            rating=args["rating"],
-            suggested_rating=suggested,
-            score=score,
-            model_version=model_version,
-            user_agent=user_agent,
-            ip_address=client_ip(),
-            suggestion_shown=shown,
-            suggestion_changed=(args["rating"] != suggested) if shown else None,
+    return Review(
+        brand=Brand(id=brand_id, name=args["brand"]),  # its name is all the answer needs
+        text=text,
+        rating=args["rating"],
+        suggested_rating=suggested,
+        score=score,
+        model_version=model_version,
+        user_agent=user_agent,
+        ip_address=client_ip(),
+        suggestion_shown=shown,
+        suggestion_changed=(args["rating"] != suggested) if shown else None,
+    )
+
+
+class _KeyTaken(Exception):
+    """Rolls back a review whose Idempotency-Key another request stored first."""
+
+
+def _answer(review: Review) -> idempotency.Answer:
+    """The 201 answer to a stored review: its public fields as JSON, rendered once (and stored as
+    sent, with an Idempotency-Key)."""
+    return idempotency.Answer(201, current_app.json.dumps(REVIEW_OUT.dump(review)) + "\n")
+
+
+def _created(answer: idempotency.Answer, review_id: int, replayed: bool = False) -> Response:
+    headers = {"Location": url_for("reviews.get_review", review_id=review_id)}
+    if replayed:
+        headers[idempotency.REPLAYED_HEADER] = "true"
+    return Response(answer.body, status=answer.status, headers=headers, mimetype="application/json")
+
+
+def _replay(key: str, request_fingerprint: str, ttl_hours: int) -> Response | None:
+    """The stored answer of `key` as a response (None: none stored); 422 if the key was stored for
+    a request with other fields."""
+    try:
+        answer = idempotency.stored_answer(key, request_fingerprint, ttl_hours)
+    except idempotency.KeyReused:
+        abort(
+            422,
+            messages={
+                idempotency.HEADER: [
+                    "This key was already used for a request with other fields: "
+                    "send a new key for a new review."
+                ]
+            },
         )
-    return review, 201, {"Location": url_for("reviews.get_review", review_id=review.id)}
+    if answer is None:
+        return None
+    return _created(answer, json.loads(answer.body)["id"], replayed=True)
 
 
 def _filtered(args: dict[str, Any], *columns: Any) -> Query:
@@ -97,16 +199,6 @@ def _filtered(args: dict[str, Any], *columns: Any) -> Query:
     return query
 
 
-def _ordering(sort: str) -> tuple[Any, ...]:
-    """ORDER BY terms for a validated sort key ("-" prefix: descending), ties broken by id."""
-    descending = sort.startswith("-")
-    key = sort.lstrip("-")
-    column = Brand.name if key == "brand" else getattr(Review, key)
-    if descending:
-        return column.desc(), Review.id.desc()
-    return column.asc(), Review.id.asc()
-
-
 @bp.route("/reviews", methods=["GET"])
 @admin_required  # first: no validation messages for callers without the token
 @bp.arguments(ReviewListQuerySchema, location="query")
@@ -115,17 +207,32 @@ def _ordering(sort: str) -> tuple[Any, ...]:
 @bp.doc(**ADMIN)
 def list_reviews(args: dict[str, Any]) -> dict[str, Any]:
     """Reviews in the order asked for (newest first by default), a page at a time, with the total
-    matching the filters (admin)."""
+    matching the filters (admin). Follow `next_cursor` for the next page: as fast at any depth,
+    where `page=N` reads every review before the page."""
     per_page = args.get("per_page", _settings().page_size_default)
-    query = _filtered(args)
-    total = query.count()
-    items = list(query.order_by(*_ordering(args["sort"])).paginate(args["page"], per_page))
+    order = review_pages.Order.parse(args["sort"])
+    after = None
+    if "cursor" in args:
+        try:
+            after = review_pages.decode_cursor(args["cursor"], order)
+        except review_pages.InvalidCursor as error:
+            abort(422, messages={"cursor": [str(error)]})
+    brand_id = review_store.brand_ids().get(args["brand"]) if "brand" in args else None
+    if "brand" in args and brand_id is None:
+        page, (total, exact) = review_pages.Page([], None), (0, True)
+    else:
+        filters = review_pages.Filters.of(args, brand_id)
+        total, exact = review_pages.count(filters.conditions)
+        offset = (args["page"] - 1) * per_page
+        page = review_pages.fetch(filters, order, per_page, after, offset, matching=total)
     return {
-        "items": items,
+        "items": page.items,
         "total": total,
-        "page": args["page"],
+        "total_exact": exact,
+        "page": None if after is not None else args["page"],
         "per_page": per_page,
         "pages": math.ceil(total / per_page),
+        "next_cursor": page.next_cursor,
     }
 
 

@@ -1,8 +1,11 @@
 """marshmallow schemas: what requests may hold and what responses hold.
 
 They validate every request (through flask-smorest) and are the OpenAPI document, so the two
-cannot drift apart. Limits that depend on the settings (review length, batch size, page size)
-are checked against the running app's settings.
+cannot drift apart: every limit the code enforces is a validator the document states (apispec
+turns `Length`, `Range`, `OneOf` and a validator's `regex` into maxLength, maximum, enum and
+pattern). Limits that are settings (review length, batch size, page size) are read from the
+running app's settings, both when validating and when the document is built (in the app's
+context, `docs.Api.register_blueprint`), so the document states the configured values.
 """
 
 from __future__ import annotations
@@ -12,27 +15,143 @@ from datetime import UTC, datetime
 from typing import Any
 
 import marshmallow as ma
+import numpy as np
 from flask import current_app
-from marshmallow import fields, validate, validates, validates_schema
+from marshmallow import fields, validate, validates_schema
 
-from brandpulse.api.models import MODEL_VERSION_MAX, NAME_MAX
+from brandpulse.api.models import IDEMPOTENCY_KEY_MAX, MODEL_VERSION_MAX, NAME_MAX
 from brandpulse.api.settings import Settings
 
 _SURROGATE = re.compile(r"[\ud800-\udfff]")
 _DIGITS = re.compile(r"[+-]?[0-9]{1,18}")
+CURSOR_MAX = 512  # a review list cursor (base64 of the sort, the last row's value and id) is far shorter
+# Exactly the characters `str.isspace()` (and so `str.strip()`) calls blank, as a regex class that
+# reads the same in Python, ECMA-262 (JSON Schema) and Rust: a `\s` would differ between them.
+BLANKS = r"\t-\r\x1c-\x20\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
+FLOAT32_TINY = float(np.finfo(np.float32).tiny)  # smallest normal float32; below it: stored as 0
+FLOAT32_MAX = float(np.finfo(np.float32).max)
 
 
 def _settings() -> Settings:
     return current_app.extensions["brandpulse.settings"]
 
 
+def text_pattern(non_blank: int) -> str:
+    """The pattern of a text without NUL that keeps `non_blank` characters or more once stripped.
+
+    Stripped text runs from the first to the last non-blank character, so "at least n once
+    stripped" is "two non-blank characters n - 1 apart" (one, for n = 1): no lookahead needed.
+    """
+    mark = rf"[^\x00{BLANKS}]"
+    if non_blank <= 0:
+        return r"^[^\x00]*$"
+    if non_blank == 1:
+        return rf"^[^\x00]*{mark}[^\x00]*$"
+    return rf"^[^\x00]*{mark}[^\x00]{{{non_blank - 2},}}{mark}[^\x00]*$"
+
+
+class _SettingBounds:
+    """Mixin for `validate.Length`/`validate.Range`: a bound given as a setting's name is read from
+    the running app's settings each time it is used (validation, or building the document)."""
+
+    def __init__(
+        self, *args: Any, min_setting: str | None = None, max_setting: str | None = None, **kwargs: Any
+    ) -> None:
+        self._bound_settings = {"min": min_setting, "max": max_setting}
+        super().__init__(*args, **kwargs)
+
+    def _bound(self, which: str) -> Any:
+        name = self._bound_settings[which]
+        return getattr(_settings(), name) if name else getattr(self, f"_{which}")
+
+    @property
+    def min(self) -> Any:
+        return self._bound("min")
+
+    @min.setter
+    def min(self, value: Any) -> None:
+        self._min = value
+
+    @property
+    def max(self) -> Any:
+        return self._bound("max")
+
+    @max.setter
+    def max(self, value: Any) -> None:
+        self._max = value
+
+
+class SettingLength(_SettingBounds, validate.Length):
+    """`validate.Length` with bounds that may be settings (`max_setting="page_size_max"`)."""
+
+
+class SettingRange(_SettingBounds, validate.Range):
+    """`validate.Range` with bounds that may be settings."""
+
+
+class NonBlank(validate.Validator):
+    """At least `min` characters once surrounding blanks are removed (`min`: a number or a setting's
+    name); documented as the equivalent `pattern`, which also states that NUL is refused."""
+
+    error = "Must be at least {min} characters once surrounding blanks are removed."
+
+    def __init__(self, min: int | str = 1) -> None:
+        self._min = min
+
+    @property
+    def min(self) -> int:
+        return getattr(_settings(), self._min) if isinstance(self._min, str) else self._min
+
+    @property
+    def regex(self) -> re.Pattern[str]:
+        """What apispec documents as the field's `pattern`."""
+        return re.compile(text_pattern(self.min))
+
+    def __call__(self, value: str) -> str:
+        minimum = self.min
+        if len(value.strip()) < minimum:
+            raise ma.ValidationError("Must not be blank." if minimum == 1 else self.error.format(min=minimum))
+        return value
+
+
+class Pattern(validate.Regexp):
+    """A regular expression the whole value must match, documented as the pattern `^(?:...)$`
+    (`$` ends the input in JSON Schema's ECMA-262 regexes; Python's also allows a final newline)."""
+
+    def __init__(self, body: str, error: str | None = None) -> None:
+        super().__init__(rf"^(?:{body})$", error=error)
+        self._whole = re.compile(body)
+
+    def __call__(self, value: str) -> str:
+        if self._whole.fullmatch(value) is None:
+            raise ma.ValidationError(self._format_error(value))
+        return value
+
+
+class _NoNul(validate.Validator):
+    """Documents a text field's refusal of NUL as a `pattern` (`Text` itself checks it)."""
+
+    regex = re.compile(text_pattern(0))
+
+    def __call__(self, value: str) -> str:
+        return value
+
+
 class Text(fields.String):
-    """A string without NUL characters or unpaired surrogates (neither can be stored or encoded)."""
+    """A string without NUL characters or unpaired surrogates (neither can be stored or encoded).
+
+    The document states the NUL rule as a `pattern` (a `NonBlank` validator's, if it has one).
+    """
 
     default_error_messages = {
         "nul": "Must not contain NUL characters.",
         "surrogate": "Must be valid Unicode text (unpaired surrogate).",
     }
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if not any(isinstance(validator, NonBlank) for validator in self.validators):
+            self.validators.insert(0, _NoNul())
 
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
         text = super()._deserialize(value, attr, data, **kwargs)
@@ -44,16 +163,46 @@ class Text(fields.String):
 
 
 class StrictInteger(fields.Integer):
-    """An integer given as a JSON integer or a string of digits; never a float or a boolean."""
+    """A JSON integer; never a float, a boolean or a string (a body says what it means)."""
 
     def _validated(self, value: Any) -> int:
-        if isinstance(value, bool) or isinstance(value, float):
+        if isinstance(value, bool | float | str):
             raise self.make_error("invalid", input=value)
+        return super()._validated(value)
+
+
+class QueryInteger(fields.Integer):
+    """An integer in a query string: decimal digits with an optional sign, no decimal point."""
+
+    def _validated(self, value: Any) -> int:
         if isinstance(value, str):
             if not _DIGITS.fullmatch(value.strip()):
                 raise self.make_error("invalid", input=value)
             return int(value.strip())
         return super()._validated(value)
+
+
+class Real(fields.Float):
+    """A finite number stored in a REAL (float4) column: validated as sent, then rounded to the
+    nearest float32, written as its shortest decimal (0.9 stays 0.9); magnitudes below the smallest
+    normal float32 become 0, since PostgreSQL refuses a REAL that underflows."""
+
+    default_error_messages = {"too_large": "Must be at most 3.4e38 in magnitude (a float32)."}
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("allow_nan", False)
+        metadata = {"format": "float", **kwargs.pop("metadata", {})}
+        super().__init__(metadata=metadata, **kwargs)
+
+    def deserialize(self, value: Any, attr: str | None = None, data: Any = None, **kwargs: Any) -> Any:
+        number = super().deserialize(value, attr, data, **kwargs)
+        if not isinstance(number, float):
+            return number
+        if abs(number) > FLOAT32_MAX:
+            raise self.make_error("too_large", input=value)
+        if abs(number) < FLOAT32_TINY:
+            return 0.0
+        return float(str(np.float32(number)))
 
 
 class JsonBoolean(fields.Boolean):
@@ -66,23 +215,25 @@ class JsonBoolean(fields.Boolean):
 
 
 class UtcDateTime(fields.DateTime):
-    """ISO 8601 date-time; stored as naive UTC, read as UTC when no offset is given."""
+    """ISO 8601 date-time; stored as naive UTC, read as UTC when no offset is given.
+
+    A moment whose UTC time falls outside years 1 to 9999 (0001-01-01T00:00:00+01:00) is clamped
+    to the nearest representable one: as a filter bound it means the same.
+    """
 
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> datetime:
         moment = super()._deserialize(value, attr, data, **kwargs)
         if moment.tzinfo is not None:
-            moment = moment.astimezone(UTC).replace(tzinfo=None)
+            try:
+                moment = moment.astimezone(UTC).replace(tzinfo=None)
+            except OverflowError:
+                moment = datetime.min if moment.year == datetime.min.year else datetime.max
         return moment
 
     def _serialize(self, value: Any, attr: str | None, obj: Any, **kwargs: Any) -> str | None:
         if isinstance(value, datetime) and value.tzinfo is None:
             value = value.replace(tzinfo=UTC)
         return super()._serialize(value, attr, obj, **kwargs)
-
-
-def _not_blank(value: str) -> None:
-    if not value or value.isspace():
-        raise ma.ValidationError("Must not be blank.")
 
 
 class StrictSchema(ma.Schema):
@@ -100,7 +251,7 @@ class PredictRequestSchema(StrictSchema):
 
     review = Text(
         required=True,
-        validate=_not_blank,
+        validate=NonBlank(1),
         metadata={
             "description": "The text to score. Longer texts are cut to the model's input length.",
             "example": "Great quality and friendly staff, I will buy again.",
@@ -112,17 +263,11 @@ class PredictBatchRequestSchema(StrictSchema):
     """Several texts to score at once."""
 
     reviews = fields.List(
-        Text(validate=_not_blank),
+        Text(validate=NonBlank(1)),
         required=True,
-        validate=validate.Length(min=1),
-        metadata={"description": "1 to PREDICT_BATCH_MAX texts (default 32)."},
+        validate=SettingLength(min=1, max_setting="predict_batch_max"),
+        metadata={"description": "1 to PREDICT_BATCH_MAX texts, none blank."},
     )
-
-    @validates("reviews")
-    def _at_most_batch_max(self, value: list[str], data_key: str) -> None:
-        limit = _settings().predict_batch_max
-        if len(value) > limit:
-            raise ma.ValidationError(f"At most {limit} texts per request.")
 
 
 class PredictionSchema(ma.Schema):
@@ -192,9 +337,10 @@ class ReviewCreateSchema(StrictSchema):
 
     text = Text(
         required=True,
+        validate=[NonBlank("review_min_length"), SettingLength(max_setting="review_max_length")],
         metadata={
-            "description": "The review, REVIEW_MIN_LENGTH to REVIEW_MAX_LENGTH characters once surrounding "
-            "blanks are removed (default 15 to 10,000).",
+            "description": "The review: at most REVIEW_MAX_LENGTH characters as sent, at least "
+            "REVIEW_MIN_LENGTH once surrounding blanks are removed (they are not stored).",
             "example": "The shoes are comfortable and arrived quickly. Very happy!",
         },
     )
@@ -202,13 +348,22 @@ class ReviewCreateSchema(StrictSchema):
         required=True, validate=validate.Range(1, 5), metadata={"description": "1-5 stars."}
     )
     brand = Text(
-        required=True, validate=validate.Length(1, NAME_MAX), metadata={"description": "Brand name."}
+        required=True,
+        validate=validate.Length(1, NAME_MAX),
+        metadata={"description": "The name of a stored brand (GET /api/brands); another name: 422."},
     )
     suggested_rating = StrictInteger(
-        validate=validate.Range(1, 5), metadata={"description": "The rating the model suggested to the user."}
+        validate=validate.Range(1, 5),
+        metadata={
+            "description": "The rating the model suggested to the user; required when `suggestion_shown` "
+            "is true."
+        },
     )
-    score = fields.Float(
-        allow_nan=False, validate=validate.Range(0.0, 1.0), metadata={"description": "In [0, 1]."}
+    score = Real(
+        validate=validate.Range(0.0, 1.0),
+        metadata={
+            "description": "In [0, 1]; stored as a float32 (about 7 significant digits, under 1.2e-38: 0)."
+        },
     )
     model_version = Text(
         validate=validate.Length(1, MODEL_VERSION_MAX),
@@ -221,14 +376,40 @@ class ReviewCreateSchema(StrictSchema):
         },
     )
 
-    @validates("text")
-    def _length(self, value: str, data_key: str) -> None:
-        settings = _settings()
-        length = len(value.strip())
-        if length < settings.review_min_length:
-            raise ma.ValidationError(f"Must be at least {settings.review_min_length} characters.")
-        if length > settings.review_max_length:
-            raise ma.ValidationError(f"Must be at most {settings.review_max_length} characters.")
+    # Stated in the document (docs.SchemaKeywordsPlugin): a suggestion shown must be named.
+    OPENAPI_KEYWORDS = {
+        "anyOf": [
+            {"properties": {"suggestion_shown": {"enum": [False]}}},
+            {"required": ["suggested_rating"]},
+        ]
+    }
+
+    @validates_schema
+    def _shown_suggestion_is_named(self, data: dict[str, Any], **kwargs: Any) -> None:
+        if data.get("suggestion_shown") and "suggested_rating" not in data:
+            raise ma.ValidationError("Required when suggestion_shown is true.", "suggested_rating")
+
+
+class IdempotencyHeaderSchema(ma.Schema):
+    """The optional `Idempotency-Key` header of `POST /api/review` (other headers are ignored)."""
+
+    class Meta:
+        unknown = ma.EXCLUDE
+
+    idempotency_key = fields.String(
+        data_key="Idempotency-Key",
+        validate=[
+            validate.Length(1, IDEMPOTENCY_KEY_MAX),
+            Pattern(r"[\x20-\x7e]*", error="Must be printable ASCII."),
+        ],
+        metadata={
+            "description": "A key of the client's choosing (a UUID) naming this submission, at most 255 "
+            "printable ASCII characters. A retry with the same key and fields gets the first answer "
+            "(with `Idempotency-Replayed: true`) and stores nothing; the same key with other fields is a "
+            "422. Keys are remembered for IDEMPOTENCY_TTL_HOURS (default 24).",
+            "example": "5f0c2a4e-9b1d-4c3e-8f7a-2d6b1e0c9a48",
+        },
+    )
 
 
 class ReviewSchema(ma.Schema):
@@ -271,8 +452,10 @@ class ReviewFilterSchema(StrictSchema):
     """Filters of the review list and export."""
 
     brand = Text(validate=validate.Length(1, NAME_MAX), metadata={"description": "Brand name."})
-    rating = StrictInteger(validate=validate.Range(1, 5))
-    since = UtcDateTime(metadata={"description": "Created at or after (ISO 8601; UTC without offset)."})
+    rating = QueryInteger(validate=validate.Range(1, 5))
+    since = UtcDateTime(
+        metadata={"description": "Created at or after (ISO 8601; UTC without offset); after `until`: 422."}
+    )
     until = UtcDateTime(metadata={"description": "Created before (ISO 8601; UTC without offset)."})
 
     @validates_schema
@@ -289,7 +472,7 @@ REVIEW_SORTS = tuple(f"{sign}{key}" for key in REVIEW_SORT_KEYS for sign in ("",
 class ReviewListQuerySchema(ReviewFilterSchema):
     """Filters, order and page of the review list."""
 
-    sort = Text(
+    sort = fields.String(
         load_default="-created_at",
         validate=validate.OneOf(REVIEW_SORTS),
         metadata={
@@ -297,26 +480,54 @@ class ReviewListQuerySchema(ReviewFilterSchema):
             "a leading '-' sorts descending (default -created_at, newest first)."
         },
     )
-    page = StrictInteger(load_default=1, validate=validate.Range(1, 1_000_000))
-    per_page = StrictInteger(
-        validate=validate.Range(min=1), metadata={"description": "Page size, at most PAGE_SIZE_MAX (100)."}
+    page = QueryInteger(
+        load_default=1,
+        validate=validate.Range(1, 1_000_000),
+        metadata={
+            "description": "Page number: the database reads every review before the page, so a deep "
+            "page is slow on a large table; follow `next_cursor` instead."
+        },
+    )
+    per_page = QueryInteger(
+        validate=SettingRange(min=1, max_setting="page_size_max"),
+        metadata={"description": "Page size, at most PAGE_SIZE_MAX (default PAGE_SIZE_DEFAULT)."},
+    )
+    cursor = fields.String(
+        validate=validate.Length(1, CURSOR_MAX),
+        metadata={
+            "description": "The `next_cursor` of the previous page: the page after it, as fast at any "
+            "depth (keyset pagination). Only with the same `sort`, and without `page`."
+        },
     )
 
-    @validates("per_page")
-    def _at_most_max(self, value: int, data_key: str) -> None:
-        limit = _settings().page_size_max
-        if value > limit:
-            raise ma.ValidationError(f"At most {limit}.")
+    @validates_schema
+    def _page_or_cursor(self, data: dict[str, Any], **kwargs: Any) -> None:
+        if "cursor" in data and data.get("page", 1) != 1:
+            raise ma.ValidationError("Send either `page` or `cursor`, not both.", "cursor")
 
 
 class ReviewPageSchema(ma.Schema):
     """One page of reviews, in the order asked for (newest first by default)."""
 
     items = fields.List(fields.Nested(AdminReviewSchema), required=True)
-    total = fields.Integer(required=True, metadata={"description": "Reviews matching the filters."})
-    page = fields.Integer(required=True)
+    total = fields.Integer(
+        required=True,
+        metadata={
+            "description": "Reviews matching the filters: counted up to 10,000; above that, on "
+            "PostgreSQL, the planner's estimate (`total_exact` false)."
+        },
+    )
+    total_exact = fields.Boolean(required=True, metadata={"description": "Whether `total` was counted."})
+    page = fields.Integer(
+        required=True, allow_none=True, metadata={"description": "The page number (null: asked by cursor)."}
+    )
     per_page = fields.Integer(required=True)
     pages = fields.Integer(required=True)
+    next_cursor = fields.String(
+        required=True,
+        allow_none=True,
+        metadata={"description": "The `cursor` of the next page (null: this is the last page)."},
+    )
 
 
 class DayCountSchema(ma.Schema):
@@ -469,7 +680,7 @@ class ModelVersionListSchema(ma.Schema):
 class SuggestionFiguresQuerySchema(StrictSchema):
     """How far back the daily figures go."""
 
-    days = StrictInteger(
+    days = QueryInteger(
         load_default=30, validate=validate.Range(1, 366), metadata={"description": "Days back, 1 to 366."}
     )
 
@@ -506,4 +717,4 @@ class SuggestionFiguresSchema(ma.Schema):
 class PromoteRequestSchema(StrictSchema):
     """Who promotes (recorded in the registry)."""
 
-    by = fields.String(load_default="admin", validate=validate.Length(min=1, max=200))
+    by = Text(load_default="admin", validate=validate.Length(min=1, max=NAME_MAX))

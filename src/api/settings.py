@@ -2,169 +2,112 @@
 
 Each setting has a safe default, so the app runs with no configuration at all: SQLite in
 `instance/` under the working directory, the bundled model, admin endpoints disabled. The
-environment variable of a field is its name in upper case (`database_url` -> `DATABASE_URL`).
+environment variable of a field is its name in upper case (`database_url` -> `DATABASE_URL`); an
+empty value means the default (the rules both services share: `brandpulse/env_settings.py`).
 `create_app(overrides)` layers an explicit mapping on top of the environment.
+
+Importing this module loads no torch (gunicorn's configuration imports it to size the workers):
+the bundled checkpoint's path and the CPU facts come from torch-free modules.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import ipaddress
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
-from brandpulse.training.checkpoint import BUNDLED_CHECKPOINT
-from brandpulse.training.runtime import available_cpus, cpu_has_native_bf16
+from pydantic import (
+    Field,
+    NonNegativeFloat,
+    NonNegativeInt,
+    PositiveInt,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+
+from brandpulse.env_settings import EnvSettings, LogLevel, Share
+from brandpulse.env_settings import SettingsError as SettingsError  # raised by from_env, for callers
+from brandpulse.training.hardware import available_cpus, cpu_has_native_bf16
+from brandpulse.training.paths import BUNDLED_CHECKPOINT
 
 DATABASE_SCHEMES = ("sqlite", "postgres", "postgresql", "postgres+pool", "postgresql+pool")
-LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 MIN_ADMIN_TOKEN_LENGTH = 16
 BF16_CHOICES = ("auto", "true", "false")
+RATE_LIMIT_OFF = "off"  # the value that switches a rate limit off
 
 
-class SettingsError(ValueError):
-    """A setting with a value that cannot be used; the message names the variable."""
-
-
-@dataclass(frozen=True)
-class Settings:
+class Settings(EnvSettings):
     """The API's configuration (see docs/api.md for the table of variables)."""
 
     # Storage and model.
-    data_dir: Path = field(default_factory=lambda: Path("instance"))
-    database_url: str = ""  # empty: sqlite:///<data_dir>/brandpulse.sqlite3
+    data_dir: Path = Path("instance")
+    database_url: str = Field("", validate_default=True)  # empty: sqlite:///<data_dir>/brandpulse.sqlite3
     model_path: Path = BUNDLED_CHECKPOINT  # served until the registry names a champion
-    model_dir: Path | None = None  # registry checkpoints; None: <data_dir>/models
-    model_poll_seconds: float = 10.0  # how often each process checks the registry's champion
-    torch_threads: int = 0  # 0: the cores shared out among the gunicorn workers
+    model_dir: Path | None = Field(
+        None, validate_default=True
+    )  # registry checkpoints; None: <data_dir>/models
+    model_poll_seconds: float = Field(
+        10.0, gt=0, le=30
+    )  # how often each process checks the registry's champion
+    torch_threads: NonNegativeInt = 0  # 0: the cores shared out among the gunicorn workers
     model_bf16: str = "auto"  # bfloat16 autocast for the CNN: auto (where the CPU has it), true, false
     # Security.
     admin_token: str = ""  # empty: admin endpoints disabled
     trusted_proxies: tuple[str, ...] = ()  # addresses or networks whose X-Forwarded-For is believed
     # Request limits.
-    max_content_length: int = 1024 * 1024
-    review_min_length: int = 15
-    review_max_length: int = 10_000
-    predict_batch_max: int = 32
-    page_size_default: int = 20
-    page_size_max: int = 100
-    # Rate limits ("N/second|minute|hour|day", several separated by ";"; empty disables).
+    max_content_length: PositiveInt = 1024 * 1024
+    review_min_length: NonNegativeInt = 15
+    review_max_length: PositiveInt = 10_000
+    predict_batch_max: PositiveInt = (
+        32  # texts per forward pass (a batch request, or waiting requests joined)
+    )
+    # How long a pass waits for more predictions to join it (only while others are arriving); 0: never.
+    predict_batch_wait_ms: float = Field(5.0, ge=0, le=100)
+    predict_queue_max: PositiveInt = 64  # texts waiting for the model per worker; past it, 503 + Retry-After
+    predict_queue_max_wait_ms: PositiveInt = 250  # ... or once the texts waiting need longer than this
+    idempotency_ttl_hours: PositiveInt = 24  # how long an Idempotency-Key of POST /api/review is remembered
+    page_size_default: PositiveInt = 20
+    page_size_max: PositiveInt = 100
+    # Rate limits ("N/second|minute|hour|day", several separated by ";"; "off" disables).
     rate_limit_predict: str = "600/minute"  # live scoring sends up to ~4 a second while typing
     rate_limit_predict_batch: str = "30/minute"
     rate_limit_review: str = "30/minute"
     rate_limit_default: str = "600/minute"
     rate_limit_storage_uri: str = "memory://"
     # Database connections (PostgreSQL pool, per process).
-    db_max_connections: int = 8
-    db_pool_timeout: float = 10.0
-    db_stale_timeout: int = 300
-    db_connect_timeout: int = 5
+    db_max_connections: PositiveInt = 8
+    db_pool_timeout: NonNegativeFloat = 10.0
+    db_stale_timeout: NonNegativeInt = 300
+    db_connect_timeout: PositiveInt = 5
     # Logging and metrics.
-    log_level: str = "INFO"
+    log_level: LogLevel = "INFO"
     prometheus_multiproc_dir: str = ""
     # gunicorn.
     api_host: str = "127.0.0.1"
-    api_port: int = 5000
-    web_concurrency: int = 0  # 0: one worker per available CPU (`workers`)
-    gunicorn_threads: int = 4
-    gunicorn_timeout: int = 60
+    api_port: PositiveInt = 5000
+    web_concurrency: NonNegativeInt = 0  # 0: one worker per available CPU (`workers`)
+    gunicorn_threads: NonNegativeInt = 0  # 0: room for a full prediction queue and a pass, plus 8 (`threads`)
+    gunicorn_timeout: PositiveInt = 60
     gunicorn_preload: bool = True
     # Learning from the stored reviews (`retrain`, docs/learning_loop.md).
-    shadow_share: float = 0.0  # share of live predictions also scored by the newest candidate
-    retrain_base_corpus: Path = field(default_factory=lambda: Path("data/reviews.csv"))
+    shadow_share: Share = 0.0  # share of live predictions also scored by the newest candidate
+    retrain_base_corpus: Path = Path("data/reviews.csv")
     retrain_schedule: str = "0 3 * * *"  # cron expression of `retrain --schedule`
-    retrain_min_reviews: int = 200  # usable stored reviews needed before a round trains anything
-    retrain_min_chars: int = 20  # shorter reviews say too little to learn from
-    retrain_max_per_client_day: int = 20  # reviews one client address may contribute per day
-    retrain_recent_share: float = 0.2  # newest share of reviews held out to judge the challenger
-    retrain_feedback_share: float = 0.5  # share of the training weight given to the stored reviews
+    retrain_min_reviews: PositiveInt = 200  # usable stored reviews needed before a round trains anything
+    retrain_min_chars: NonNegativeInt = 20  # shorter reviews say too little to learn from
+    retrain_max_per_client_day: PositiveInt = 20  # reviews one client address may contribute per day
+    retrain_recent_share: float = Field(0.2, gt=0, lt=1)  # newest share held out to judge the challenger
+    retrain_feedback_share: float = Field(0.5, gt=0, lt=1)  # share of the training weight of stored reviews
     retrain_kept_weight: str = "auto"  # weight of a kept suggestion: auto (control group) or 0-1
-    retrain_margin: float = 0.01  # band accuracy the challenger must gain on the recent reviews
-    retrain_tolerance: float = 0.02  # band accuracy it may lose on the fixed held-out test
-    retrain_fixed_test_rows: int = 4000  # rows of the fixed test measured (seeded sample)
-    retrain_cnn_epochs: int = 1
-    retrain_threads: int = 0  # torch threads of a round; 0: every available CPU
-
-    def __post_init__(self) -> None:
-        if not self.database_url:
-            default_url = f"sqlite:///{(self.data_dir.resolve() / 'brandpulse.sqlite3').as_posix()}"
-            object.__setattr__(self, "database_url", default_url)
-        if self.model_dir is None:
-            object.__setattr__(self, "model_dir", self.data_dir / "models")
-        if not 0 < self.model_poll_seconds <= 30:
-            raise SettingsError(
-                f"MODEL_POLL_SECONDS: must be above 0 and at most 30, got {self.model_poll_seconds}"
-            )
-        scheme = urlparse(self.database_url).scheme
-        if scheme not in DATABASE_SCHEMES:
-            raise SettingsError(f"DATABASE_URL: scheme {scheme!r} is not one of {DATABASE_SCHEMES}")
-        if self.admin_token and len(self.admin_token) < MIN_ADMIN_TOKEN_LENGTH:
-            raise SettingsError(f"ADMIN_TOKEN: use at least {MIN_ADMIN_TOKEN_LENGTH} characters")
-        if self.log_level.upper() not in LOG_LEVELS:
-            raise SettingsError(f"LOG_LEVEL: {self.log_level!r} is not one of {LOG_LEVELS}")
-        object.__setattr__(self, "log_level", self.log_level.upper())
-        for proxy in self.trusted_proxies:
-            try:
-                ipaddress.ip_network(proxy, strict=False)
-            except ValueError:
-                raise SettingsError(f"TRUSTED_PROXIES: {proxy!r} is not an address or network") from None
-        positive = (
-            "max_content_length",
-            "review_max_length",
-            "predict_batch_max",
-            "page_size_default",
-            "page_size_max",
-            "db_max_connections",
-            "db_connect_timeout",
-            "api_port",
-            "gunicorn_threads",
-            "gunicorn_timeout",
-        )
-        for name in positive:
-            if getattr(self, name) < 1:
-                raise SettingsError(f"{name.upper()}: must be at least 1, got {getattr(self, name)}")
-        for name in (
-            "review_min_length",
-            "torch_threads",
-            "web_concurrency",
-            "db_stale_timeout",
-            "db_pool_timeout",
-        ):
-            if getattr(self, name) < 0:
-                raise SettingsError(f"{name.upper()}: must not be negative, got {getattr(self, name)}")
-        bf16 = self.model_bf16.strip().lower()
-        if bf16 not in BF16_CHOICES:
-            raise SettingsError(f"MODEL_BF16: {self.model_bf16!r} is not one of {BF16_CHOICES}")
-        object.__setattr__(self, "model_bf16", bf16)
-        for name in ("shadow_share", "retrain_recent_share", "retrain_margin", "retrain_tolerance"):
-            if not 0 <= getattr(self, name) <= 1:
-                raise SettingsError(f"{name.upper()}: must be between 0 and 1, got {getattr(self, name)}")
-        if not 0 < self.retrain_recent_share < 1 or not 0 < self.retrain_feedback_share < 1:
-            raise SettingsError("RETRAIN_RECENT_SHARE and RETRAIN_FEEDBACK_SHARE must be between 0 and 1")
-        for name in ("retrain_min_reviews", "retrain_max_per_client_day", "retrain_fixed_test_rows"):
-            if getattr(self, name) < 1:
-                raise SettingsError(f"{name.upper()}: must be at least 1, got {getattr(self, name)}")
-        if self.retrain_cnn_epochs < 0 or self.retrain_min_chars < 0 or self.retrain_threads < 0:
-            raise SettingsError(
-                "RETRAIN_CNN_EPOCHS, RETRAIN_MIN_CHARS and RETRAIN_THREADS must not be negative"
-            )
-        kept = self.retrain_kept_weight.strip().lower()
-        if kept != "auto":
-            try:
-                valid = 0 <= float(kept) <= 1
-            except ValueError:
-                valid = False
-            if not valid:
-                raise SettingsError(f"RETRAIN_KEPT_WEIGHT: 'auto' or a number from 0 to 1, got {kept!r}")
-        object.__setattr__(self, "retrain_kept_weight", kept)
-        if self.review_min_length > self.review_max_length:
-            raise SettingsError("REVIEW_MIN_LENGTH is larger than REVIEW_MAX_LENGTH")
-        if self.page_size_default > self.page_size_max:
-            raise SettingsError("PAGE_SIZE_DEFAULT is larger than PAGE_SIZE_MAX")
+    retrain_margin: Share = 0.01  # band accuracy the challenger must gain on the recent reviews
+    retrain_tolerance: Share = 0.02  # band accuracy it may lose on the fixed held-out test
+    retrain_fixed_test_rows: PositiveInt = 4000  # rows of the fixed test measured (seeded sample)
+    retrain_cnn_epochs: NonNegativeInt = 1
+    retrain_threads: NonNegativeInt = 0  # torch threads of a round; 0: every available CPU
 
     @classmethod
     def from_env(
@@ -175,19 +118,89 @@ class Settings:
         Keys of `overrides` that name no setting are ignored here (`create_app` passes them on to
         Flask's config).
         """
-        environ = os.environ if environ is None else environ
-        overrides = overrides or {}
-        values: dict[str, Any] = {}
-        for item in fields(cls):
-            env_name = item.name.upper()
-            if env_name in overrides or item.name in overrides:
-                raw = overrides[env_name] if env_name in overrides else overrides[item.name]
-            elif env_name in environ:
-                raw = environ[env_name]
-            else:
-                continue
-            values[item.name] = _convert(item, raw)
-        return cls(**values)
+        return cls._from_mapping(os.environ if environ is None else environ, overrides)
+
+    @field_validator("data_dir", "model_path", "model_dir", "retrain_base_corpus")
+    @classmethod
+    def _expand_user(cls, path: Path | None) -> Path | None:
+        return None if path is None else path.expanduser()
+
+    @field_validator("database_url")
+    @classmethod
+    def _database_url(cls, url: str, info: ValidationInfo) -> str:
+        if not url:
+            data_dir = info.data.get("data_dir", Path("instance"))
+            return f"sqlite:///{(data_dir.resolve() / 'brandpulse.sqlite3').as_posix()}"
+        scheme = urlparse(url).scheme
+        if scheme not in DATABASE_SCHEMES:
+            raise ValueError(f"scheme {scheme!r} is not one of {DATABASE_SCHEMES}")
+        return url
+
+    @field_validator("model_dir")
+    @classmethod
+    def _model_dir(cls, model_dir: Path | None, info: ValidationInfo) -> Path:
+        return info.data.get("data_dir", Path("instance")) / "models" if model_dir is None else model_dir
+
+    @field_validator("model_bf16")
+    @classmethod
+    def _model_bf16(cls, value: str) -> str:
+        if value.lower() not in BF16_CHOICES:
+            raise ValueError(f"{value!r} is not one of {BF16_CHOICES}")
+        return value.lower()
+
+    @field_validator("admin_token")
+    @classmethod
+    def _admin_token(cls, token: str) -> str:
+        if token and len(token) < MIN_ADMIN_TOKEN_LENGTH:
+            raise ValueError(f"use at least {MIN_ADMIN_TOKEN_LENGTH} characters")
+        return token
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: Any) -> Any:
+        return (
+            tuple(part.strip() for part in value.split(",") if part.strip())
+            if isinstance(value, str)
+            else value
+        )
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, proxies: tuple[str, ...]) -> tuple[str, ...]:
+        for proxy in proxies:
+            try:
+                ipaddress.ip_network(proxy, strict=False)
+            except ValueError:
+                raise ValueError(f"{proxy!r} is not an address or network") from None
+        return proxies
+
+    @field_validator(
+        "rate_limit_predict", "rate_limit_predict_batch", "rate_limit_review", "rate_limit_default"
+    )
+    @classmethod
+    def _rate_limit(cls, value: str) -> str:
+        return RATE_LIMIT_OFF if value.lower() == RATE_LIMIT_OFF else value  # checked by ratelimit.py
+
+    @field_validator("retrain_kept_weight")
+    @classmethod
+    def _kept_weight(cls, value: str) -> str:
+        kept = value.lower()
+        if kept != "auto":
+            try:
+                valid = 0 <= float(kept) <= 1
+            except ValueError:
+                valid = False
+            if not valid:
+                raise ValueError(f"'auto' or a number from 0 to 1, got {kept!r}")
+        return kept
+
+    @model_validator(mode="after")
+    def _ranges(self) -> Settings:
+        if self.review_min_length > self.review_max_length:
+            raise ValueError("REVIEW_MIN_LENGTH is larger than REVIEW_MAX_LENGTH")
+        if self.page_size_default > self.page_size_max:
+            raise ValueError("PAGE_SIZE_DEFAULT is larger than PAGE_SIZE_MAX")
+        return self
 
     @property
     def inference_bf16(self) -> bool:
@@ -206,9 +219,16 @@ class Settings:
         """Torch threads per process: TORCH_THREADS, else the CPUs shared out among the workers."""
         return self.torch_threads or max(1, available_cpus() // self.workers)
 
-    def replace(self, **changes: Any) -> Settings:
-        """A copy with some fields changed."""
-        return dataclasses.replace(self, **changes)
+    @property
+    def threads(self) -> int:
+        """gunicorn threads per worker: GUNICORN_THREADS, else PREDICT_QUEUE_MAX + PREDICT_BATCH_MAX + 8.
+
+        A prediction holds its request thread while it waits for a pass, so a worker needs a
+        thread for every text its queue and its running pass may hold, or the queue's bound (and
+        its 503) is never reached and requests wait unseen in gunicorn instead; the 8 more keep
+        health checks and reviews moving when the queue is full.
+        """
+        return self.gunicorn_threads or self.predict_queue_max + self.predict_batch_max + 8
 
     def flask_config(self) -> dict[str, Any]:
         """The Flask configuration keys these settings imply."""
@@ -218,37 +238,4 @@ class Settings:
         }
 
 
-SETTING_NAMES = frozenset(name for item in fields(Settings) for name in (item.name, item.name.upper()))
-
-
-def _convert(item: dataclasses.Field, raw: Any) -> Any:
-    """Turn an environment string (or an already typed override) into the field's type."""
-    kind = item.type
-    name = item.name.upper()
-    if not isinstance(raw, str):
-        if kind == "tuple[str, ...]" and isinstance(raw, list | tuple):
-            return tuple(str(part) for part in raw)
-        if kind in ("Path", "Path | None") and isinstance(raw, os.PathLike):
-            return Path(raw)
-        return raw
-    text = raw.strip()
-    try:
-        if kind == "int":
-            return int(text)
-        if kind == "float":
-            return float(text)
-    except ValueError:
-        raise SettingsError(f"{name}: expected a number, got {raw!r}") from None
-    if kind == "bool":
-        if text.lower() in ("1", "true", "yes", "on"):
-            return True
-        if text.lower() in ("0", "false", "no", "off", ""):
-            return False
-        raise SettingsError(f"{name}: expected true or false, got {raw!r}")
-    if kind == "Path | None" and not text:
-        return None
-    if kind in ("Path", "Path | None"):
-        return Path(text).expanduser()
-    if kind == "tuple[str, ...]":
-        return tuple(part.strip() for part in text.split(",") if part.strip())
-    return text
+SETTING_NAMES = frozenset(name for field in Settings.model_fields for name in (field, field.upper()))

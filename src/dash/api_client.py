@@ -200,13 +200,18 @@ class ApiClient:
         score: float | None = None,
         model_version: str | None = None,
         suggestion_shown: bool | None = None,
+        idempotency_key: str | None = None,
         headers: dict[str, str | None] | None = None,
     ) -> dict[str, Any]:
         """Store a review; the API fills in the score (and suggestion) when they are not given.
 
         `suggestion_shown`: whether the visitor saw `suggested_rating` before rating (false: the
         control group; then send no suggestion, and the API stores the model's own).
+        `idempotency_key`: names this submission; sent again with the same review, the API answers
+        the first answer and stores nothing new.
         """
+        if idempotency_key is not None:
+            headers = {**(headers or {}), "Idempotency-Key": idempotency_key}
         body: dict[str, Any] = {"brand": brand, "text": text, "rating": rating}
         optional = {
             "suggested_rating": suggested_rating,
@@ -221,6 +226,10 @@ class ApiClient:
         """Counts, means and rating/suggestion agreement, overall and per brand."""
         return self._json("GET", "/api/stats")
 
+    def config(self) -> dict[str, Any]:
+        """The limits the API asks of clients: review length, page sizes, sort orders, rate limits."""
+        return self._json("GET", "/api/config")
+
     # ------------------------------------------------------------------ admin endpoints
 
     def list_reviews(
@@ -228,14 +237,15 @@ class ApiClient:
         token: str,
         *,
         page: int = 1,
-        per_page: int = 20,
+        per_page: int | None = None,
         brand: str | None = None,
         rating: int | None = None,
         sort: str | None = None,
     ) -> dict[str, Any]:
-        """One page of reviews (items, total, page, per_page, pages), newest first unless `sort`."""
-        params: dict[str, Any] = {"page": page, "per_page": per_page}
-        optional = {"brand": brand, "rating": rating, "sort": sort}
+        """One page of reviews (items, total, page, per_page, pages); the API's page size and order
+        (newest first) unless `per_page` and `sort` are given."""
+        params: dict[str, Any] = {"page": page}
+        optional = {"per_page": per_page, "brand": brand, "rating": rating, "sort": sort}
         params.update({key: value for key, value in optional.items() if value})
         return self._json("GET", "/api/reviews", params=params, headers=self._bearer(token))
 

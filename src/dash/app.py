@@ -17,7 +17,7 @@ import dash
 import dash_bootstrap_components as dbc
 from dash import html
 
-from brandpulse.dash import api_client, logos
+from brandpulse.dash import api_client, api_limits, logos
 from brandpulse.dash.settings import EXTENSION, WebSettings
 
 ASSETS = Path(__file__).resolve().parent / "assets"
@@ -60,6 +60,7 @@ def create_app(settings: WebSettings | Mapping[str, Any] | None = None) -> dash.
     server = app.server
     server.extensions[EXTENSION] = settings
     api_client.init_app(server, settings)
+    api_limits.init_app(server)  # asks the API when a page first needs them
     logos.init_app(server, settings)
     server.add_url_rule("/healthz", endpoint="healthz", view_func=lambda: {"status": "ok"})
 

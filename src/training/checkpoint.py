@@ -29,6 +29,7 @@ from brandpulse.training.config import EncoderConfig, ModelConfig, from_dict, to
 from brandpulse.training.data import file_sha256
 from brandpulse.training.model import CharCNN
 from brandpulse.training.ngram import HashingBaseline
+from brandpulse.training.paths import BUNDLED_CHECKPOINT as BUNDLED_CHECKPOINT  # the default model
 from brandpulse.training.scoring import DEFAULT_CUTS, check_cuts
 
 logger = logging.getLogger(__name__)
@@ -37,9 +38,6 @@ FORMAT = "brandpulse-charcnn"
 FORMAT_VERSION = 3  # 2 added the optional n-gram model and combination, 3 the rating cut points
 READABLE_VERSIONS = ("1", "2", "3")
 NGRAM_PREFIX = "ngram."
-
-# The default model, committed with the code so a new install scores reviews with no network.
-BUNDLED_CHECKPOINT = Path(__file__).resolve().parent / "bundled" / "review_stars.safetensors"
 
 
 class CheckpointError(ValueError):

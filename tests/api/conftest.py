@@ -35,10 +35,10 @@ POSTGRES_ADMIN_DSN = (
     f"host={POSTGRES_HOST} port={POSTGRES_PORT} user=postgres dbname=postgres connect_timeout=3"
 )
 NO_RATE_LIMITS = {
-    "RATE_LIMIT_PREDICT": "",
-    "RATE_LIMIT_PREDICT_BATCH": "",
-    "RATE_LIMIT_REVIEW": "",
-    "RATE_LIMIT_DEFAULT": "",
+    "RATE_LIMIT_PREDICT": "off",
+    "RATE_LIMIT_PREDICT_BATCH": "off",
+    "RATE_LIMIT_REVIEW": "off",
+    "RATE_LIMIT_DEFAULT": "off",
 }
 
 

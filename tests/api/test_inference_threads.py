@@ -36,8 +36,8 @@ def test_every_prediction_runs_on_one_inference_thread_with_its_torch_threads(bu
             caller.join()
     finally:
         del service.get().predict
-    assert len(seen) == 8
-    assert {name for name, _ in seen} == {"inference_0"}
+    assert 1 <= len(seen) <= 8  # requests waiting together share a pass (batching.py)
+    assert {name for name, _ in seen} == {"inference"}
     assert {threads for _, threads in seen} == {2}
 
 

@@ -37,10 +37,10 @@ def test_every_route_and_method_is_documented(app, spec):
             assert method.lower() in spec["paths"][path], (path, method)
 
 
-def test_request_bodies_accept_json_and_form(spec):
-    for path in ("/api/predict", "/api/predict/batch", "/api/review"):
+def test_request_bodies_are_json_only(spec):
+    for path in ("/api/predict", "/api/predict/batch", "/api/review", "/api/models/rollback"):
         content = spec["paths"][path]["post"]["requestBody"]["content"]
-        assert set(content) == {"application/json", "application/x-www-form-urlencoded"}
+        assert set(content) == {"application/json"}
 
 
 def test_admin_operations_declare_the_bearer_scheme(spec):

@@ -29,11 +29,10 @@ def test_predict_json(client):
     _check_prediction(response.json)
 
 
-def test_predict_form_encoded_like_the_original_clients(client):
+def test_predict_refuses_a_form_body(client):
     form = client.post("/api/predict", data={"review": REVIEW})
-    json_body = client.post("/api/predict", json={"review": REVIEW})
-    assert form.status_code == 200
-    assert form.json == json_body.json
+    assert form.status_code == 415
+    assert "application/x-www-form-urlencoded" in form.json["error"]["message"]
 
 
 def test_predict_batch_keeps_order_and_matches_single(client):
@@ -49,10 +48,11 @@ def test_predict_batch_keeps_order_and_matches_single(client):
     assert response.json["model_version"] == predictions[0]["model_version"]
 
 
-def test_predict_batch_form_takes_repeated_fields(client):
-    response = client.post("/api/predict/batch", data={"reviews": [REVIEW, "terrible"]})
-    assert response.status_code == 200
-    assert len(response.json["predictions"]) == 2
+def test_predict_batch_refuses_a_form_body(client):
+    # A form field cannot say whether it is a text or a list of one: `reviews=AAA` is not a list.
+    response = client.post("/api/predict/batch", data={"reviews": "AAA"})
+    assert response.status_code == 415
+    assert response.json["error"]["code"] == "unsupported_media_type"
 
 
 def test_predict_batch_size_is_capped(make_app):

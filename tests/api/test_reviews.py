@@ -1,4 +1,4 @@
-"""Reviews: storing (JSON and form), the admin list, one review and the CSV export."""
+"""Reviews: storing (JSON only), the admin list, one review and the CSV export."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from brandpulse.api.db import get_database
 from brandpulse.api.models import Review
 from brandpulse.training.data import label_scheme, load_dataset
 from brandpulse.training.scoring import suggested_rating
-from tests.api.conftest import ADMIN, post_review
+from tests.api.conftest import ADMIN, counts, post_review
 
 TEXT = "Good shoes, comfortable and well made."
 BROWSER = "Mozilla/5.0 (X11; Linux x86_64) Test/1.0"
@@ -48,11 +48,11 @@ def test_create_review_computes_score_and_suggestion(app, client):
     assert review.user_agent == BROWSER
 
 
-def test_create_review_form_encoded(client):
+def test_create_review_refuses_a_form_body(app, client):
     response = client.post("/api/review", data={"text": TEXT, "rating": "5", "brand": "Adidas"})
-    assert response.status_code == 201
-    assert response.json["rating"] == 5
-    assert response.json["brand"] == "Adidas"
+    assert response.status_code == 415
+    assert "send the body as application/json" in response.json["error"]["message"]
+    assert counts(app)["reviews"] == 0
 
 
 def test_supplied_score_and_suggestion_are_kept(client):
@@ -277,3 +277,16 @@ def test_public_responses_never_carry_personal_data(client):
     post_review(client)
     for path in ("/api/brands", "/api/stats", "/api/brands/random"):
         assert "127.0.0.1" not in client.get(path).get_data(as_text=True)
+
+
+def test_a_brand_removed_after_its_id_was_cached_is_unknown_again(app, client):
+    from brandpulse.api.models import Brand
+    from brandpulse.api.review_store import brand_ids
+
+    assert post_review(client, brand="Uniqlo", score=0.5).status_code == 201  # Uniqlo's id is cached
+    with app.app_context(), get_database().connection_context():
+        Review.delete().execute()
+        Brand.delete().where(Brand.name == "Uniqlo").execute()
+    response = post_review(client, brand="Uniqlo", score=0.5)
+    assert response.status_code == 422 and response.json["error"]["fields"]["brand"] == ["Unknown brand."]
+    assert brand_ids(app)._ids.get("Uniqlo") is None  # forgotten, asked again next time

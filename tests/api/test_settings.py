@@ -132,3 +132,38 @@ print(len(names))
     assert result.returncode == 0, result.stderr
     assert int(result.stdout) >= 18
     assert list(tmp_path.iterdir()) == []
+
+
+def test_an_empty_variable_is_the_default_even_where_it_used_to_mean_something():
+    # One rule for every setting (brandpulse/env_settings.py): empty is the default.
+    defaults = Settings.from_env({})
+    assert Settings.from_env({"LOG_LEVEL": ""}).log_level == "INFO"  # was refused
+    assert Settings.from_env({"GUNICORN_PRELOAD": ""}).gunicorn_preload is True  # was false
+    assert Settings.from_env({"RATE_LIMIT_REVIEW": ""}).rate_limit_review == defaults.rate_limit_review
+    assert Settings.from_env({"RATE_LIMIT_REVIEW": " OFF "}).rate_limit_review == "off"
+
+
+def test_off_switches_a_rate_limit_off(tmp_path):
+    database = {"DATABASE_URL": f"sqlite:///{tmp_path}/x.db", "LOG_LEVEL": "WARNING"}
+    limited = create_app({**database, "RATE_LIMIT_DEFAULT": "1/minute"}).test_client()
+    assert [limited.get("/api/config").status_code for _ in range(2)] == [200, 429]
+    unlimited = create_app({**database, "RATE_LIMIT_DEFAULT": "off"}).test_client()
+    assert {unlimited.get("/api/config").status_code for _ in range(3)} == {200}
+
+
+def test_the_settings_and_the_gunicorn_config_load_no_torch():
+    # gunicorn's master imports its configuration first: sizing the workers must stay cheap.
+    code = (
+        "import sys, brandpulse.api.settings, brandpulse.api.gunicorn_conf, brandpulse.dash.settings\n"
+        "assert 'torch' not in sys.modules, 'torch was imported'\n"
+        "assert not [m for m in sys.modules if m.startswith('brandpulse.api.') and m not in "
+        "('brandpulse.api.settings', 'brandpulse.api.gunicorn_conf')], 'an API module was imported'\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+
+
+def test_each_worker_has_a_thread_for_every_prediction_its_queue_and_pass_may_hold():
+    settings = Settings.from_env({"PREDICT_QUEUE_MAX": "40", "PREDICT_BATCH_MAX": "16"})
+    assert settings.threads == 40 + 16 + 8
+    assert Settings.from_env({"GUNICORN_THREADS": "4"}).threads == 4

@@ -41,10 +41,10 @@ CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 CHROMEDRIVER = os.environ.get("CHROMEDRIVER", "/usr/bin/chromedriver")
 START_TIMEOUT = 90  # seconds for a gunicorn server to answer (torch import and model load included)
 NO_RATE_LIMITS = {
-    "RATE_LIMIT_PREDICT": "",
-    "RATE_LIMIT_PREDICT_BATCH": "",
-    "RATE_LIMIT_REVIEW": "",
-    "RATE_LIMIT_DEFAULT": "",
+    "RATE_LIMIT_PREDICT": "off",
+    "RATE_LIMIT_PREDICT_BATCH": "off",
+    "RATE_LIMIT_REVIEW": "off",
+    "RATE_LIMIT_DEFAULT": "off",
 }
 
 

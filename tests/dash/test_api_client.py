@@ -148,7 +148,10 @@ def test_visitor_headers_extend_the_forwarded_chain():
 @pytest.mark.parametrize(
     ("fields", "message"),
     [
-        ({"text": "short"}, "Your review: must be at least 15 characters."),
+        (
+            {"text": "short"},
+            "Your review: must be at least 15 characters once surrounding blanks are removed.",
+        ),
         ({"brand": "No Such Brand"}, "Brand: unknown brand."),
         ({"rating": 9}, "Rating: must be greater than or equal to 1 and less than or equal to 5."),
     ],

@@ -9,6 +9,7 @@ import dash
 import pytest
 
 from brandpulse.dash import api_client
+from brandpulse.dash.api_limits import current_limits
 from brandpulse.dash.pages import admin, review
 from tests.dash.conftest import ADMIN_TOKEN, free_port
 
@@ -66,12 +67,12 @@ def test_submit_saves_and_moves_on(request_context):
         "suggested": 4,
         "model_version": "m",
     }
-    message, colour, is_open, following, text, rating, touched, anchor = review.submit_review(
+    message, colour, is_open, following, text, rating, touched, anchor, attempt = review.submit_review(
         1, "Warm jacket, lasts for years.", 5, brand, shown, review.SUGGESTED, True, 4
     )
     assert colour == "success" and is_open and "review of Patagonia was saved" in message
     assert following["name"] != "Patagonia"
-    assert (text, rating, touched, anchor) == ("", None, False, None)
+    assert (text, rating, touched, anchor, attempt) == ("", None, False, None, None)
     stored = _stored("Patagonia", "Warm jacket, lasts for years.")
     assert (stored["suggestion_shown"], stored["suggested_rating"], stored["suggestion_changed"]) == (
         True,
@@ -107,16 +108,42 @@ def _stored(brand: str, text: str) -> dict[str, Any]:
 def test_submit_asks_for_what_is_missing(request_context, text, rating, expected):
     message, colour, is_open, *rest = review.submit_review(1, text, rating, {"name": "Nike"}, None)
     assert (message, colour, is_open) == (expected, "warning", True)
-    assert rest == [dash.no_update] * 5
+    assert rest == [dash.no_update] * 6
 
 
 def test_submit_with_the_api_down_keeps_everything(request_context, api_down):
-    message, colour, is_open, *rest = review.submit_review(
+    message, colour, is_open, *rest, attempt = review.submit_review(
         1, "Good enough for me, really.", 4, {"name": "Nike"}, None
     )
     assert colour == "danger" and is_open
     assert message.startswith(review.NOT_SAVED) and "cannot be reached" in message
     assert rest == [dash.no_update] * 5  # brand, text, rating and choice stay as they are
+    assert attempt["body"]["text"] == "Good enough for me, really." and attempt["key"]  # kept to retry
+
+
+def test_a_retried_submit_sends_its_key_again_and_is_stored_once(request_context, monkeypatch):
+    client = api_client.get_client()
+    sent: list[str] = []
+    create = client.create_review
+
+    def lost_answer(**kwargs):  # the review is stored, but its answer never arrives
+        sent.append(kwargs["idempotency_key"])
+        create(**kwargs)
+        raise api_client.ApiError(api_client.TIMED_OUT)
+
+    text = "Sturdy boots, dry feet all winter long."
+    monkeypatch.setattr(client, "create_review", lost_answer)
+    *_, attempt = review.submit_review(1, text, 5, {"name": "Patagonia"}, None)
+    monkeypatch.setattr(
+        client, "create_review", lambda **kwargs: (sent.append(kwargs["idempotency_key"]), create(**kwargs))
+    )
+    result = review.submit_review(1, text, 5, {"name": "Patagonia"}, None, attempt=attempt)
+    assert result[1] == "success" and result[-1] is None
+    assert sent[0] == sent[1] == attempt["key"]
+    items = api_client.get_client().list_reviews(ADMIN_TOKEN, brand="Patagonia", per_page=100)["items"]
+    assert [item["text"] for item in items].count(text) == 1
+    other = review.submit_key(attempt, {**attempt["body"], "rating": 4})  # an edited review: a new key
+    assert other != attempt["key"]
 
 
 def test_review_body_sends_the_score_only_for_the_same_text():
@@ -198,7 +225,7 @@ def test_sign_in_with_the_api_down(request_context, api_down):
 
 
 def test_a_page_of_reviews(request_context):
-    page = admin.fetch_page(ADMIN_TOKEN, 1, 20, admin.ANY, admin.ANY, admin.DEFAULT_SORT)
+    page = admin.fetch_page(ADMIN_TOKEN, 1, 20, admin.ANY, admin.ANY, None)  # the API's order: newest first
     assert set(page) >= {"items", "total", "page", "pages"}
     created = [item["created_at"] for item in page["items"]]
     assert created == sorted(created, reverse=True)
@@ -211,7 +238,9 @@ def test_a_page_of_reviews(request_context):
 
 
 def test_every_sort_choice_is_one_the_api_accepts(request_context):
-    for sort in admin.SORTS:
+    offered = [option["value"] for option in admin.sort_options(current_limits())]
+    assert set(admin.SORT_LABELS) <= set(offered)  # every order the page names is one the API has
+    for sort in offered:
         items = admin.fetch_page(ADMIN_TOKEN, 1, 100, admin.ANY, admin.ANY, sort)["items"]
         key = sort.lstrip("-")
         values = [item["brand"] if key == "brand" else item[key] for item in items]
@@ -249,7 +278,7 @@ def test_flagging_from_the_admin_page(request_context):
         f"Review {created['id']} flagged: it will never be used to retrain the model."
     )
     assert _stored("Starbucks", created["text"])["flagged"] is True
-    page = admin.fetch_page(ADMIN_TOKEN, 1, 100, "Starbucks", admin.ANY, admin.DEFAULT_SORT)
+    page = admin.fetch_page(ADMIN_TOKEN, 1, 100, "Starbucks", admin.ANY, "-created_at")
     table = str(admin.reviews_table(page["items"]).to_plotly_json())
     assert "'action': 'unflag'" in table and "table-warning" in table
     assert "unflagged" in admin.flag(ADMIN_TOKEN, created["id"], False)

@@ -6,13 +6,13 @@ import importlib
 import re
 import shlex
 import tomllib
-from dataclasses import fields
 from pathlib import PurePosixPath
 from typing import Any
 
 import pytest
 from apscheduler.triggers.cron import CronTrigger
 
+from brandpulse.api.ratelimit import RateLimiter
 from brandpulse.api.settings import Settings
 from brandpulse.dash.settings import WebSettings
 from tests.conftest import REPO_ROOT
@@ -100,7 +100,9 @@ def test_startup_is_gated_on_health_not_order(compose):
     assert services["api"]["depends_on"] == {
         "db": {"condition": "service_healthy"},
         "migrate": {"condition": "service_completed_successfully"},
+        "redis": {"condition": "service_healthy"},
     }
+    assert services["redis"]["healthcheck"]["test"] == ["CMD", "redis-cli", "ping"]
     assert services["dash"]["depends_on"] == {"api": {"condition": "service_healthy"}}
     assert services["proxy"]["depends_on"] == {"dash": {"condition": "service_healthy"}}
 
@@ -149,9 +151,9 @@ def test_no_secret_is_written_in_a_compose_file():
 def test_every_setting_reaches_its_container(compose):
     """A setting put in .env is passed on (by name) or fixed by compose, for each service."""
     expected = {
-        "api": {item.name.upper() for item in fields(Settings)},
-        "retrain": {item.name.upper() for item in fields(Settings)} - SERVER_ONLY,
-        "dash": {item.name.upper() for item in fields(WebSettings)},
+        "api": {name.upper() for name in Settings.model_fields},
+        "retrain": {name.upper() for name in Settings.model_fields} - SERVER_ONLY,
+        "dash": {name.upper() for name in WebSettings.model_fields},
     }
     for service, names in expected.items():
         environment = _environment(compose["services"][service])
@@ -189,7 +191,8 @@ def test_retrain_runs_on_a_schedule_only_in_the_learning_profile(compose, capsys
     retrain, api = services["retrain"], services["api"]
     assert retrain["profiles"] == ["learning"], "a plain `docker compose up` must not start it"
     assert (retrain["image"], retrain["build"]) == (api["image"], api["build"]), "the API's image"
-    assert retrain["depends_on"] == api["depends_on"], "db healthy and migrate completed"
+    # db healthy and migrate completed, as for the API (which also waits for its rate-limit Redis)
+    assert retrain["depends_on"] == {name: api["depends_on"][name] for name in ("db", "migrate")}
     assert retrain["restart"] == "unless-stopped"
     assert "ports" not in retrain and "expose" not in retrain, "it serves nothing"
     # No `user:` override: the image's own non-root user (checked in test_dockerfiles).
@@ -237,3 +240,20 @@ def test_retrain_writes_to_the_apis_models_volume_and_reads_the_corpus(compose):
     assert threads, environment["RETRAIN_THREADS"]
     assert 1 <= int(threads.group(1)) <= float(retrain["deploy"]["resources"]["limits"]["cpus"])
     assert retrain["cpu_shares"] < 1024
+
+
+def test_the_api_workers_count_rate_limits_in_the_redis_service(compose):
+    """Every API worker counts in the one redis service (RATE_LIMIT_STORAGE_URI, .env may change it)."""
+    services = compose["services"]
+    uri = _environment(services["api"])["RATE_LIMIT_STORAGE_URI"]
+    match = re.fullmatch(r"\$\{RATE_LIMIT_STORAGE_URI:-(redis://redis:6379/\d+)\}", uri)
+    assert match, f"the API's default storage is the redis service: {uri}"
+    RateLimiter(Settings.from_env({"RATE_LIMIT_STORAGE_URI": match.group(1)}))  # a storage it accepts
+    redis = services["redis"]
+    assert redis["image"].startswith("redis:")
+    command = redis["command"]
+    assert command[0] == "redis-server"
+    # Counters only: no snapshot, no append-only file, no volume; bounded memory.
+    assert command[command.index("--save") + 1] == "" and command[command.index("--appendonly") + 1] == "no"
+    assert "volumes" not in redis and "--maxmemory" in command
+    assert "ports" not in redis, "reached by the API on the compose network only"

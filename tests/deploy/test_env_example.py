@@ -98,12 +98,10 @@ def example_variables() -> dict[str, str | None]:
 
 
 def test_the_settings_discovery_agrees_with_the_settings_classes():
-    from dataclasses import fields
-
     from brandpulse.api.settings import SETTING_NAMES, Settings
     from brandpulse.dash.settings import WebSettings
 
-    expected = {item.name.upper() for cls in (Settings, WebSettings) for item in fields(cls)}
+    expected = {name.upper() for cls in (Settings, WebSettings) for name in cls.model_fields}
     assert code_variables() == expected
     assert {name for name in SETTING_NAMES if name.isupper()} <= expected
 
@@ -135,8 +133,6 @@ def test_the_example_profiles_exist():
 
 def test_the_example_defaults_are_the_codes():
     """A `# NAME=value` line shows the default: read by the settings class, it changes nothing."""
-    from dataclasses import fields
-
     from brandpulse.api.settings import Settings
     from brandpulse.dash.settings import WebSettings
 
@@ -147,8 +143,8 @@ def test_the_example_defaults_are_the_codes():
             shown[match.group(1)] = match.group(2).strip().strip('"')  # quotes: as compose reads them
     for cls in (Settings, WebSettings):
         default = cls.from_env({})
-        for item in fields(cls):
-            name = item.name.upper()
+        for field in cls.model_fields:
+            name = field.upper()
             if name in shown:
-                value = getattr(cls.from_env({name: shown[name]}), item.name)
-                assert value == getattr(default, item.name), f"{name}={shown[name]}: the default differs"
+                value = getattr(cls.from_env({name: shown[name]}), field)
+                assert value == getattr(default, field), f"{name}={shown[name]}: the default differs"

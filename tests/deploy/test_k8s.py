@@ -14,6 +14,7 @@ import copy
 import re
 from pathlib import Path, PurePosixPath
 from typing import Any
+from urllib.parse import urlparse
 
 import kubernetes_validate
 import pytest
@@ -160,8 +161,12 @@ def test_probes_point_at_routes_and_ports_that_exist(objects, api_routes, dash_r
             for probe in ("startupProbe", "livenessProbe", "readinessProbe"):
                 if probe not in container:
                     continue
-                check = container[probe]["httpGet"]
-                assert check["path"] in routes[container["name"]], f"{container['name']} {probe}: {check}"
+                check = container[probe].get("httpGet") or container[probe].get("tcpSocket")
+                if check is None:  # an exec probe (redis-cli ping)
+                    assert container[probe]["exec"]["command"], f"{container['name']} {probe}"
+                    continue
+                if "path" in check:
+                    assert check["path"] in routes[container["name"]], f"{container['name']} {probe}: {check}"
                 assert check["port"] in port_names | port_numbers
 
 
@@ -202,7 +207,7 @@ def test_the_containers_run_what_the_compose_services_run(objects, compose):
         for obj in objects
         for container in (_pod_spec(obj) or {}).get("containers", [])
     }
-    for service in ("migrate", "api", "dash"):
+    for service in ("migrate", "api", "dash", "redis"):
         assert containers[service]["command"] == compose["services"][service]["command"]
 
 
@@ -288,3 +293,18 @@ def test_the_retrain_cronjob_shares_the_apis_image_secret_and_models_volume(obje
     # The base corpus is copied onto that volume (docs/deploy.md): an absolute path inside it.
     corpus = PurePosixPath(env["RETRAIN_BASE_CORPUS"])
     assert corpus.is_absolute() and corpus.is_relative_to(mounts["brandpulse-models"])
+
+
+def test_every_api_replica_counts_rate_limits_in_the_redis_service(objects):
+    """RATE_LIMIT_STORAGE_URI names a Service (port included) in front of the Redis Deployment."""
+    deployments, services = _by_kind(objects, "Deployment"), _by_kind(objects, "Service")
+    (api,) = deployments["brandpulse-api"]["spec"]["template"]["spec"]["containers"]
+    uri = urlparse(_env(api)["RATE_LIMIT_STORAGE_URI"])
+    assert uri.scheme == "redis" and uri.hostname in services
+    service = services[uri.hostname]
+    (port,) = [port for port in service["spec"]["ports"] if port["port"] == uri.port]
+    redis = deployments["brandpulse-redis"]
+    assert service["spec"]["selector"].items() <= redis["spec"]["template"]["metadata"]["labels"].items()
+    (container,) = redis["spec"]["template"]["spec"]["containers"]
+    assert port["targetPort"] in {item["name"] for item in container["ports"]}
+    assert redis["spec"]["replicas"] == 1, "one counter for all replicas"

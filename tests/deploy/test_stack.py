@@ -21,7 +21,6 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
-from dataclasses import fields
 from pathlib import Path
 
 import psycopg2
@@ -37,7 +36,7 @@ from tests.conftest import save_tiny_checkpoint, skip_or_fail
 pytestmark = [pytest.mark.postgres, pytest.mark.slow, pytest.mark.timeout(300)]
 
 ADMIN_TOKEN = "stack-test-admin-token-" + secrets.token_hex(8)
-SETTING_VARIABLES = {item.name.upper() for cls in (Settings, WebSettings) for item in fields(cls)}
+SETTING_VARIABLES = {name.upper() for cls in (Settings, WebSettings) for name in cls.model_fields}
 STARTUP_SECONDS = 120.0
 
 

@@ -20,12 +20,14 @@ from dash import ALL, Input, Output, State, callback, ctx, dcc, html
 
 from brandpulse.dash import charts, components
 from brandpulse.dash.api_client import ApiError, get_client
+from brandpulse.dash.api_limits import ApiLimits, current_limits
 
 logger = logging.getLogger(__name__)
 
 TITLE = "BrandPulse — admin"
-DEFAULT_SORT = "-created_at"
-SORTS = {
+# How the API's sort orders read, in the order offered; one the API adds later reads as its key.
+# Which orders exist, and the default, are the API's (`GET /api/config`).
+SORT_LABELS = {
     "-created_at": "Newest first",
     "created_at": "Oldest first",
     "-rating": "Rating, high to low",
@@ -35,8 +37,10 @@ SORTS = {
     "-score": "Score, high to low",
     "score": "Score, low to high",
     "brand": "Brand, A to Z",
+    "-brand": "Brand, Z to A",
 }
-PAGE_SIZES = ("20", "50", "100")
+# Round page sizes offered between the API's default and its largest (PAGE_SIZE_MAX).
+PAGE_SIZE_STEPS = (10, 20, 50, 100, 200, 500, 1000)
 TEXT_PREVIEW = 160
 ANY = "*"  # the "no filter" choice (dbc.Select shows an empty value as its blank placeholder)
 GRAPHS = ("chart-per-day", "chart-ratings", "chart-suggestions", "chart-brands")
@@ -109,7 +113,26 @@ def _select(component_id: str, label: str, options: list[dict[str, str]], value:
     )
 
 
+def sort_options(limits: ApiLimits) -> list[dict[str, str]]:
+    """The API's sort orders as select options, the labelled ones first, in `SORT_LABELS`' order."""
+    order = list(SORT_LABELS)
+    ranked = sorted(limits.review_sorts, key=lambda sort: order.index(sort) if sort in order else len(order))
+    return [{"label": SORT_LABELS.get(sort) or _sort_label(sort), "value": sort} for sort in ranked]
+
+
+def _sort_label(sort: str) -> str:
+    direction = "descending" if sort.startswith("-") else "ascending"
+    return f"{sort.lstrip('-').replace('_', ' ').capitalize()}, {direction}"
+
+
+def page_sizes(limits: ApiLimits) -> list[int]:
+    """Page sizes offered: the API's default and largest, and the round sizes between them."""
+    low, high = limits.page_size_default, limits.page_size_max
+    return sorted({low, high, *(size for size in PAGE_SIZE_STEPS if low < size < high)})
+
+
 def _admin_area() -> Any:
+    limits = current_limits()
     ratings = [{"label": "Any", "value": ANY}] + [
         {"label": components.stars(rating), "value": str(rating)} for rating in components.RATINGS
     ]
@@ -130,14 +153,12 @@ def _admin_area() -> Any:
                 [
                     _select("filter-brand", "Brand", [{"label": "Any", "value": ANY}], ANY),
                     _select("filter-rating", "Rating", ratings, ANY),
+                    _select("filter-sort", "Sort", sort_options(limits), limits.review_sort_default),
                     _select(
-                        "filter-sort",
-                        "Sort",
-                        [{"label": v, "value": k} for k, v in SORTS.items()],
-                        DEFAULT_SORT,
-                    ),
-                    _select(
-                        "filter-per-page", "Per page", [{"label": s, "value": s} for s in PAGE_SIZES], "20"
+                        "filter-per-page",
+                        "Per page",
+                        [{"label": str(size), "value": str(size)} for size in page_sizes(limits)],
+                        str(limits.page_size_default),
                     ),
                 ],
                 class_name="g-2 align-items-end",
@@ -328,8 +349,10 @@ def filters(brand: str | None, rating: str | None) -> dict[str, Any]:
     }
 
 
-def fetch_page(token: str, page: int, per_page: int, brand: str, rating: str, sort: str) -> dict[str, Any]:
-    """A page of reviews, filtered and sorted by the API."""
+def fetch_page(
+    token: str, page: int, per_page: int | None, brand: str, rating: str, sort: str | None
+) -> dict[str, Any]:
+    """A page of reviews, filtered and sorted by the API (its page size and order where not given)."""
     query = {"page": page, "per_page": per_page, "sort": sort, **filters(brand, rating)}
     return get_client().list_reviews(token, **query)
 
@@ -360,14 +383,15 @@ def load_reviews(
     if ctx.triggered_id in FILTER_IDS or not page:
         page = 1
     try:
-        result = fetch_page(token, page, int(per_page or 20), brand, rating, sort or DEFAULT_SORT)
+        result = fetch_page(token, page, int(per_page) if per_page else None, brand, rating, sort)
     except ApiError as error:
         hint = " Sign out and in again with the current token." if error.status in REJECTED else ""
         alert = dbc.Alert(f"The reviews could not be loaded. {error}{hint}", color="danger")
         return alert, dash.no_update, dash.no_update
     total, pages = result["total"], max(result["pages"], 1)
+    about = "" if result.get("total_exact", True) else "About "  # the API estimates large totals
     summary = html.P(
-        f"{total} review{'s' if total != 1 else ''}, page {result['page']} of {pages}.",
+        f"{about}{total:,} review{'s' if total != 1 else ''}, page {result['page']} of {pages:,}.",
         className="small text-body-secondary mb-1",
         id="reviews-count",
     )

@@ -11,6 +11,7 @@ no pre-selected star): its ratings measure how often visitors agree with the mod
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 import dash
@@ -20,6 +21,7 @@ from flask import has_app_context
 
 from brandpulse.dash import components
 from brandpulse.dash.api_client import ApiError, get_client, visitor_headers
+from brandpulse.dash.api_limits import current_limits
 from brandpulse.dash.logos import logo_src
 from brandpulse.dash.settings import WebSettings, current_settings
 
@@ -59,6 +61,9 @@ def layout(brand: str | None = None, **_query: Any) -> Any:
             dcc.Store(id="rating-touched", data=False),
             # The suggested rating on screen when the visitor last chose a rating (null: none was).
             dcc.Store(id="rating-anchor", data=None),
+            # The Idempotency-Key of a submit that failed, with what it sent: submitting the same
+            # review again reuses the key, so a review stored despite the error is not stored twice.
+            dcc.Store(id="submit-attempt", data=None),
             html.H1("Review a brand", className="visually-hidden"),
             dbc.Row(
                 [
@@ -82,7 +87,7 @@ def _form() -> Any:
                 rows=6,
                 placeholder="What did you like or dislike?",
                 class_name="mb-2",
-                maxlength=10_000,
+                maxlength=current_limits().review_max_length,  # the API's REVIEW_MAX_LENGTH
             ),
             html.Div(  # hidden for the control group, which is never shown the model's reading
                 [
@@ -309,6 +314,7 @@ def review_body(
     Output("rating-input", "value", allow_duplicate=True),
     Output("rating-touched", "data"),
     Output("rating-anchor", "data"),
+    Output("submit-attempt", "data"),
     Input("submit-review", "n_clicks"),
     State("review-text", "value"),
     State("rating-input", "value"),
@@ -317,6 +323,7 @@ def review_body(
     State("suggestion-group", "data"),
     State("rating-touched", "data"),
     State("rating-anchor", "data"),
+    State("submit-attempt", "data"),
     running=[(Output("review-actions", "disabled"), True, False)],  # no second click while posting
     prevent_initial_call=True,
 )
@@ -329,24 +336,34 @@ def submit_review(
     group: str | None = SUGGESTED,
     touched: bool = False,
     anchor: int | None = None,
+    attempt: dict[str, Any] | None = None,
 ) -> tuple[Any, ...]:
-    """Post the review; on success thank the visitor and move on to the next brand."""
-    keep = (dash.no_update,) * 5
+    """Post the review; on success thank the visitor and move on to the next brand.
+
+    Each submit sends a new Idempotency-Key; after a failure the key is kept with the review, and
+    submitting the same review again sends it again (the API answers a stored one's first answer).
+    """
+    keep = (dash.no_update,) * 6
     if not brand or not (text or "").strip():
         return ("Write a review first.", "warning", True, *keep)
     if rating is None:
         return ("Choose a rating from 1 to 5 stars.", "warning", True, *keep)
+    body = {"brand": brand["name"], **review_body(text, rating, shown, group, bool(touched), anchor)}
+    key = submit_key(attempt, body)
     try:
-        get_client().create_review(
-            brand=brand["name"],
-            **review_body(text, rating, shown, group, bool(touched), anchor),
-            headers=visitor_headers(),
-        )
+        get_client().create_review(**body, idempotency_key=key, headers=visitor_headers())
     except ApiError as error:
-        return (NOT_SAVED + str(error), "danger", True, *keep)
+        return (NOT_SAVED + str(error), "danger", True, *keep[:5], {"key": key, "body": body})
     message = f"Thank you! Your {components.stars(rating)} review of {brand['name']} was saved."
     try:
         following = next_brand(exclude=brand["name"]) or brand
     except ApiError:
         following = brand
-    return message, "success", True, following, "", None, False, None
+    return message, "success", True, following, "", None, False, None, None
+
+
+def submit_key(attempt: dict[str, Any] | None, body: dict[str, Any]) -> str:
+    """The Idempotency-Key of this submit: the failed attempt's if it sent the same review, else new."""
+    if attempt and attempt.get("body") == body and attempt.get("key"):
+        return attempt["key"]
+    return str(uuid.uuid4())

@@ -1,0 +1,154 @@
+"""The pages take the API's limits from the API (`GET /api/config`), and start without it."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from werkzeug.serving import make_server
+
+from brandpulse.api import create_app as create_api
+from brandpulse.api.client_config import client_config
+from brandpulse.api.db import dispose
+from brandpulse.api.settings import Settings
+from brandpulse.dash.api_client import ApiClient, ApiError
+from brandpulse.dash.api_limits import EXTENSION, FALLBACK, ApiLimits, LimitsCache, current_limits
+from brandpulse.dash.app import create_app
+from brandpulse.dash.pages import admin, review
+from brandpulse.dash.settings import WebSettings
+from tests.dash.conftest import free_port
+
+SMALL = {"REVIEW_MAX_LENGTH": "500", "PAGE_SIZE_DEFAULT": "10", "PAGE_SIZE_MAX": "40"}
+DEFAULTS = client_config(Settings.from_env({}))  # what `GET /api/config` says by default
+
+
+@pytest.fixture(scope="module")
+def small_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The real API, configured with smaller limits, served from a thread: its base URL."""
+    data = tmp_path_factory.mktemp("small-api")
+    app = create_api({"DATABASE_URL": f"sqlite:///{data}/api.sqlite3", "LOG_LEVEL": "WARNING", **SMALL})
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, name="small-api", daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        thread.join(timeout=10)
+        server.server_close()
+        dispose(app)
+
+
+def _find(component: Any, component_id: str) -> Any:
+    """The component with this id in a Dash layout tree."""
+    if getattr(component, "id", None) == component_id:
+        return component
+    children = getattr(component, "children", None)
+    for child in children if isinstance(children, list | tuple) else [children]:
+        if child is not None and not isinstance(child, str | int | float):
+            found = _find(child, component_id)
+            if found is not None:
+                return found
+    return None
+
+
+def test_the_pages_follow_the_apis_limits(small_api):
+    web = create_app(WebSettings(api_url=small_api, api_timeout=10))
+    with web.server.test_request_context("/"):
+        assert _find(review.layout(), "review-text").maxlength == 500
+        page = admin.layout()
+        per_page = _find(page, "filter-per-page")
+        assert [option["value"] for option in per_page.options] == ["10", "20", "40"]
+        assert per_page.value == "10"
+        sort = _find(page, "filter-sort")
+        assert sort.value == "-created_at"
+        assert {option["value"] for option in sort.options} == set(ApiLimits().review_sorts)
+
+
+def test_the_limits_are_asked_for_once_per_process(small_api, monkeypatch):
+    web = create_app(WebSettings(api_url=small_api, api_timeout=10))
+    calls = []
+    original = ApiClient.config
+    monkeypatch.setattr(ApiClient, "config", lambda self: calls.append(1) or original(self))
+    with web.server.test_request_context("/"):
+        for _ in range(3):
+            review.layout()
+            admin.layout()
+        assert current_limits().review_max_length == 500
+    assert len(calls) == 1
+
+
+def test_the_web_page_starts_and_works_without_the_api(caplog):
+    web = create_app(WebSettings(api_url=f"http://127.0.0.1:{free_port()}", api_timeout=2))
+    with caplog.at_level(logging.WARNING, logger="brandpulse.dash.api_limits"):
+        with web.server.test_request_context("/"):
+            assert _find(review.layout(), "review-text").maxlength == FALLBACK.review_max_length
+            assert _find(admin.layout(), "filter-per-page").value == str(FALLBACK.page_size_default)
+    assert "using the API's default limits" in caplog.text
+    # (No request is sent to these extra apps: the first app of a process that serves a request
+    # takes the pages' callbacks, and that must stay the `web_app` fixture's.)
+
+
+def test_the_fallback_is_the_apis_defaults():
+    assert ApiLimits.from_config(client_config(Settings.from_env({}))) == FALLBACK
+
+
+class _Api:
+    """Stands in for the API client: answers `config()` from a list, an exception is raised."""
+
+    def __init__(self, *answers: Any) -> None:
+        self.answers = list(answers)
+        self.calls = 0
+
+    def config(self) -> Any:
+        self.calls += 1
+        answer = self.answers.pop(0)
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+
+def test_the_cache_retries_after_a_failure_and_refreshes_an_answer(caplog):
+    now = [0.0]
+    cache = LimitsCache(refresh_seconds=300, retry_seconds=30, clock=lambda: now[0])
+    good = {**DEFAULTS, "review_max_length": 500}
+    api = _Api(ApiError("down"), good, {**good, "review_max_length": 600}, ApiError("down"))
+    assert cache.get(api) == FALLBACK and "down" in caplog.text
+    now[0] = 29.0
+    assert cache.get(api) == FALLBACK and api.calls == 1  # not asked again before RETRY_SECONDS
+    now[0] = 30.0
+    assert cache.get(api).review_max_length == 500
+    now[0] = 329.0
+    assert cache.get(api).review_max_length == 500 and api.calls == 2
+    now[0] = 330.0
+    assert cache.get(api).review_max_length == 600
+    now[0] = 630.0
+    assert cache.get(api).review_max_length == 600  # the API down later: its last answer stays
+    assert api.calls == 4 and "using the last answer" in caplog.text
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {},
+        [],
+        {**DEFAULTS, "review_max_length": "500"},
+        {**DEFAULTS, "page_size_max": True},
+        {**DEFAULTS, "review_sorts": []},
+    ],
+)
+def test_a_malformed_answer_is_not_used(body):
+    with pytest.raises(ValueError):
+        ApiLimits.from_config(body)
+    assert LimitsCache().get(_Api(body)) == FALLBACK
+
+
+def test_outside_an_app_the_pages_use_the_fallback():
+    assert current_limits() is FALLBACK
+
+
+def test_the_app_has_its_limits(web_app):
+    assert isinstance(web_app.server.extensions[EXTENSION], LimitsCache)

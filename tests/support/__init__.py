@@ -1,0 +1,1 @@
+"""Helpers the tests and benchmarks share (servers to start and stop, traffic to send them, …)."""
