@@ -11,7 +11,6 @@ import importlib
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -25,14 +24,9 @@ from brandpulse.api import gunicorn_conf
 from brandpulse.training.checkpoint import load_checkpoint
 from tests.api.conftest import ADMIN, ADMIN_TOKEN
 from tests.conftest import save_tiny_checkpoint
+from tests.support.servers import free_port
 
 BIN = Path(sys.executable).parent
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def _request(url: str, body: dict | None = None, headers: dict | None = None) -> tuple[int, dict, dict]:
@@ -49,7 +43,7 @@ def _request(url: str, body: dict | None = None, headers: dict | None = None) ->
 
 @pytest.mark.slow
 def test_upgrade_seed_and_serve_under_gunicorn(tmp_path, tiny_checkpoint):
-    port = _free_port()
+    port = free_port()
     environ = {
         **os.environ,
         "DATABASE_URL": f"sqlite:///{tmp_path}/gunicorn.sqlite3",

@@ -13,13 +13,11 @@ from __future__ import annotations
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import threading
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +33,7 @@ from brandpulse.api.registry import register_first_champion
 from brandpulse.api.seeding import seed_brands
 from brandpulse.training.checkpoint import BUNDLED_CHECKPOINT
 from tests.conftest import skip_or_fail
+from tests.support.servers import free_port, wait_until
 
 ADMIN_TOKEN = "web-test-admin-token-0123456789"
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
@@ -46,31 +45,6 @@ NO_RATE_LIMITS = {
     "RATE_LIMIT_REVIEW": "off",
     "RATE_LIMIT_DEFAULT": "off",
 }
-
-
-def free_port() -> int:
-    """A TCP port nothing listens on right now."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def poll(condition: Callable[[], Any], timeout: float, message: str, interval: float = 0.1) -> Any:
-    """Wait until `condition()` is truthy (exceptions count as false) and return its value."""
-    pause = threading.Event()  # never set: its wait() is the pause between two checks
-    end = time.monotonic() + timeout
-    while True:
-        try:
-            value = condition()
-        except AssertionError:
-            raise
-        except Exception:  # a server that is starting fails in many ways; try again
-            value = None
-        if value:
-            return value
-        if time.monotonic() > end:
-            raise AssertionError(message)
-        pause.wait(interval)
 
 
 def prepare_database(url: str, model_path: Path, model_dir: Path | None = None) -> None:
@@ -129,7 +103,9 @@ class GunicornServer:
             return requests.get(self.url + self.ready_path, timeout=2).status_code == 200
 
         try:
-            poll(ready, START_TIMEOUT, f"{self.name} did not become ready:\n{self.log_tail()}", interval=0.2)
+            wait_until(
+                ready, START_TIMEOUT, f"{self.name} did not become ready:\n{self.log_tail()}", interval=0.2
+            )
         except AssertionError:
             self.stop()
             raise

@@ -23,7 +23,8 @@ from tests.dash.browser import (
     submit_review,
     wait,
 )
-from tests.dash.conftest import ADMIN_TOKEN, api_get, poll
+from tests.dash.conftest import ADMIN_TOKEN, api_get
+from tests.support.servers import wait_until
 
 pytestmark = pytest.mark.browser
 
@@ -148,10 +149,10 @@ def test_admin_promotes_a_model_and_rolls_it_back(browser, api, web_server, tmp_
     try:
         click(browser, browser.find_element(By.XPATH, f"//tr[contains(., '{challenger_version}')]//button"))
         wait(browser).until(lambda d: "is the champion" in d.find_element(By.ID, "model-status").text)
-        poll(lambda: serving(challenger_version), 30, "the API did not swap to the promoted model")
+        wait_until(lambda: serving(challenger_version), 30, "the API did not swap to the promoted model")
         click(browser, browser.find_element(By.ID, "model-rollback"))
         wait(browser).until(lambda d: "Rolled back" in d.find_element(By.ID, "model-status").text)
-        poll(lambda: serving(served), 30, "the API did not swap back after the rollback")
+        wait_until(lambda: serving(served), 30, "the API did not swap back after the rollback")
     finally:  # later tests need the model they started with
         if not serving(served):
             requests.post(
@@ -159,7 +160,7 @@ def test_admin_promotes_a_model_and_rolls_it_back(browser, api, web_server, tmp_
                 headers={"Authorization": f"Bearer {ADMIN_TOKEN}"},
                 timeout=30,
             )
-            poll(lambda: serving(served), 30, "the API did not swap back")
+            wait_until(lambda: serving(served), 30, "the API did not swap back")
     rows = [row.text for row in browser.find_elements(By.CSS_SELECTOR, "#models-list tbody tr")]
     assert any(challenger_version in row and "retired" in row for row in rows), rows
 

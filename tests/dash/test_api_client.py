@@ -19,7 +19,8 @@ from brandpulse.dash.api_client import (
     error_from_response,
     visitor_headers,
 )
-from tests.dash.conftest import ADMIN_TOKEN, free_port
+from tests.dash.conftest import ADMIN_TOKEN
+from tests.support.servers import free_port
 
 
 @pytest.fixture

@@ -19,7 +19,7 @@ from brandpulse.dash.api_limits import EXTENSION, FALLBACK, ApiLimits, LimitsCac
 from brandpulse.dash.app import create_app
 from brandpulse.dash.pages import admin, review
 from brandpulse.dash.settings import WebSettings
-from tests.dash.conftest import free_port
+from tests.support.servers import free_port
 
 SMALL = {"REVIEW_MAX_LENGTH": "500", "PAGE_SIZE_DEFAULT": "10", "PAGE_SIZE_MAX": "40"}
 DEFAULTS = client_config(Settings.from_env({}))  # what `GET /api/config` says by default

@@ -11,7 +11,8 @@ import pytest
 from brandpulse.dash import api_client
 from brandpulse.dash.api_limits import current_limits
 from brandpulse.dash.pages import admin, review
-from tests.dash.conftest import ADMIN_TOKEN, free_port
+from tests.dash.conftest import ADMIN_TOKEN
+from tests.support.servers import free_port
 
 VISITOR = {"environ_base": {"REMOTE_ADDR": "198.51.100.20"}, "headers": {"User-Agent": "PagesTest/1.0"}}
 

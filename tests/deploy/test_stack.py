@@ -15,7 +15,6 @@ import io
 import os
 import secrets
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -32,18 +31,13 @@ from brandpulse.dash.settings import WebSettings
 from brandpulse.training.checkpoint import BUNDLED_CHECKPOINT
 from tests.api.conftest import POSTGRES_ADMIN_DSN, POSTGRES_HOST, POSTGRES_PORT
 from tests.conftest import save_tiny_checkpoint, skip_or_fail
+from tests.support.servers import free_port
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow, pytest.mark.timeout(300)]
 
 ADMIN_TOKEN = "stack-test-admin-token-" + secrets.token_hex(8)
 SETTING_VARIABLES = {name.upper() for cls in (Settings, WebSettings) for name in cls.model_fields}
 STARTUP_SECONDS = 120.0
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _admin_execute(statement: str) -> None:
@@ -133,7 +127,7 @@ def _wait_until_ready(process: subprocess.Popen, url: str, log: Path) -> request
 
 def test_the_compose_services_commands_serve_the_whole_flow(compose, database_url, model_env, tmp_path):
     migrate_env = _environment(DATABASE_URL=database_url, LOG_LEVEL="WARNING")
-    api_port, web_port = _free_port(), _free_port()
+    api_port, web_port = free_port(), free_port()
     api = f"http://127.0.0.1:{api_port}"
     api_env = _environment(
         DATABASE_URL=database_url,
