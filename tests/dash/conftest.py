@@ -16,24 +16,17 @@ import signal
 import subprocess
 import sys
 import tempfile
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
-from werkzeug.serving import make_server
 
 from brandpulse.api import create_app as create_api
-from brandpulse.api.db import dispose, get_database
-from brandpulse.api.inference import get_model
-from brandpulse.api.migrations import upgrade
-from brandpulse.api.registry import register_first_champion
-from brandpulse.api.seeding import seed_brands
 from brandpulse.training.checkpoint import BUNDLED_CHECKPOINT
 from tests.conftest import skip_or_fail
-from tests.support.servers import free_port, wait_until
+from tests.support.servers import free_port, prepare_database, serve_in_thread, wait_until
 
 ADMIN_TOKEN = "web-test-admin-token-0123456789"
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
@@ -45,20 +38,6 @@ NO_RATE_LIMITS = {
     "RATE_LIMIT_REVIEW": "off",
     "RATE_LIMIT_DEFAULT": "off",
 }
-
-
-def prepare_database(url: str, model_path: Path, model_dir: Path | None = None) -> None:
-    """Create the schema of a new database, seed the bundled brands and, as `db upgrade` does,
-    record the model as the registry's first champion."""
-    app = create_api({"DATABASE_URL": url, "MODEL_PATH": model_path, "MODEL_DIR": model_dir})
-    try:
-        with app.app_context(), get_database().connection_context():
-            upgrade()
-            seed_brands()
-            register_first_champion(model_path, app.extensions["brandpulse.settings"].model_dir)
-    finally:
-        get_model(app).close()
-        dispose(app)
 
 
 class GunicornServer:
@@ -151,16 +130,8 @@ def inprocess_api(tmp_path_factory: pytest.TempPathFactory, tiny_checkpoint: Pat
             **NO_RATE_LIMITS,
         }
     )
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, name="api", daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        thread.join(timeout=10)
-        server.server_close()
-        dispose(app)
+    with serve_in_thread(app) as base_url:
+        yield base_url
 
 
 @pytest.fixture(scope="session")
@@ -195,7 +166,7 @@ def api_server(tmp_path_factory: pytest.TempPathFactory, model_path: Path) -> It
     """The API under gunicorn on a fresh SQLite database with the bundled brands."""
     data = tmp_path_factory.mktemp("api")
     url = f"sqlite:///{(data / 'api.sqlite3').as_posix()}"
-    prepare_database(url, model_path, data / "models")
+    prepare_database(url, model_path, data)
     port = free_port()
     env = {
         "DATABASE_URL": url,

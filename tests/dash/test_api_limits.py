@@ -3,23 +3,20 @@
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from werkzeug.serving import make_server
 
 from brandpulse.api import create_app as create_api
 from brandpulse.api.client_config import client_config
-from brandpulse.api.db import dispose
 from brandpulse.api.settings import Settings
 from brandpulse.dash.api_client import ApiClient, ApiError
 from brandpulse.dash.api_limits import EXTENSION, FALLBACK, ApiLimits, LimitsCache, current_limits
 from brandpulse.dash.app import create_app
 from brandpulse.dash.pages import admin, review
 from brandpulse.dash.settings import WebSettings
-from tests.support.servers import free_port
+from tests.support.servers import free_port, serve_in_thread
 
 SMALL = {"REVIEW_MAX_LENGTH": "500", "PAGE_SIZE_DEFAULT": "10", "PAGE_SIZE_MAX": "40"}
 DEFAULTS = client_config(Settings.from_env({}))  # what `GET /api/config` says by default
@@ -30,16 +27,8 @@ def small_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """The real API, configured with smaller limits, served from a thread: its base URL."""
     data = tmp_path_factory.mktemp("small-api")
     app = create_api({"DATABASE_URL": f"sqlite:///{data}/api.sqlite3", "LOG_LEVEL": "WARNING", **SMALL})
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, name="small-api", daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        thread.join(timeout=10)
-        server.server_close()
-        dispose(app)
+    with serve_in_thread(app, name="small-api") as base_url:
+        yield base_url
 
 
 def _find(component: Any, component_id: str) -> Any:

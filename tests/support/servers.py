@@ -25,7 +25,8 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -152,6 +153,25 @@ def prepare_database(url: str, model_path: Path, data_dir: Path | None = None) -
             register_first_champion(model_path, app.extensions["brandpulse.settings"].model_dir)
     finally:
         get_model(app).close()
+        dispose(app)
+
+
+@contextmanager
+def serve_in_thread(app: Any, name: str = "api") -> Iterator[str]:
+    """Serve a Flask app from a thread of this process (werkzeug); yields its base URL."""
+    from werkzeug.serving import make_server
+
+    from brandpulse.api.db import dispose
+
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, name=name, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        thread.join(timeout=10)
+        server.server_close()
         dispose(app)
 
 
