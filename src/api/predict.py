@@ -16,12 +16,6 @@ from brandpulse.api.schemas import (
 bp = Blueprint("predict", __name__, url_prefix="/api", description="Live sentiment scoring by the model.")
 
 
-@bp.before_request
-def _refuse_when_overloaded() -> None:
-    """Past the model's queue bound, answer 503 before spending anything on the request's body."""
-    get_model().batcher.refuse_if_full()
-
-
 @bp.route("/predict", methods=["POST"])
 @bp.arguments(PredictRequestSchema, location=BODY)
 @bp.response(200, PredictionSchema)
