@@ -28,7 +28,6 @@ import http.client
 import json
 import os
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -40,12 +39,17 @@ from pathlib import Path
 import torch
 from model_speed import REVIEW  # the same text as the model benchmark (bench/ is on sys.path)
 
-from brandpulse.api.settings import Settings
-from brandpulse.training.checkpoint import BUNDLED_CHECKPOINT, save_checkpoint
-from brandpulse.training.config import EncoderConfig, model_config_from_preset
-from brandpulse.training.model import CharCNN
-from brandpulse.training.predictor import Predictor
-from brandpulse.training.runtime import use_threads
+REPO = Path(__file__).resolve().parent.parent
+if str(REPO) not in sys.path:  # run as `python bench/api_latency.py`: the tests' helpers live in tests/
+    sys.path.insert(0, str(REPO))
+
+from brandpulse.api.settings import Settings  # noqa: E402
+from brandpulse.training.checkpoint import BUNDLED_CHECKPOINT, save_checkpoint  # noqa: E402
+from brandpulse.training.config import EncoderConfig, model_config_from_preset  # noqa: E402
+from brandpulse.training.model import CharCNN  # noqa: E402
+from brandpulse.training.predictor import Predictor  # noqa: E402
+from brandpulse.training.runtime import use_threads  # noqa: E402
+from tests.support.servers import free_port  # noqa: E402  (also imported from here by the other benchmarks)
 
 BIN = Path(sys.executable).parent
 TEXT = REVIEW[:1000]  # the model benchmark's review, cut to exactly 1,000 characters
@@ -117,13 +121,6 @@ def paced_rounds(port: int, predictor: Predictor, rounds: int, pause: float) -> 
                 times[name].append((time.perf_counter() - start) * 1000)
     connection.close()
     return times
-
-
-def free_port() -> int:
-    """A TCP port nobody listens on right now."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def wait_ready(port: int, server: subprocess.Popen, seconds: float = 120.0) -> None:

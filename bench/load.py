@@ -46,25 +46,38 @@ logger = logging.getLogger("bench.load")
 
 BIN = Path(sys.executable).parent
 TEXT = REVIEW[:1000]
-WRK_SCRIPT = """
-wrk.method = "{method}"
-wrk.body = {body}
-wrk.headers["Content-Type"] = "application/json"
-local threads = {{}}
-function setup(thread) table.insert(threads, thread) end
-function init(args) statuses = {{}} end
-function response(status, headers, body) statuses[status] = (statuses[status] or 0) + 1 end
+# wrk's side of every run (bench/writes.py's too): each thread counts the statuses it gets, and
+# `done` prints them with the latency percentiles and the summary, parsed by `run_wrk`. `setup`
+# numbers the threads (`tid`, for request scripts that make unique bodies).
+WRK_REPORT = r"""
+local threads = {}
+function setup(thread)
+  table.insert(threads, thread)
+  thread:set("tid", #threads)
+end
+function response(status, headers, body)
+  statuses = statuses or {}
+  statuses[status] = (statuses[status] or 0) + 1
+end
 function done(summary, latency, requests)
-  local total = {{}}
+  local total = {}
   for _, thread in ipairs(threads) do
-    for status, count in pairs(thread:get("statuses")) do total[status] = (total[status] or 0) + count end
+    for status, count in pairs(thread:get("statuses") or {}) do
+      total[status] = (total[status] or 0) + count
+    end
   end
-  for status, count in pairs(total) do io.write(string.format("STATUS %d %d\\n", status, count)) end
-  io.write(string.format("LATENCY %f %f %f %f\\n", latency:percentile(50), latency:percentile(90),
+  for status, count in pairs(total) do io.write(string.format("STATUS %d %d\n", status, count)) end
+  io.write(string.format("LATENCY %f %f %f %f\n", latency:percentile(50), latency:percentile(90),
     latency:percentile(99), latency.max))
-  io.write(string.format("SUMMARY %d %f %d %d %d %d\\n", summary.requests, summary.duration,
+  io.write(string.format("SUMMARY %d %f %d %d %d %d\n", summary.requests, summary.duration,
     summary.errors.connect, summary.errors.read, summary.errors.write, summary.errors.timeout))
 end
+"""
+# The same JSON body every time.
+WRK_POST = """
+wrk.method = "POST"
+wrk.body = {body}
+wrk.headers["Content-Type"] = "application/json"
 """
 
 
@@ -131,23 +144,28 @@ def serving(layout: str = "", src: Path | None = None, **environment: str) -> It
         shutil.rmtree(directory, ignore_errors=True)
 
 
-def wrk(port: int, path: str, body: dict[str, Any], clients: int, seconds: float) -> dict[str, Any]:
-    """Run wrk with `clients` keep-alive connections posting `body`; its figures as a dict."""
+def run_wrk(port: int, path: str, script: str, clients: int, seconds: float) -> dict[str, Any]:
+    """Run wrk on `path` with `clients` keep-alive connections for `seconds` (whole seconds, at
+    least 1), the requests made by the Lua `script` (WRK_REPORT is added to it).
+
+    Returns seconds, requests, statuses (status -> count), p50/p90/p99/max latency in ms and the
+    socket errors (connect, read, write, timeout).
+    """
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is not installed (apt-get install wrk)")
-    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
-        script.write(WRK_SCRIPT.format(method="POST", body=json.dumps(json.dumps(body))))
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as file:
+        file.write(script + WRK_REPORT)
     try:
         output = subprocess.run(
             [
                 "wrk",
                 f"-t{min(2, clients)}",
                 f"-c{clients}",
-                f"-d{round(seconds)}s",
+                f"-d{max(1, round(seconds))}s",
                 "--timeout",
                 "10s",
                 "-s",
-                script.name,
+                file.name,
                 f"http://127.0.0.1:{port}{path}",
             ],
             capture_output=True,
@@ -155,21 +173,32 @@ def wrk(port: int, path: str, body: dict[str, Any], clients: int, seconds: float
             check=True,
         ).stdout
     finally:
-        os.unlink(script.name)
+        os.unlink(file.name)
     statuses = {int(code): int(count) for code, count in re.findall(r"^STATUS (\d+) (\d+)$", output, re.M)}
     latency = re.search(r"^LATENCY (.+)$", output, re.M)[1].split()
     p50, p90, p99, worst = (float(microseconds) / 1000 for microseconds in latency)
     requests, duration, *errors = re.search(r"^SUMMARY (.+)$", output, re.M)[1].split()
     return {
-        "clients": clients,
-        "requests_per_s": int(requests) / (float(duration) / 1e6),
-        "ok_per_s": statuses.get(200, 0) / (float(duration) / 1e6),
+        "seconds": float(duration) / 1e6,
+        "requests": int(requests),
+        "statuses": statuses,
         "p50_ms": p50,
         "p90_ms": p90,
         "p99_ms": p99,
         "max_ms": worst,
-        "statuses": statuses,
         "socket_errors": dict(zip(("connect", "read", "write", "timeout"), map(int, errors), strict=True)),
+    }
+
+
+def wrk(port: int, path: str, body: dict[str, Any], clients: int, seconds: float) -> dict[str, Any]:
+    """Run wrk with `clients` keep-alive connections posting `body`; its figures as a dict."""
+    result = run_wrk(port, path, WRK_POST.format(body=json.dumps(json.dumps(body))), clients, seconds)
+    elapsed = result.pop("seconds")
+    return {
+        "clients": clients,
+        "requests_per_s": result.pop("requests") / elapsed,
+        "ok_per_s": result["statuses"].get(200, 0) / elapsed,
+        **result,
     }
 
 

@@ -32,7 +32,6 @@ import json
 import logging
 import os
 import random
-import re
 import secrets
 import shutil
 import statistics
@@ -48,7 +47,11 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse, urlunparse
 
-from api_latency import free_port, percentile, stop_api, wait_ready  # bench/ is on sys.path
+# bench/ is on sys.path; importing api_latency puts the repository there too (for tests.support).
+from api_latency import free_port, percentile, stop_api, wait_ready
+from load import run_wrk
+
+from tests.support.postgres import throwaway_database
 
 logger = logging.getLogger("bench.writes")
 
@@ -87,13 +90,14 @@ FILTERS = {
     "one week": "&since=2025-03-01T00:00:00&until=2025-03-08T00:00:00",
     "brand+rating": "&brand=Nike&rating=5",
 }
+# The requests of a wrk run (load.py's WRK_REPORT counts the answers): every body different, and
+# with `keyed` its own Idempotency-Key. `tid` is the thread's number, set by WRK_REPORT's setup.
 WRK_WRITES = r"""
 local counter = 0
 local prefix = ""
 local keyed = {keyed}
 function init(args)
   prefix = tid .. "-" .. os.time()
-  statuses = {{}}
 end
 function request()
   counter = counter + 1
@@ -102,21 +106,6 @@ function request()
   local headers = {{["Content-Type"] = "application/json"}}
   if keyed then headers["Idempotency-Key"] = "bench-" .. id end
   return wrk.format("POST", "/api/review", headers, body)
-end
-function response(status, headers, body) statuses[status] = (statuses[status] or 0) + 1 end
-local threads = {{}}
-function setup(thread)
-  table.insert(threads, thread)
-  thread:set("tid", #threads)
-end
-function done(summary, latency, requests)
-  local total = {{}}
-  for _, thread in ipairs(threads) do
-    for status, count in pairs(thread:get("statuses")) do total[status] = (total[status] or 0) + count end
-  end
-  for status, count in pairs(total) do io.write(string.format("STATUS %d %d\n", status, count)) end
-  io.write(string.format("LATENCY %f %f %f\n", latency:percentile(50), latency:percentile(99), latency.max))
-  io.write(string.format("SUMMARY %d %f\n", summary.requests, summary.duration))
 end
 """
 
@@ -128,27 +117,11 @@ def _database_url(name: str) -> str:
     return urlunparse(urlparse(POSTGRES_URL)._replace(path=f"/{name}"))
 
 
-def _admin(statement: str) -> None:
-    import psycopg2
-
-    connection = psycopg2.connect(POSTGRES_URL)
-    connection.autocommit = True
-    try:
-        with connection.cursor() as cursor:
-            cursor.execute(statement)
-    finally:
-        connection.close()
-
-
 @contextmanager
 def temporary_database() -> Iterator[str]:
     """A new, empty PostgreSQL database; its URL. Dropped afterwards."""
-    name = f"brandpulse_bench_{secrets.token_hex(4)}"
-    _admin(f'CREATE DATABASE "{name}"')
-    try:
+    with throwaway_database(POSTGRES_URL, prefix="brandpulse_bench") as name:
         yield _database_url(name)
-    finally:
-        _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def _environ(database_url: str, src: Path | None, directory: Path, **extra: str) -> dict[str, str]:
@@ -225,30 +198,11 @@ def bench_writes(
 def _wrk_writes(port: int, clients: int, seconds: float, keyed: bool) -> dict[str, Any]:
     body = json.dumps({**REVIEW, "text": REVIEW["text"] + " %s"})
     script = WRK_WRITES.format(keyed="true" if keyed else "false", body=json.dumps(body))
-    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as file:
-        file.write(script)
-    try:
-        command = ["wrk", f"-t{min(2, clients)}", f"-c{clients}", f"-d{max(1, round(seconds))}s"]
-        output = subprocess.run(
-            [*command, "--timeout", "10s", "-s", file.name, f"http://127.0.0.1:{port}"],
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout
-    finally:
-        os.unlink(file.name)
-    statuses = {int(code): int(count) for code, count in re.findall(r"^STATUS (\d+) (\d+)$", output, re.M)}
-    p50, p99, worst = (float(value) / 1000 for value in re.search(r"^LATENCY (.+)$", output, re.M)[1].split())
-    requests, duration = re.search(r"^SUMMARY (.+)$", output, re.M)[1].split()
-    elapsed = float(duration) / 1e6
+    result = run_wrk(port, "/", script, clients, seconds)
+    keep = ("seconds", "requests", "p50_ms", "p99_ms", "max_ms", "statuses")
     return {
-        "seconds": elapsed,
-        "requests": int(requests),
-        "writes_per_s": statuses.get(201, 0) / elapsed,
-        "p50_ms": p50,
-        "p99_ms": p99,
-        "max_ms": worst,
-        "statuses": statuses,
+        **{key: result[key] for key in keep},
+        "writes_per_s": result["statuses"].get(201, 0) / result["seconds"],
     }
 
 

@@ -12,7 +12,9 @@ cd "$(dirname "$0")/.."
 compile=(pip-compile --quiet --strip-extras --no-emit-index-url --no-emit-find-links --upgrade)
 
 # The API and the training job import the model code, so they take the core dependencies too.
+# The API's `learning` image target (retrain) adds scikit-learn to the API's dependencies.
 "${compile[@]}" --extra api --unsafe-package torch --output-file requirements/api.txt pyproject.toml
+"${compile[@]}" --extra api --extra learning --unsafe-package torch --output-file requirements/learning.txt pyproject.toml
 "${compile[@]}" --extra training --unsafe-package torch --output-file requirements/training.txt pyproject.toml
 
 # The web front end talks to the API over HTTP only: just the `web` extra, without torch or numpy.

@@ -61,6 +61,19 @@ class RetrainError(RuntimeError):
     """A round that cannot run: missing corpus, unreadable champion, schema not upgraded, …"""
 
 
+def fitting_unavailable() -> str | None:
+    """Why this environment cannot fit models, or None: the API image serves without scikit-learn."""
+    try:
+        import sklearn  # noqa: F401
+    except ImportError:
+        return (
+            "retrain fits models with scikit-learn, which this environment lacks: run it in the "
+            "brandpulse-learning image (src/api/Dockerfile, target `learning`; the compose `retrain` "
+            "service) or install the `learning` extra (pip install 'brandpulse[api,learning]')"
+        )
+    return None
+
+
 class RetrainBusy(RetrainError):
     """Another round holds the lock."""
 
@@ -392,6 +405,8 @@ def _record(
 
 def run_once(app: Flask, options: RoundOptions = RoundOptions()) -> RoundResult:
     """One round under the lock, in the app's context with a connection of its own."""
+    if reason := fitting_unavailable():
+        raise RetrainError(reason)
     settings: Settings = app.extensions["brandpulse.settings"]
     with app.app_context():
         db = get_database()
@@ -468,6 +483,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.kept_weight is not None and not 0 <= args.kept_weight <= 1:
         logger.error("--kept-weight must be between 0 and 1")
+        return 2
+    if reason := fitting_unavailable():
+        logging.basicConfig()
+        logger.error("%s", reason)
         return 2
     try:
         app = create_app()

@@ -9,25 +9,30 @@ trained by `train-baseline` and may ride inside a CNN checkpoint (see `combinati
 Scoring does not go through `HashingVectorizer.transform`: for the few texts of a live request,
 that call's input validation, sparse-matrix building and normalisation cost 3-4x the hashing
 itself (about 1 ms of a 5 ms prediction, measured after a forward pass of the CNN has evicted
-the caches). `decision_function` computes the same features from the vectorizer's own analyzer
-and scikit-learn's MurmurHash3, feature by feature as `FeatureHasher` does, and its scores are
-checked against the vectorizer's in the tests. Training still uses the vectorizer.
+the caches). `decision_function` computes the same features with `word_grams` (the vectorizer's
+analyzer for these settings) and MurmurHash3 from `mmh3`, feature by feature as `FeatureHasher`
+does; the tests check both against scikit-learn's. So serving needs numpy and mmh3 only, not
+scikit-learn and SciPy (about 200 MB of the API image): training, which fits the classifier,
+imports scikit-learn when it first needs it.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import mmh3
 import numpy as np
 
 FORMAT = "brandpulse-hashing-baseline"
 DEFAULT_FEATURES = 2**20
 DEFAULT_ALPHA = 1e-6
 _MARKUP = re.compile(r"<[^>]*>")
+# scikit-learn's default `token_pattern`: words of two or more letters, digits or underscores.
+_TOKEN = re.compile(r"(?u)\b\w\w+\b")
 _INT32_MIN = -(2**31)
 
 
@@ -46,9 +51,7 @@ def clip_text(text: str, max_chars: int = MAX_CHARS) -> str:
 
 def hashed_columns(grams: Sequence[str], n_features: int) -> np.ndarray:
     """The column of each word or bigram, by `FeatureHasher`'s rule (signed MurmurHash3, seed 0)."""
-    from sklearn.utils import murmurhash3_32
-
-    codes = np.fromiter((murmurhash3_32(gram, seed=0) for gram in grams), dtype=np.int64, count=len(grams))
+    codes = np.fromiter((mmh3.hash(gram, 0, True) for gram in grams), dtype=np.int64, count=len(grams))
     # abs(-2**31) overflows FeatureHasher's int32; it maps that one code as abs(-2**31) % n would.
     return np.where(codes == _INT32_MIN, 2**31 % n_features, np.abs(codes) % n_features)
 
@@ -56,6 +59,22 @@ def hashed_columns(grams: Sequence[str], n_features: int) -> np.ndarray:
 def strip_markup(text: str) -> str:
     """Lower-case and drop HTML tags such as IMDB's ``<br />``."""
     return _MARKUP.sub(" ", text.lower())
+
+
+def word_grams(text: str) -> list[str]:
+    """The words and word bigrams of `text`, as the vectorizer's analyzer gives them.
+
+    That is `HashingVectorizer(preprocessor=strip_markup, ngram_range=(1, 2)).build_analyzer()`:
+    the preprocessor, the default token pattern, then the tokens followed by each pair of
+    neighbours joined by a space.
+    """
+    tokens = _TOKEN.findall(strip_markup(text))
+    return tokens + [f"{first} {second}" for first, second in zip(tokens, tokens[1:], strict=False)]
+
+
+def sigmoid(scores: np.ndarray) -> np.ndarray:
+    """The logistic function, without overflow for large negative scores (SciPy's `expit`)."""
+    return np.exp(-np.logaddexp(0.0, -scores))
 
 
 class HashingBaseline:
@@ -68,22 +87,38 @@ class HashingBaseline:
         seed: int = 1,
         alpha: float = DEFAULT_ALPHA,
     ) -> None:
-        from sklearn.feature_extraction.text import HashingVectorizer
-        from sklearn.linear_model import SGDClassifier
-
         self.classes = tuple(classes)
         self.n_features = n_features
-        self.vectorizer = HashingVectorizer(
-            n_features=n_features,
-            ngram_range=(1, 2),
-            preprocessor=strip_markup,
-            alternate_sign=False,
-            norm="l2",
-        )
-        self.classifier = SGDClassifier(loss="log_loss", alpha=alpha, random_state=seed)
+        self.seed = seed
+        self.alpha = alpha
         self.coef: np.ndarray | None = None
         self.intercept: np.ndarray | None = None
-        self._analyzer: Callable[[str], list[str]] | None = None  # the vectorizer's, built on first use
+        self._vectorizer: Any = None  # scikit-learn's, made by the first training call
+        self._classifier: Any = None
+
+    @property
+    def vectorizer(self) -> Any:
+        """scikit-learn's `HashingVectorizer` with this model's settings (training only)."""
+        if self._vectorizer is None:
+            from sklearn.feature_extraction.text import HashingVectorizer
+
+            self._vectorizer = HashingVectorizer(
+                n_features=self.n_features,
+                ngram_range=(1, 2),
+                preprocessor=strip_markup,
+                alternate_sign=False,
+                norm="l2",
+            )
+        return self._vectorizer
+
+    @property
+    def classifier(self) -> Any:
+        """scikit-learn's `SGDClassifier` with the logistic loss that `partial_fit` trains."""
+        if self._classifier is None:
+            from sklearn.linear_model import SGDClassifier
+
+            self._classifier = SGDClassifier(loss="log_loss", alpha=self.alpha, random_state=self.seed)
+        return self._classifier
 
     def partial_fit(
         self, texts: Sequence[str], labels: np.ndarray, sample_weight: np.ndarray | None = None
@@ -98,9 +133,7 @@ class HashingBaseline:
 
     def features(self, text: str) -> tuple[np.ndarray, np.ndarray]:
         """The text's row of the vectorizer's output: sorted columns and their l2-normalised counts."""
-        if self._analyzer is None:
-            self._analyzer = self.vectorizer.build_analyzer()
-        grams = self._analyzer(clip_text(text))
+        grams = word_grams(clip_text(text))
         columns, counts = np.unique(hashed_columns(grams, self.n_features), return_counts=True)
         values = counts.astype(np.float64)
         if len(values):
@@ -119,12 +152,10 @@ class HashingBaseline:
 
     def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
         """Class probabilities `(len(texts), n_classes)` (one-vs-rest, normalised, as sklearn)."""
-        from scipy.special import expit  # scipy comes with scikit-learn
-
-        sigmoid = expit(self.decision_function(texts))  # (B, 1 or C)
-        if sigmoid.shape[1] == 1:
-            return np.hstack([1.0 - sigmoid, sigmoid])
-        return sigmoid / sigmoid.sum(axis=1, keepdims=True)
+        probabilities = sigmoid(self.decision_function(texts))  # (B, 1 or C)
+        if probabilities.shape[1] == 1:
+            return np.hstack([1.0 - probabilities, probabilities])
+        return probabilities / probabilities.sum(axis=1, keepdims=True)
 
     def settings(self) -> dict[str, Any]:
         """What, beside its arrays, rebuilds this model (stored in file metadata)."""

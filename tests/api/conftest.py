@@ -7,14 +7,12 @@ before every test and dropped at the end.
 
 from __future__ import annotations
 
-import secrets
 import time
 import tracemalloc
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-import psycopg2
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
@@ -26,57 +24,41 @@ from brandpulse.api.migrations import upgrade
 from brandpulse.api.models import Brand, Review
 from brandpulse.api.seeding import seed_brands
 from tests.conftest import skip_or_fail
+from tests.support.postgres import (
+    POSTGRES_ADMIN_DSN,
+    POSTGRES_HOST,
+    POSTGRES_PORT,
+    admin_execute,
+    throwaway_database,
+    unreachable,
+)
+from tests.support.postgres import database_url as postgres_url
+from tests.support.servers import NO_RATE_LIMITS
 
 ADMIN_TOKEN = "test-admin-token-0123456789abcdef"
 ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
-POSTGRES_HOST = "127.0.0.1"
-POSTGRES_PORT = 5432
-POSTGRES_ADMIN_DSN = (
-    f"host={POSTGRES_HOST} port={POSTGRES_PORT} user=postgres dbname=postgres connect_timeout=3"
-)
-NO_RATE_LIMITS = {
-    "RATE_LIMIT_PREDICT": "off",
-    "RATE_LIMIT_PREDICT_BATCH": "off",
-    "RATE_LIMIT_REVIEW": "off",
-    "RATE_LIMIT_DEFAULT": "off",
-}
 
 
 @pytest.fixture(scope="session")
 def postgres_server() -> str:
     """The PostgreSQL server's admin DSN, or a skip (a failure where services are required)."""
-    try:
-        psycopg2.connect(POSTGRES_ADMIN_DSN).close()
-    except psycopg2.OperationalError as error:
-        skip_or_fail(f"PostgreSQL is not reachable at {POSTGRES_HOST}:{POSTGRES_PORT}: {error}".strip())
+    reason = unreachable(POSTGRES_ADMIN_DSN)
+    if reason:
+        skip_or_fail(reason)
     return POSTGRES_ADMIN_DSN
-
-
-def _admin_execute(dsn: str, statement: str) -> None:
-    connection = psycopg2.connect(dsn)
-    connection.autocommit = True
-    try:
-        with connection.cursor() as cursor:
-            cursor.execute(statement)
-    finally:
-        connection.close()
 
 
 @pytest.fixture(scope="session")
 def postgres_database(postgres_server: str) -> Iterator[str]:
     """A throw-away database for this test session, dropped afterwards."""
-    name = f"brandpulse_test_{secrets.token_hex(4)}"
-    _admin_execute(postgres_server, f'CREATE DATABASE "{name}"')
-    try:
-        yield f"postgresql://postgres@{POSTGRES_HOST}:{POSTGRES_PORT}/{name}"
-    finally:
-        _admin_execute(postgres_server, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with throwaway_database(postgres_server, prefix="brandpulse_test") as name:
+        yield postgres_url(name)
 
 
 def reset_postgres(url: str) -> None:
     """Drop every table of a test database."""
     name = url.rsplit("/", 1)[1]
-    _admin_execute(
+    admin_execute(
         f"host={POSTGRES_HOST} port={POSTGRES_PORT} user=postgres dbname={name} connect_timeout=3",
         "DROP SCHEMA public CASCADE; CREATE SCHEMA public",
     )

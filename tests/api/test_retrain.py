@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import random
+import subprocess
+import sys
 import threading
 from pathlib import Path
 
@@ -217,3 +220,19 @@ def test_two_hosts_never_retrain_at_once_on_postgresql(postgres_database, tmp_pa
     finally:
         dispose(first)
         dispose(second)
+
+
+def test_retrain_says_where_to_run_it_when_scikit_learn_is_missing(tmp_path):
+    """The API image serves without scikit-learn: `retrain` there exits 2 naming the learning image."""
+    program = (
+        "import sys\n"
+        "sys.modules['sklearn'] = None  # as in the API image: importing it fails\n"
+        "from brandpulse.api import retrain\n"
+        "sys.exit(retrain.main([]))\n"
+    )
+    env = {**os.environ, "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite'}"}
+    result = subprocess.run(
+        [sys.executable, "-c", program], capture_output=True, text=True, env=env, timeout=120
+    )
+    assert result.returncode == 2, result.stderr[-2000:]
+    assert "brandpulse-learning image" in result.stderr

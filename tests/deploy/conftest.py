@@ -48,12 +48,32 @@ def instructions(service: str) -> list[tuple[str, object]]:
     return result
 
 
-def image_environment(service: str) -> dict[str, str]:
-    """The `ENV` variables of the final stage of a service's Dockerfile (`$VAR` left as written)."""
-    steps = instructions(service)
-    last_from = max(index for index, (name, _) in enumerate(steps) if name == "FROM")
+def stage(service: str, target: str | None = None) -> list[tuple[str, object]]:
+    """The instructions an image built for `target` (default: the last stage) runs, inherited ones first.
+
+    A stage `FROM <an earlier stage>` continues it, so its ancestors' ENV, USER, CMD… count; the
+    first `FROM` of the chain (the base image) is kept.
+    """
+    stages: dict[str, list[tuple[str, object]]] = {}
+    bases: dict[str, str] = {}
+    name = ""
+    for instruction, args in instructions(service):
+        if instruction == "FROM":
+            words = str(args).split()
+            name = words[2] if len(words) > 2 and words[1].upper() == "AS" else f"#{len(stages)}"
+            bases[name], stages[name] = words[0], []
+        if name:  # global ARGs before the first FROM belong to no stage
+            stages[name].append((instruction, args))
+    chain = [target or name]
+    while bases[chain[0]] in stages:
+        chain.insert(0, bases[chain[0]])
+    return [step for link in chain for step in stages[link]]
+
+
+def image_environment(service: str, target: str | None = None) -> dict[str, str]:
+    """The `ENV` variables of an image built from a service's Dockerfile (`$VAR` left as written)."""
     environment: dict[str, str] = {}
-    for name, args in steps[last_from:]:
+    for name, args in stage(service, target):
         if name == "ENV":
             environment.update(word.split("=", 1) for word in shlex.split(str(args)))
     return environment

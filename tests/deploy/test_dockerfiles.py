@@ -12,11 +12,14 @@ import zipfile
 import pytest
 
 from tests.conftest import REPO_ROOT
-from tests.deploy.conftest import DOCKERFILES, instructions
+from tests.deploy.conftest import DOCKERFILES, instructions, stage
 
-REQUIREMENTS = {"api": "api.txt", "dash": "web.txt", "train": "training.txt"}
-EXTRAS = {"api": ["api"], "dash": ["web"], "train": ["training"]}
-WITH_TORCH = {"api", "train"}
+# The images and their locks; `learning` is the API Dockerfile's `learning` target (retrain).
+REQUIREMENTS = {"api": "api.txt", "learning": "learning.txt", "dash": "web.txt", "train": "training.txt"}
+EXTRAS = {"api": ["api"], "learning": ["api", "learning"], "dash": ["web"], "train": ["training"]}
+WITH_TORCH = {"api", "learning", "train"}
+# What fits models but does not serve them: left out of the API image (about 200 MB).
+FITTING_ONLY = {"scikit-learn", "scipy", "joblib", "threadpoolctl"}
 PYPROJECT = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())
 
 
@@ -65,9 +68,19 @@ def test_slim_multistage_non_root(service):
     steps = instructions(service)
     bases = [str(args) for name, args in steps if name == "ARG" and str(args).startswith("PYTHON_IMAGE=")]
     assert bases and "-slim" in bases[0]
-    assert [name for name, _ in steps].count("FROM") == 2, "build stage + runtime stage"
-    users = [str(args) for name, args in steps if name == "USER"]
+    final = stage(service)
+    assert final[0] == ("FROM", "${PYTHON_IMAGE}") or str(final[0][1]).startswith("${PYTHON_IMAGE} ")
+    assert not any(name == "RUN" and "pip install" in str(args) for name, args in final), "built elsewhere"
+    users = [str(args) for name, args in final if name == "USER"]
     assert users and users[-1] not in ("root", "0")
+
+
+def test_the_learning_target_adds_fitting_to_the_api_and_probes_nothing():
+    learning = stage("api", "learning")
+    assert [str(args) for name, args in learning if name == "USER"][-1] == "brandpulse"
+    assert ("HEALTHCHECK", "NONE") in learning
+    assert FITTING_ONLY & set(_lock_names("learning")) == FITTING_ONLY
+    assert not FITTING_ONLY & set(_lock_names("api")), "the API image serves without scikit-learn"
 
 
 @pytest.mark.parametrize("service", sorted(DOCKERFILES))
@@ -82,7 +95,7 @@ def test_dependencies_are_installed_before_the_code_is_copied(service):
     assert "pip install --no-deps /src" in runs, "the package itself adds no unpinned dependency"
 
 
-@pytest.mark.parametrize("service", sorted(DOCKERFILES))
+@pytest.mark.parametrize("service", sorted(REQUIREMENTS))
 def test_locks_pin_every_dependency_and_never_torch_or_cuda(service):
     pins = _lock_names(service)
     assert not {name for name in pins if name == "torch" or name.startswith(("nvidia-", "triton"))}
@@ -99,7 +112,7 @@ def test_locks_pin_every_dependency_and_never_torch_or_cuda(service):
     )
 
 
-@pytest.mark.parametrize("service", sorted(WITH_TORCH))
+@pytest.mark.parametrize("service", sorted(WITH_TORCH & set(DOCKERFILES)))
 def test_torch_comes_from_the_cpu_index_at_the_project_pin(service):
     steps = dict(
         (str(args).split("=")[0], str(args)) for name, args in instructions(service) if name == "ARG"
@@ -111,7 +124,7 @@ def test_torch_comes_from_the_cpu_index_at_the_project_pin(service):
 
 @pytest.mark.parametrize("service", ["api", "dash"])
 def test_servers_have_a_healthcheck_on_healthz_and_match_compose(service, compose):
-    steps = instructions(service)
+    steps = stage(service)
     (healthcheck,) = [str(args) for name, args in steps if name == "HEALTHCHECK"]
     assert "/healthz" in healthcheck and "python" in healthcheck
     (cmd,) = [args for name, args in steps if name == "CMD"]

@@ -22,15 +22,15 @@ from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
-import psycopg2
 import pytest
 import requests
 
 from brandpulse.api.settings import Settings
 from brandpulse.dash.settings import WebSettings
 from brandpulse.training.checkpoint import BUNDLED_CHECKPOINT
-from tests.api.conftest import POSTGRES_ADMIN_DSN, POSTGRES_HOST, POSTGRES_PORT
 from tests.conftest import save_tiny_checkpoint, skip_or_fail
+from tests.support.postgres import POSTGRES_ADMIN_DSN, throwaway_database, unreachable
+from tests.support.postgres import database_url as postgres_url
 from tests.support.servers import free_port
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow, pytest.mark.timeout(300)]
@@ -40,29 +40,14 @@ SETTING_VARIABLES = {name.upper() for cls in (Settings, WebSettings) for name in
 STARTUP_SECONDS = 120.0
 
 
-def _admin_execute(statement: str) -> None:
-    connection = psycopg2.connect(POSTGRES_ADMIN_DSN)
-    connection.autocommit = True
-    try:
-        with connection.cursor() as cursor:
-            cursor.execute(statement)
-    finally:
-        connection.close()
-
-
 @pytest.fixture
 def database_url() -> Iterator[str]:
     """A throw-away PostgreSQL database, dropped afterwards."""
-    try:
-        psycopg2.connect(POSTGRES_ADMIN_DSN).close()
-    except psycopg2.OperationalError as error:
-        skip_or_fail(f"PostgreSQL is not reachable at {POSTGRES_HOST}:{POSTGRES_PORT}: {error}".strip())
-    name = f"brandpulse_stack_{secrets.token_hex(4)}"
-    _admin_execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield f"postgresql://postgres@{POSTGRES_HOST}:{POSTGRES_PORT}/{name}"
-    finally:
-        _admin_execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    reason = unreachable(POSTGRES_ADMIN_DSN)
+    if reason:
+        skip_or_fail(reason)
+    with throwaway_database(POSTGRES_ADMIN_DSN, prefix="brandpulse_stack") as name:
+        yield postgres_url(name)
 
 
 @pytest.fixture

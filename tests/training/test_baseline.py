@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -11,7 +13,14 @@ from brandpulse.training import baseline, evaluate
 from brandpulse.training.baseline import fit_baseline
 from brandpulse.training.checkpoint import BUNDLED_CHECKPOINT, load_checkpoint
 from brandpulse.training.data import load_dataset
-from brandpulse.training.ngram import MAX_CHARS, HashingBaseline, clip_text, hashed_columns
+from brandpulse.training.ngram import (
+    MAX_CHARS,
+    HashingBaseline,
+    clip_text,
+    hashed_columns,
+    sigmoid,
+    word_grams,
+)
 
 from .test_train import synthetic_reviews
 
@@ -95,3 +104,37 @@ def test_hashed_columns_follow_feature_hasher(n_features):
     expected = [hasher.transform([[gram]]).indices[0] for gram in grams]
     np.testing.assert_array_equal(hashed_columns(grams, n_features), expected)
     assert hashed_columns([], n_features).shape == (0,)
+
+
+@pytest.mark.slow
+def test_word_grams_equal_the_vectorizers_analyzer(movie_reviews_csv):
+    """Serving builds the words and bigrams itself: exactly what scikit-learn's analyzer gives."""
+    analyzer = HashingBaseline(("negative", "positive")).vectorizer.build_analyzer()
+    texts = list(load_dataset(movie_reviews_csv).texts[::29]) + EDGE_TEXTS
+    for text in texts:
+        assert word_grams(text) == analyzer(text)
+
+
+def test_sigmoid_equals_scipys_expit():
+    from scipy.special import expit
+
+    scores = np.array([[-1e4, -745.2, -30.0, -1.5, 0.0, 1e-9, 2.5, 40.0, 1e4]])
+    np.testing.assert_allclose(sigmoid(scores), expit(scores), rtol=1e-12, atol=0)
+
+
+def test_the_bundled_model_scores_without_scikit_learn_or_scipy():
+    """The API image has neither: loading and scoring with the bundled checkpoint must not import them."""
+    program = (
+        "import sys\n"
+        "for name in ('sklearn', 'scipy'):\n"
+        "    sys.modules[name] = None  # any import of them fails\n"
+        "from brandpulse.training.checkpoint import BUNDLED_CHECKPOINT\n"
+        "from brandpulse.training.predictor import Predictor\n"
+        "predictor = Predictor.from_checkpoint(BUNDLED_CHECKPOINT)\n"
+        "good, bad = predictor.predict(['Great service, friendly staff, fast delivery. Love it!',\n"
+        "                               'Awful. Broken on arrival and support never answered.'])\n"
+        "assert good['score'] > bad['score'], (good, bad)\n"
+        "print(good['score'], bad['score'])\n"
+    )
+    result = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr[-2000:]

@@ -1,0 +1,431 @@
+"""The images built and the compose stack run for real, as a user runs them (docs/deploy.md).
+
+A copy of the checkout with its own `.env` (generated password and admin token, free ports) is
+brought up with `docker compose` under a project name of its own: every image is built (api,
+learning, web, training, proxy), `up --wait` is timed, and then everything goes through the
+published ports: the page, a prediction, a stored review, the admin list and the CSV export with
+the token from `.env`. Then what operators do and what goes wrong: `restart api`, the API's main
+process killed (the restart policy), `down` and `up` again (the volume keeps the data), a second
+`up` (the migration changes nothing), the `proxy` profile (HTTPS with Caddy's internal
+certificate) and the `train` profile (a short training writes a checkpoint to ./models). Every
+process of every service must run as a non-root user. Image sizes and start times are printed at
+the end and kept in artifacts/containers.json.
+
+Without a Docker engine the tests skip, with the reason; BRANDPULSE_REQUIRE_DOCKER=1 (set by
+.ci/run where ../shared/tools/docker-local.sh gives it an engine) turns that into a failure.
+Where no image registry is reachable, docker-local.sh's stand-ins replace the public base images
+and tests/support/docker.py builds one for redis; TORCH_INDEX_URL (or docker-local.sh's local
+index, when it answers) gives the torch wheel.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import secrets
+import signal
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+
+from tests.conftest import REPO_ROOT
+from tests.support.docker import (
+    ALL_PROFILES,
+    ComposeProject,
+    copy_checkout,
+    docker_unavailable,
+    ensure_stand_ins,
+    image_size,
+    run,
+)
+from tests.support.servers import free_port, wait_until
+
+pytestmark = [pytest.mark.containers, pytest.mark.slow, pytest.mark.timeout(2400)]
+
+REQUIRE_DOCKER = os.environ.get("BRANDPULSE_REQUIRE_DOCKER") == "1"
+LOCAL_TORCH_INDEX = "http://127.0.0.1:8999/"  # docker-local.sh serves this machine's CPU wheel there
+HEALTHY_WITHIN = 60.0  # seconds from `up` to every service healthy (issue 14)
+API_OVERHEAD_MB = 150.0  # the API image may exceed base image + torch by this much
+IMAGES = {
+    "api": "brandpulse-api:latest",
+    "learning": "brandpulse-learning:latest",
+    "web": "brandpulse-dash:latest",
+    "train": "brandpulse-train:latest",
+    "proxy": "brandpulse-proxy:latest",
+}
+BASE_IMAGE = "python:3.11-slim-bookworm"
+BUILT_SERVICES = ("api", "retrain", "dash", "train", "proxy")  # one service per image
+SERVING = ("db", "redis", "api", "dash")  # what a plain `up` keeps running
+REVIEW_TEXT = "Container test: the parcel came a day early, well packed, and the staff were friendly."
+# Measures, inside an image, what the torch wheel and its dependencies take (the files pip installed).
+TORCH_FOOTPRINT = """
+import importlib.metadata as md, json, os
+from packaging.requirements import Requirement
+seen = {}
+def walk(name):
+    key = name.lower().replace('_', '-')
+    if key in seen:
+        return
+    seen[key] = dist = md.distribution(name)
+    for text in dist.requires or []:
+        requirement = Requirement(text)
+        if requirement.marker is None or requirement.marker.evaluate({'extra': ''}):
+            walk(requirement.name)
+walk('torch')
+size = lambda dist: sum(os.path.getsize(p) for f in dist.files or [] if os.path.isfile(p := f.locate()))
+print(json.dumps({key: size(dist) for key, dist in seen.items()}))
+"""
+
+
+@dataclass
+class Stack:
+    """The running project, what its `.env` says, and the figures gathered along the way."""
+
+    project: ComposeProject
+    env: dict[str, str]
+    web_url: str
+    api_url: str
+    figures: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def admin(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.env['ADMIN_TOKEN']}"}
+
+    def reviews(self) -> list[dict[str, Any]]:
+        """Every stored review, through the admin API."""
+        response = requests.get(f"{self.api_url}/api/reviews?per_page=100", headers=self.admin, timeout=10)
+        response.raise_for_status()
+        return response.json()["items"]
+
+    def wait_serving(self, timeout: float = 120) -> None:
+        """Until the API and the page answer through the published ports."""
+        for url in (f"{self.api_url}/readyz", f"{self.web_url}/healthz"):
+            wait_until(lambda url=url: _answers(url), timeout, f"{url} does not answer", 0.5)
+
+
+def _answers(url: str) -> bool:
+    try:
+        return requests.get(url, timeout=3).status_code == 200
+    except requests.RequestException:
+        return False
+
+
+def _torch_index() -> str | None:
+    """TORCH_INDEX_URL from the environment, else docker-local.sh's local index when it answers."""
+    if os.environ.get("TORCH_INDEX_URL"):
+        return os.environ["TORCH_INDEX_URL"]
+    return LOCAL_TORCH_INDEX if _answers(f"{LOCAL_TORCH_INDEX}torch/") else None
+
+
+def _write_env(directory: Path) -> dict[str, str]:
+    """`.env` from `.env.example` with secrets filled in, as docs/deploy.md says, and free ports."""
+    values = {
+        "POSTGRES_PASSWORD": secrets.token_hex(16),
+        "ADMIN_TOKEN": secrets.token_hex(24),
+        "WEB_PUBLISH": f"127.0.0.1:{free_port()}",
+        "API_PUBLISH": str(free_port()),
+        "DB_PUBLISH": str(free_port()),
+        "HTTP_PUBLISH": str(free_port()),
+        "HTTPS_PUBLISH": str(free_port()),
+    }
+    if index := _torch_index():
+        values["TORCH_INDEX_URL"] = index
+    lines = (REPO_ROOT / ".env.example").read_text().splitlines()
+    written = [
+        f"{line.split('=', 1)[0]}={values.pop(line.split('=', 1)[0])}"
+        if not line.startswith("#") and line.split("=", 1)[0] in values
+        else line
+        for line in lines
+    ]
+    written += [f"{key}={value}" for key, value in values.items()]
+    (directory / ".env").write_text("\n".join(written) + "\n")
+    return dict(
+        line.split("=", 1) for line in written if line.strip() and not line.startswith("#") and "=" in line
+    )
+
+
+def _build_on_host_network(directory: Path) -> str:
+    """A compose file that builds every image with the host's network (the local torch index, PyPI)."""
+    path = directory / "compose.build-host-network.yml"
+    services = {service: {"build": {"network": "host"}} for service in ("migrate", *BUILT_SERVICES)}
+    path.write_text(json.dumps({"services": services}))
+    return path.name
+
+
+def _report(stack: Stack, config: pytest.Config) -> None:
+    """Print the figures and keep them in artifacts/containers.json."""
+    out = REPO_ROOT / "artifacts" / "containers.json"
+    out.parent.mkdir(exist_ok=True)
+    out.write_text(json.dumps(stack.figures, indent=2) + "\n")
+    writer = config.pluginmanager.get_plugin("terminalreporter")
+    if writer is None:
+        return
+    writer.write_line("")
+    writer.write_line(f"container figures ({out.relative_to(REPO_ROOT)}):")
+    for key, value in stack.figures.items():
+        writer.write_line(f"  {key}: {value}")
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest) -> Iterator[Stack]:
+    """The whole stack, built and up (`up --wait`), torn down with its volumes afterwards."""
+    reason = docker_unavailable()
+    if reason:
+        if REQUIRE_DOCKER:
+            pytest.fail(f"BRANDPULSE_REQUIRE_DOCKER=1 but {reason}")
+        pytest.skip(f"{reason}; run ../shared/tools/docker-local.sh or install Docker to run these tests")
+    directory = tmp_path_factory.mktemp("checkout")
+    copy_checkout(REPO_ROOT, directory)
+    for folder in ("data", "models", "runs"):  # the training service's mounts, writable by its user
+        (directory / folder).mkdir(exist_ok=True)
+        try:
+            os.chown(directory / folder, 10001, 10001)  # as docs/deploy.md says (`sudo chown`)
+        except PermissionError:
+            (directory / folder).chmod(0o777)  # not root here (a CI runner with a Docker group)
+    env = _write_env(directory)
+    files = ["docker-compose.yml", "compose.override.yml", _build_on_host_network(directory)]
+    project = ComposeProject(directory, f"bptest{secrets.token_hex(3)}", files, {})
+    stack = Stack(
+        project,
+        env,
+        web_url=f"http://{env['WEB_PUBLISH']}",
+        api_url=f"http://127.0.0.1:{env['API_PUBLISH']}",
+    )
+    stack.figures["stand-ins built"] = ensure_stand_ins()
+    try:
+        started = time.monotonic()
+        project.compose(*ALL_PROFILES, "build", *BUILT_SERVICES, timeout=1800)
+        stack.figures["build (s)"] = round(time.monotonic() - started, 1)
+        started = time.monotonic()
+        project.compose("up", "--detach", "--wait", "--no-build", timeout=300)
+        stack.figures["up to healthy (s)"] = round(time.monotonic() - started, 1)
+        yield stack
+    finally:
+        logs = project.compose("logs", "--no-color", "--tail", "40", check=False).stdout
+        if request.session.testsfailed:
+            (REPO_ROOT / "artifacts").mkdir(exist_ok=True)
+            (REPO_ROOT / "artifacts" / "containers.log").write_text(logs)
+        project.down()
+        _report(stack, request.config)
+
+
+def test_every_service_is_healthy_within_a_minute_of_up(stack):
+    listing = stack.project.compose("ps", "--all", "--format", "json").stdout
+    ps = [json.loads(line) for line in listing.splitlines() if line.strip()]
+    states = {row["Service"]: (row["State"], row.get("Health", ""), row.get("ExitCode")) for row in ps}
+    for service in SERVING:
+        assert states[service][:2] == ("running", "healthy"), states
+    assert states["migrate"][0] == "exited" and states["migrate"][2] == 0, states
+    assert stack.figures["up to healthy (s)"] <= HEALTHY_WITHIN, stack.figures
+
+
+def test_image_sizes_and_the_api_image_is_base_plus_torch_plus_little(stack):
+    sizes = {name: image_size(image) for name, image in IMAGES.items()}
+    base = image_size(BASE_IMAGE)
+    torch_files = json.loads(
+        run(["docker", "run", "--rm", "--entrypoint", "python", IMAGES["api"], "-c", TORCH_FOOTPRINT]).stdout
+    )
+    torch_bytes = sum(torch_files.values())
+    overhead = sizes["api"] - base - torch_bytes
+    stack.figures["image sizes (MB)"] = {name: round(size / 1e6) for name, size in sizes.items()}
+    stack.figures["base image (MB)"] = round(base / 1e6)
+    stack.figures["torch + its dependencies installed (MB)"] = round(torch_bytes / 1e6)
+    stack.figures["API image - base - torch (MB)"] = round(overhead / 1e6)
+    assert overhead <= API_OVERHEAD_MB * 1e6, stack.figures
+    assert sizes["web"] < base + 300e6, "the web image carries no torch and no model"
+
+
+def test_page_prediction_review_admin_list_and_csv_export(stack):
+    page = requests.get(f"{stack.web_url}/", timeout=10)
+    assert page.status_code == 200 and "BrandPulse" in page.text
+    brand = requests.get(f"{stack.api_url}/api/brands/random", timeout=10).json()["name"]
+    prediction = requests.post(f"{stack.api_url}/api/predict", json={"review": REVIEW_TEXT}, timeout=30)
+    assert prediction.status_code == 200, prediction.text
+    assert prediction.json()["suggested_rating"] >= 4  # the bundled model, as served
+    review = requests.post(
+        f"{stack.api_url}/api/review",
+        json={"brand": brand, "text": REVIEW_TEXT, "rating": 5},
+        headers={"User-Agent": "container-test"},
+        timeout=30,
+    )
+    assert review.status_code == 201, review.text
+    assert requests.get(f"{stack.api_url}/api/reviews", timeout=10).status_code == 401  # the token is needed
+    (stored,) = [row for row in stack.reviews() if row["text"] == REVIEW_TEXT]
+    assert stored["brand"] == brand and stored["rating"] == 5 and stored["user_agent"] == "container-test"
+    export = requests.get(f"{stack.api_url}/api/reviews/export.csv", headers=stack.admin, timeout=10)
+    assert export.status_code == 200
+    rows = list(csv.DictReader(io.StringIO(export.text)))
+    assert [(row["text"], row["label"], row["brand"]) for row in rows] == [(REVIEW_TEXT, "5", brand)]
+
+
+def test_every_process_of_every_service_runs_as_a_non_root_user(stack):
+    users = {service: stack.project.process_users(service) for service in SERVING}
+    for service, processes in users.items():
+        assert processes, service
+        root = [command for uid, command in processes if uid == 0]
+        if service == "db":
+            # docker-local.sh's PostgreSQL stand-in starts the server with `su postgres -c …`, which
+            # stays as its parent; the official image drops to `postgres` with gosu (exec). The
+            # server's own processes must still be unprivileged.
+            root = [command for command in root if command != "su"]
+        assert not root, f"{service} runs {root} as root"
+    assert stack.project.inspect("api")["Config"]["User"] == "brandpulse"
+
+
+def test_a_second_up_reruns_the_migration_without_changing_anything(stack):
+    before = stack.reviews()
+    brands = requests.get(f"{stack.api_url}/api/brands", timeout=10).json()
+    stack.project.compose("up", "--detach", "--wait", "--no-build", timeout=300)
+    migrate = stack.project.inspect("migrate")["State"]
+    assert migrate["Status"] == "exited" and migrate["ExitCode"] == 0
+    assert stack.reviews() == before
+    assert requests.get(f"{stack.api_url}/api/brands", timeout=10).json() == brands
+
+
+def test_restarting_the_api_keeps_the_data(stack):
+    before = stack.reviews()
+    started = time.monotonic()
+    stack.project.compose("restart", "api", timeout=120)
+    stack.figures["api restart to healthy (s)"] = round(
+        time.monotonic() - started + stack.project.wait_healthy("api"), 1
+    )
+    stack.wait_serving()
+    assert stack.reviews() == before
+
+
+def _kill(pid: int) -> None:
+    """SIGKILL a host process: directly as root, else from a container in the host's PID namespace.
+
+    Not `docker kill`: the engine counts that as a stop by the operator, which `unless-stopped`
+    respects; a crash must be a process dying by itself.
+    """
+    try:
+        os.kill(pid, signal.SIGKILL)
+    except PermissionError:
+        program = "import os, sys; os.kill(int(sys.argv[1]), 9)"
+        run(["docker", "run", "--rm", "--pid", "host", "--user", "0", "--entrypoint", "python",
+             IMAGES["api"], "-c", program, str(pid)])  # fmt: skip
+
+
+def test_the_restart_policy_brings_back_a_killed_api(stack):
+    state = stack.project.inspect("api")["State"]
+    pid, restarts = state["Pid"], stack.project.inspect("api")["RestartCount"]
+    _kill(pid)  # the container's main process: the gunicorn master
+    started = time.monotonic()
+    wait_until(lambda: stack.project.inspect("api")["RestartCount"] > restarts, 60, "api was not restarted")
+    stack.project.wait_healthy("api")
+    stack.figures["api killed to healthy again (s)"] = round(time.monotonic() - started, 1)
+    stack.wait_serving()
+    assert stack.project.inspect("api")["State"]["Pid"] != pid
+    assert requests.post(f"{stack.api_url}/api/predict", json={"review": REVIEW_TEXT}, timeout=30).ok
+
+
+def test_down_then_up_keeps_the_data_in_the_volume(stack):
+    before = stack.reviews()
+    assert before
+    stack.project.compose("down", "--timeout", "20", timeout=180)
+    started = time.monotonic()
+    stack.project.compose("up", "--detach", "--wait", "--no-build", timeout=300)
+    stack.figures["up to healthy again, volume kept (s)"] = round(time.monotonic() - started, 1)
+    stack.wait_serving()
+    assert stack.reviews() == before
+
+
+def test_the_proxy_serves_the_page_over_https_with_caddys_internal_certificate(stack, tmp_path):
+    stack.project.compose("--profile", "proxy", "up", "--detach", "--no-build", "proxy", timeout=180)
+    root_ca = tmp_path / "caddy-root.crt"
+    container = stack.project.container("proxy")
+
+    def copy_root_certificate() -> bool:
+        copied = run(
+            ["docker", "cp", f"{container}:/data/caddy/pki/authorities/local/root.crt", str(root_ca)],
+            check=False,
+        )
+        return copied.returncode == 0
+
+    wait_until(copy_root_certificate, 60, "Caddy made no local certificate authority", 0.5)
+    url = f"https://localhost:{stack.env['HTTPS_PUBLISH']}/"
+
+    def page() -> requests.Response | None:
+        try:
+            return requests.get(url, verify=str(root_ca), timeout=5)  # verified against Caddy's own CA
+        except requests.exceptions.ConnectionError:
+            return None
+
+    response = wait_until(page, 60, f"{url} does not answer")
+    assert response.status_code == 200 and "BrandPulse" in response.text
+    assert response.headers["Strict-Transport-Security"].startswith("max-age=")
+    with pytest.raises(requests.exceptions.SSLError):
+        requests.get(url, timeout=5)  # not a publicly trusted certificate: the internal CA's
+    plain = requests.get(f"http://localhost:{stack.env['HTTP_PUBLISH']}/", allow_redirects=False, timeout=5)
+    assert plain.status_code in (301, 302, 308) and plain.headers["Location"].startswith("https://")
+    assert all(uid != 0 for uid, _ in stack.project.process_users("proxy"))
+
+
+def test_a_new_install_whose_model_does_not_load_fails_up_wait_and_says_why(stack):
+    """MODEL_PATH naming a missing file: `up --wait` fails and the logs name the file (docs/deploy.md)."""
+    missing = "/app/instance/models/missing.safetensors"
+    # A second project (its own volumes) without the override file, so it publishes no port.
+    project = ComposeProject(
+        stack.project.directory,
+        f"{stack.project.name}nomodel",
+        [name for name in stack.project.files if name != "compose.override.yml"],
+        {"MODEL_PATH": missing},
+    )
+    try:
+        up = project.compose(
+            "up", "--detach", "--wait", "--wait-timeout", "45", "--no-build", "api", check=False
+        )
+        assert up.returncode != 0, "up --wait must not call an API without a model healthy"
+        assert project.health("api") in ("starting", "unhealthy")
+        migrate_logs = project.compose("logs", "--no-color", "migrate").stdout
+        assert f"no champion recorded ({missing}: " in migrate_logs
+        api_logs = project.compose("logs", "--no-color", "api").stdout
+        assert f"cannot load the model: {missing}: No such file or directory" in api_logs
+    finally:
+        project.down()
+
+
+def test_the_train_profile_writes_a_checkpoint_to_the_mounted_folder(stack):
+    directory = stack.project.directory
+    rows = [
+        {"text": text, "stars": stars}
+        for index in range(60)
+        for text, stars in (
+            (f"Wonderful service number {index}, quick and friendly, I loved it.", 5),
+            (f"Terrible experience number {index}, late, rude and broken. Never again.", 1),
+            (f"It was fine, order {index} arrived, nothing special either way.", 3),
+        )
+    ]
+    with (directory / "data" / "small.csv").open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=["text", "stars"])
+        writer.writeheader()
+        writer.writerows(rows)
+    started = time.monotonic()
+    stack.project.compose(
+        "--profile", "train", "run", "--rm", "--no-deps", "train",
+        "train", "--data", "data/small.csv", "--label-column", "stars", "--labels", "stars5",
+        "--epochs", "1", "--max-steps", "4", "--batch-size", "16",
+        "--out", "models/smoke.safetensors", "--log-dir", "runs/smoke",
+        timeout=900,
+    )  # fmt: skip
+    stack.figures["train profile, 4 steps (s)"] = round(time.monotonic() - started, 1)
+    checkpoint = directory / "models" / "smoke.safetensors"
+    assert checkpoint.is_file() and checkpoint.stat().st_size > 100_000
+    assert checkpoint.stat().st_uid == 10001  # written by the image's unprivileged user
+
+
+def test_the_learning_image_has_what_retrain_needs(stack):
+    result = stack.project.compose(
+        "--profile", "learning", "run", "--rm", "--no-deps", "--entrypoint", "python", "retrain",
+        "-c", "import sklearn, scipy; from brandpulse.api.retrain import main; main(['--help'])",
+        timeout=300,
+    )  # fmt: skip
+    assert "--schedule" in result.stdout
