@@ -21,6 +21,7 @@ from marshmallow import fields, validate, validates_schema
 
 from brandpulse.api.models import IDEMPOTENCY_KEY_MAX, MODEL_VERSION_MAX, NAME_MAX
 from brandpulse.api.settings import Settings
+from brandpulse.training.legibility import REASONS
 
 _SURROGATE = re.compile(r"[\ud800-\udfff]")
 _DIGITS = re.compile(r"[+-]?[0-9]{1,18}")
@@ -295,6 +296,23 @@ class PredictionSchema(ma.Schema):
         },
     )
     model_version = fields.String(required=True)
+    reliable = fields.Boolean(
+        required=True,
+        metadata={
+            "description": "Whether the score is a usable suggestion. False when the text is shorter than "
+            "REVIEW_MIN_LENGTH once stripped, or when most of its non-blank characters are outside the "
+            "model's alphabet (English letters, digits, punctuation), which the model reads as an almost "
+            "empty input. The score is returned either way; a client should not suggest a rating from it."
+        },
+    )
+    unreliable_reason = fields.String(
+        required=True,
+        allow_none=True,
+        validate=validate.OneOf((*REASONS, None)),  # null in the enum too: OpenAPI 3.0 wants it with nullable
+        metadata={
+            "description": "Why the score is not usable: `too_short` or `outside_alphabet`; null when it is."
+        },
+    )
 
 
 class PredictionBatchSchema(ma.Schema):

@@ -226,6 +226,10 @@ class ApiClient:
         """Counts, means and rating/suggestion agreement, overall and per brand."""
         return self._json("GET", "/api/stats")
 
+    def ready(self) -> dict[str, Any]:
+        """The API's readiness (`GET /readyz`: its database and model usable); `ApiError` if not."""
+        return self._json("GET", "/readyz")
+
     def config(self) -> dict[str, Any]:
         """The limits the API asks of clients: review length, page sizes, sort orders, rate limits."""
         return self._json("GET", "/api/config")

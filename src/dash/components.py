@@ -13,6 +13,12 @@ from dash import html
 
 STAR = "★"
 RATINGS = (1, 2, 3, 4, 5)
+RATING_WORDS = ("Bad", "Poor", "Average", "Good", "Excellent")  # what 1 ... 5 stars mean
+CHOOSE = "Choose a rating from 1 to 5 stars."
+HIDDEN = "visually-hidden"  # Bootstrap: read by screen readers, not shown
+# The API's `unreliable_reason` values (brandpulse.training.legibility; not imported: it is the
+# API's rule, and the web page learns it from each prediction).
+TOO_SHORT, OUTSIDE_ALPHABET = "too_short", "outside_alphabet"
 
 
 def rating_colour(rating: int) -> str:
@@ -32,7 +38,7 @@ def rating_colour(rating: int) -> str:
 
 def sentiment_word(rating: int) -> str:
     """How a suggested rating reads in words (for the status line and screen readers)."""
-    return {"danger": "Negative", "warning": "Mixed", "success": "Positive"}[rating_colour(rating)]
+    return {"danger": "negative", "warning": "mixed", "success": "positive"}[rating_colour(rating)]
 
 
 def score_percent(score: float) -> int:
@@ -45,12 +51,34 @@ def stars(rating: int) -> str:
     return f"{rating} {STAR}"
 
 
+def is_connection_error(error: Any) -> bool:
+    """Whether an `ApiError` means the API could not answer (unreachable, timed out, 5xx), which
+    the page retries by itself, rather than a refusal of this request (4xx)."""
+    status = getattr(error, "status", None)
+    return status is None or status >= 500
+
+
+def unreliable_status(reason: str | None, min_length: int) -> str:
+    """The status line instead of a score the model cannot stand behind (the API's `unreliable_reason`)."""
+    if reason == TOO_SHORT:
+        return f"Keep typing: the estimate starts at {min_length} characters."
+    return "No estimate: the suggestion works for English reviews."
+
+
 def score_view(
-    seq: int, text: str, prediction: dict[str, Any] | None = None, error: str | None = None
+    seq: int,
+    text: str,
+    prediction: dict[str, Any] | None = None,
+    error: str | None = None,
+    trouble: bool = False,
+    min_length: int = 15,
 ) -> dict[str, Any]:
     """What the score bar shows for the scoring request `seq` (applied only if no newer one was).
 
-    No prediction (empty text or an error) resets the bar; `error` becomes the status line.
+    No prediction and no error (an empty text) resets the bar. A prediction the API calls not
+    `reliable` (too short, or mostly outside the model's alphabet) shows no score and suggests no
+    rating; its `reason` says why. An `error` leaves the bar as it was (`unavailable`): the status
+    line says what happened, and `trouble` (no answer from the API) starts the page's retries.
     """
     view: dict[str, Any] = {
         "seq": seq,
@@ -58,47 +86,70 @@ def score_view(
         "score": None,
         "suggested": None,
         "model_version": None,
+        "reason": None,
         "percent": 0,
         "label": "",
         "color": "secondary",
-        "status": error or "",
+        "status": "",
     }
-    if prediction is not None:
-        score = float(prediction["score"])
-        suggested = int(prediction["suggested_rating"])
-        percent = score_percent(score)
-        view.update(
-            score=score,
-            suggested=suggested,
-            model_version=prediction.get("model_version"),
-            percent=percent,
-            label=f"{percent}%",
-            color=rating_colour(suggested),
-            status=f"{sentiment_word(suggested)}: {percent}% satisfied",
-        )
+    if error is not None:
+        return {**view, "unavailable": True, "trouble": trouble, "status": error}
+    if prediction is None:
+        return view
+    if not prediction.get("reliable", True):  # an API without the field: every score is usable
+        reason = prediction.get("unreliable_reason") or OUTSIDE_ALPHABET
+        return {**view, "reason": reason, "status": unreliable_status(reason, min_length)}
+    score = float(prediction["score"])
+    suggested = int(prediction["suggested_rating"])
+    percent = score_percent(score)
+    view.update(
+        score=score,
+        suggested=suggested,
+        model_version=prediction.get("model_version"),
+        percent=percent,
+        label=f"{percent}%",
+        color=rating_colour(suggested),
+        status=f"Sounds {sentiment_word(suggested)}.",
+    )
     return view
 
 
-def rating_summary(suggested: int | None, rating: int | None, touched: bool, control: bool = False) -> str:
+def rating_summary(
+    suggested: int | None, rating: int | None, touched: bool, control: bool = False, reason: str | None = None
+) -> str:
     """The line under the stars: "suggested 4 ★", or "suggested 4 ★ — your rating 3 ★" once chosen.
 
     A control-group visit (`control`) is never told a suggestion: only the visitor's own rating.
+    Nor is a visitor whose text has no usable score (`reason`): they are asked to choose.
     """
     if control:
         suggested = None
         if not (touched and rating is not None):
-            return "Choose a rating from 1 to 5 stars."
+            return CHOOSE
     if touched and rating is not None:
         yours = f"your rating {stars(rating)}"
         return f"suggested {stars(suggested)} — {yours}" if suggested is not None else yours.capitalize()
     if suggested is not None:
         return f"suggested {stars(suggested)}"
+    if reason is not None:
+        return CHOOSE
     return "Start typing: the model suggests a rating as you write."
 
 
 def rating_options() -> list[dict[str, Any]]:
-    """The five choices of the star rating."""
-    return [{"label": stars(rating), "value": rating} for rating in RATINGS]
+    """The five choices of the star rating: a star, its words for screen readers ("4 stars: Good"),
+    and the word shown under the stars on hover and once chosen ("Good")."""
+    return [
+        {
+            "label": [
+                html.Span(STAR, className="star-glyph", **{"aria-hidden": "true"}),
+                html.Span(f"{rating} {'star' if rating == 1 else 'stars'}: {word}", className=HIDDEN),
+                html.Span(word, className="rating-word", **{"aria-hidden": "true"}),
+            ],
+            "value": rating,
+        }
+        for rating, word in zip(RATINGS, RATING_WORDS, strict=True)
+    ]
 
 
 def brand_card(brand: dict[str, Any] | None, logo_src: str | None, error: str | None = None) -> Any:

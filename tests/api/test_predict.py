@@ -10,10 +10,20 @@ from brandpulse.training.scoring import suggested_rating
 from tests.api.conftest import post_measured
 
 REVIEW = "Friendly staff and great quality, I will come back."
+# Glowing, and every character outside the model's alphabet.
+JAPANESE = "とても素晴らしい製品でした。配送も早く、また買いたいです！"
 
 
 def _check_prediction(body: dict) -> None:
-    assert set(body) == {"score", "label", "probabilities", "suggested_rating", "model_version"}
+    assert set(body) == {
+        "score",
+        "label",
+        "probabilities",
+        "suggested_rating",
+        "model_version",
+        "reliable",
+        "unreliable_reason",
+    }
     assert 0.0 <= body["score"] <= 1.0
     assert set(body["probabilities"]) == {"negative", "positive"}
     assert sum(body["probabilities"].values()) == pytest.approx(1.0)
@@ -27,6 +37,55 @@ def test_predict_json(client):
     assert response.status_code == 200
     assert response.mimetype == "application/json"
     _check_prediction(response.json)
+
+
+def test_a_usable_prediction_says_so(client):
+    body = client.post("/api/predict", json={"review": REVIEW}).json
+    assert (body["reliable"], body["unreliable_reason"]) == (True, None)
+
+
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [
+        ("Good.", "too_short"),
+        ("   Good service.   ", "too_short"),  # 13 characters once stripped, as a review counts them
+        (JAPANESE, "outside_alphabet"),
+        ("Отличный товар, всем рекомендую! Доставка быстрая.", "outside_alphabet"),
+    ],
+)
+def test_a_prediction_says_when_its_score_is_no_usable_suggestion(client, text, reason):
+    body = client.post("/api/predict", json={"review": text}).json
+    _check_prediction(body)  # the score is still there, for clients that want it
+    assert (body["reliable"], body["unreliable_reason"]) == (False, reason)
+
+
+def test_accented_latin_text_is_read(client):
+    body = client.post("/api/predict", json={"review": "Très bon produit, je le recommande à tous."}).json
+    assert (body["reliable"], body["unreliable_reason"]) == (True, None)
+
+
+def test_the_too_short_line_is_the_review_minimum(make_app):
+    client = make_app(REVIEW_MIN_LENGTH=4).test_client()
+    assert client.post("/api/predict", json={"review": "Good."}).json["reliable"] is True
+    assert client.post("/api/predict", json={"review": "ok"}).json["unreliable_reason"] == "too_short"
+
+
+def test_a_batch_says_it_per_text(client):
+    texts = [REVIEW, "ok", JAPANESE]
+    predictions = client.post("/api/predict/batch", json={"reviews": texts}).json["predictions"]
+    assert [(p["reliable"], p["unreliable_reason"]) for p in predictions] == [
+        (True, None),
+        (False, "too_short"),
+        (False, "outside_alphabet"),
+    ]
+
+
+def test_the_openapi_document_states_the_fields(client):
+    schema = client.get("/api/openapi.json").json["components"]["schemas"]["Prediction"]
+    assert {"reliable", "unreliable_reason"} <= set(schema["required"])
+    reason = schema["properties"]["unreliable_reason"]
+    assert reason["nullable"] is True
+    assert set(reason["enum"]) == {"too_short", "outside_alphabet", None}
 
 
 def test_predict_refuses_a_form_body(client):

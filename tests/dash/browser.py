@@ -22,17 +22,19 @@ POSITIVE = (
 NEGATIVE = "Terrible. It broke after two days, support never answered and I want my money back. Awful."
 
 
-def wait(driver: Any) -> WebDriverWait:
+def wait(driver: Any, timeout: float = WAIT) -> WebDriverWait:
     """An explicit wait that retries while Dash re-renders the element being looked at."""
-    return WebDriverWait(driver, WAIT, ignored_exceptions=(StaleElementReferenceException,))
+    return WebDriverWait(driver, timeout, ignored_exceptions=(StaleElementReferenceException,))
 
 
 def open_review_page(driver: Any, web: Any, query: str = "") -> str:
-    """Open the review page and wait for its brand; the brand's name."""
+    """Open the review page and wait for its brand (and the heading naming it); the brand's name."""
     driver.get(f"{web.url}/{query}")
     wait(driver).until(ec.visibility_of_element_located((By.ID, "brand-name")))
     wait(driver).until(ec.title_is("BrandPulse — review a brand"))
-    return driver.find_element(By.ID, "brand-name").text
+    name = driver.find_element(By.ID, "brand-name").text
+    wait(driver).until(lambda d: d.find_element(By.ID, "review-heading").text == f"Review {name}")
+    return name
 
 
 def bar(driver: Any) -> Any:
@@ -52,6 +54,36 @@ def type_text(driver: Any, text: str) -> None:
     box = driver.find_element(By.ID, "review-text")
     box.click()
     box.send_keys(text)
+
+
+def paste_text(driver: Any, text: str) -> None:
+    """Replace the review box's text at once, as a paste does (React sees one input event)."""
+    box = driver.find_element(By.ID, "review-text")
+    driver.execute_script(
+        """
+        const box = arguments[0];
+        Object.getOwnPropertyDescriptor(HTMLTextAreaElement.prototype, "value").set.call(box, arguments[1]);
+        box.dispatchEvent(new Event("input", {bubbles: true}));
+        """,
+        box,
+        text,
+    )
+
+
+def box_text(driver: Any) -> str:
+    """What the review box holds."""
+    return driver.find_element(By.ID, "review-text").get_attribute("value")
+
+
+def connection_alert(driver: Any) -> str:
+    """The "Connection lost" line's text, or "" while it is hidden."""
+    element = driver.find_element(By.ID, "connection-alert")
+    return element.text if element.is_displayed() else ""
+
+
+def bar_is_stale(driver: Any) -> bool:
+    """Whether the bar is greyed as belonging to older text."""
+    return "stale" in (driver.find_element(By.ID, "score-area").get_attribute("class") or "").split()
 
 
 def wait_for_score_of(driver: Any, text: str) -> None:

@@ -47,7 +47,9 @@ def _find(component: Any, component_id: str) -> Any:
 def test_the_pages_follow_the_apis_limits(small_api):
     web = create_app(WebSettings(api_url=small_api, api_timeout=10))
     with web.server.test_request_context("/"):
-        assert _find(review.layout(), "review-text").maxlength == 500
+        # The box takes any length (no maxlength cuts a paste); the counter and Submit follow the limits.
+        assert not hasattr(_find(review.layout(), "review-text"), "maxlength")
+        assert _find(review.layout(), "review-limits").data == {"min": 15, "max": 500}
         page = admin.layout()
         per_page = _find(page, "filter-per-page")
         assert [option["value"] for option in per_page.options] == ["10", "20", "40"]
@@ -74,7 +76,8 @@ def test_the_web_page_starts_and_works_without_the_api(caplog):
     web = create_app(WebSettings(api_url=f"http://127.0.0.1:{free_port()}", api_timeout=2))
     with caplog.at_level(logging.WARNING, logger="brandpulse.dash.api_limits"):
         with web.server.test_request_context("/"):
-            assert _find(review.layout(), "review-text").maxlength == FALLBACK.review_max_length
+            limits = _find(review.layout(), "review-limits").data
+            assert limits == {"min": FALLBACK.review_min_length, "max": FALLBACK.review_max_length}
             assert _find(admin.layout(), "filter-per-page").value == str(FALLBACK.page_size_default)
     assert "using the API's default limits" in caplog.text
     # (No request is sent to these extra apps: the first app of a process that serves a request

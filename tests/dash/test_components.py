@@ -22,7 +22,7 @@ def test_score_percent(score, percent):
 def test_a_mid_score_with_four_stars_shows_green():
     # The model's cut points may put 4 stars at a score of 0.6: the bar follows the stars.
     view = components.score_view(1, "Good service.", {"score": 0.6, "suggested_rating": 4})
-    assert view["color"] == "success" and view["status"].startswith("Positive")
+    assert view["color"] == "success" and view["status"] == "Sounds positive."
 
 
 def test_score_view_of_a_prediction():
@@ -34,19 +34,43 @@ def test_score_view_of_a_prediction():
         "score": 0.912,
         "suggested": 5,
         "model_version": "m-1",
+        "reason": None,
         "percent": 91,
         "label": "91%",
         "color": "success",
-        "status": "Positive: 91% satisfied",
+        "status": "Sounds positive.",  # the percentage is on the bar: said once
     }
+
+
+@pytest.mark.parametrize(
+    ("reason", "status"),
+    [
+        ("too_short", "Keep typing: the estimate starts at 20 characters."),
+        ("outside_alphabet", "No estimate: the suggestion works for English reviews."),
+    ],
+)
+def test_a_score_that_is_no_usable_suggestion_is_not_shown(reason, status):
+    prediction = {"score": 0.8, "suggested_rating": 4, "reliable": False, "unreliable_reason": reason}
+    view = components.score_view(2, "Good.", prediction, min_length=20)
+    assert (view["score"], view["suggested"], view["percent"], view["label"]) == (None, None, 0, "")
+    assert (view["reason"], view["status"], view["color"]) == (reason, status, "secondary")
 
 
 def test_score_view_without_prediction_resets_the_bar():
     assert components.score_view(3, "")["percent"] == 0
     assert components.score_view(3, "")["color"] == "secondary"
-    failed = components.score_view(4, "Nice", error="Live scoring is unavailable.")
-    assert failed["suggested"] is None and failed["label"] == ""
-    assert failed["status"] == "Live scoring is unavailable."
+    failed = components.score_view(4, "Nice", error="Not scored: no answer.", trouble=True)
+    assert failed["unavailable"] and failed["trouble"]  # the browser keeps the bar as it was
+    assert failed["status"] == "Not scored: no answer."
+
+
+@pytest.mark.parametrize(
+    ("status", "connection"), [(None, True), (500, True), (503, True), (429, False), (422, False)]
+)
+def test_which_errors_the_page_retries(status, connection):
+    from brandpulse.dash.api_client import ApiError
+
+    assert components.is_connection_error(ApiError("x", status=status)) is connection
 
 
 @pytest.mark.parametrize(
@@ -63,6 +87,11 @@ def test_rating_line(suggested, rating, touched, line):
     assert components.rating_summary(suggested, rating, touched) == line
 
 
+def test_rating_line_without_a_usable_score():
+    assert components.rating_summary(None, None, False, reason="too_short") == components.CHOOSE
+    assert components.rating_summary(None, 3, True, reason="outside_alphabet") == "Your rating 3 ★"
+
+
 @pytest.mark.parametrize(
     ("suggested", "rating", "touched", "line"),
     [
@@ -75,10 +104,19 @@ def test_rating_line_of_the_control_group(suggested, rating, touched, line):
     assert components.rating_summary(suggested, rating, touched, control=True) == line
 
 
-def test_rating_options_are_one_to_five_stars():
+def test_rating_options_are_five_stars_with_words():
     options = components.rating_options()
     assert [option["value"] for option in options] == [1, 2, 3, 4, 5]
-    assert options[0]["label"] == "1 ★"
+    star, spoken, word = options[0]["label"]
+    assert star.children == "★" and spoken.children == "1 star: Bad" and word.children == "Bad"
+    assert [option["label"][2].children for option in options] == [
+        "Bad",
+        "Poor",
+        "Average",
+        "Good",
+        "Excellent",
+    ]
+    assert options[3]["label"][1].children == "4 stars: Good"
 
 
 def test_brand_card_shows_logo_name_and_website():

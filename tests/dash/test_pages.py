@@ -35,6 +35,24 @@ def test_scoring_a_text(request_context):
     view = review.score_text({"seq": 5, "text": "Lovely colours and fast shipping"})
     assert view["seq"] == 5 and view["text"] == "Lovely colours and fast shipping"
     assert view["suggested"] in range(1, 6) and view["label"] == f"{view['percent']}%"
+    assert view["reason"] is None and view["status"].startswith("Sounds ")
+
+
+@pytest.mark.parametrize(
+    ("text", "reason", "status"),
+    [
+        ("Good.", "too_short", "Keep typing: the estimate starts at 15 characters."),
+        (
+            "とても素晴らしい製品でした。また買います！",
+            "outside_alphabet",
+            "No estimate: the suggestion works for English",
+        ),
+    ],
+)
+def test_a_score_the_api_calls_unreliable_is_not_shown(request_context, text, reason, status):
+    view = review.score_text({"seq": 9, "text": text})
+    assert view["reason"] == reason and view["status"].startswith(status)
+    assert (view["suggested"], view["score"], view["percent"], view["label"]) == (None, None, 0, "")
 
 
 def test_an_empty_text_resets_without_asking_the_api(request_context, api_down):
@@ -44,19 +62,57 @@ def test_an_empty_text_resets_without_asking_the_api(request_context, api_down):
 
 def test_scoring_with_the_api_down_says_so(request_context, api_down):
     view = review.score_text({"seq": 7, "text": "Nice"})
-    assert view["suggested"] is None and "unavailable" in view["status"]
+    assert view["unavailable"] and view["trouble"]  # the bar stays, the page retries
+    assert view["status"].startswith("Not scored: The review service cannot be reached")
 
 
 def test_the_first_brand(request_context):
-    brand, _, _, is_open = review.first_brand("ikea")
-    assert brand["name"] == "IKEA" and is_open is False
+    brand, _, _, notice_open, options, trouble = review.first_brand({"name": "ikea", "from": "query"})
+    assert brand["name"] == "IKEA" and notice_open is False and trouble is dash.no_update
+    assert {"label": "IKEA", "value": "IKEA"} in options
     assert review.first_brand(None)[0]["name"]
 
 
+def test_an_unknown_brand_in_the_address_is_named(request_context):
+    brand, _, notice, notice_open, options, _ = review.first_brand({"name": "DHL", "from": "query"})
+    assert brand["name"] != "DHL" and notice_open
+    assert notice.startswith("There is no brand called “DHL” here.") and brand["name"] in notice
+    # A draft's brand that went away: another brand, without a word.
+    brand, _, _, notice_open, *_ = review.first_brand({"name": "DHL", "from": "draft"})
+    assert brand["name"] and notice_open is False
+
+
 def test_the_first_brand_with_the_api_down(request_context, api_down):
-    brand, message, colour, is_open = review.first_brand(None)
-    assert brand is None and colour == "danger" and is_open
-    assert "cannot be reached" in message
+    brand, card, _, notice_open, options, trouble = review.first_brand(None)
+    assert brand is dash.no_update and options is dash.no_update  # the page's retry loads it
+    assert "cannot be reached" in str(card.to_plotly_json()) and "Trying again" in str(card.to_plotly_json())
+    assert trouble["message"] == api_client.UNREACHABLE
+
+
+def test_the_retry_loads_the_brand_once_the_api_answers(request_context):
+    state, brand, options = review.check_connection({"n": 3}, None, {"name": "nike", "from": "draft"})
+    assert state == {"n": 3, "ok": True} and brand["name"] == "Nike" and options
+    state, brand, options = review.check_connection({"n": 4}, {"name": "Nike"}, None)
+    assert state == {"n": 4, "ok": True} and brand is dash.no_update
+
+
+def test_the_retry_with_the_api_still_down(request_context, api_down):
+    state, brand, _ = review.check_connection({"n": 5}, {"name": "Nike"}, None)
+    assert state["ok"] is False and state["n"] == 5 and brand is dash.no_update
+
+
+def test_picking_a_brand(request_context):
+    brand, picker, *_, notice_open, trouble = review.pick_brand("adidas")
+    assert brand["name"] == "Adidas" and picker == "" and notice_open is False
+    assert review.pick_brand("No Such Brand")[3] == "warning"
+    with pytest.raises(dash.exceptions.PreventUpdate):
+        review.pick_brand(None)
+
+
+def test_the_heading_names_the_brand(request_context):
+    card, heading = review.show_brand({"name": "Nike", "website": None})
+    assert heading == "Review Nike"
+    assert review.show_brand(None)[1] == "Review a brand"
 
 
 def test_submit_saves_and_moves_on(request_context):
@@ -68,11 +124,11 @@ def test_submit_saves_and_moves_on(request_context):
         "suggested": 4,
         "model_version": "m",
     }
-    message, colour, is_open, following, text, rating, touched, anchor, attempt = review.submit_review(
-        1, "Warm jacket, lasts for years.", 5, brand, shown, review.SUGGESTED, True, 4
+    message, colour, is_open, following, text, rating, touched, anchor, attempt, trouble = (
+        review.submit_review(1, "Warm jacket, lasts for years.", 5, brand, shown, review.SUGGESTED, True, 4)
     )
     assert colour == "success" and is_open and "review of Patagonia was saved" in message
-    assert following["name"] != "Patagonia"
+    assert following["name"] != "Patagonia" and message.endswith(f"Next up: {following['name']}.")
     assert (text, rating, touched, anchor, attempt) == ("", None, False, None, None)
     stored = _stored("Patagonia", "Warm jacket, lasts for years.")
     assert (stored["suggestion_shown"], stored["suggested_rating"], stored["suggestion_changed"]) == (
@@ -109,17 +165,18 @@ def _stored(brand: str, text: str) -> dict[str, Any]:
 def test_submit_asks_for_what_is_missing(request_context, text, rating, expected):
     message, colour, is_open, *rest = review.submit_review(1, text, rating, {"name": "Nike"}, None)
     assert (message, colour, is_open) == (expected, "warning", True)
-    assert rest == [dash.no_update] * 6
+    assert rest == [dash.no_update] * 7
 
 
 def test_submit_with_the_api_down_keeps_everything(request_context, api_down):
-    message, colour, is_open, *rest, attempt = review.submit_review(
+    message, colour, is_open, *rest, attempt, trouble = review.submit_review(
         1, "Good enough for me, really.", 4, {"name": "Nike"}, None
     )
     assert colour == "danger" and is_open
     assert message.startswith(review.NOT_SAVED) and "cannot be reached" in message
     assert rest == [dash.no_update] * 5  # brand, text, rating and choice stay as they are
     assert attempt["body"]["text"] == "Good enough for me, really." and attempt["key"]  # kept to retry
+    assert trouble["message"] == api_client.UNREACHABLE  # the page says "Connection lost" and retries
 
 
 def test_a_retried_submit_sends_its_key_again_and_is_stored_once(request_context, monkeypatch):
@@ -134,12 +191,12 @@ def test_a_retried_submit_sends_its_key_again_and_is_stored_once(request_context
 
     text = "Sturdy boots, dry feet all winter long."
     monkeypatch.setattr(client, "create_review", lost_answer)
-    *_, attempt = review.submit_review(1, text, 5, {"name": "Patagonia"}, None)
+    *_, attempt, _ = review.submit_review(1, text, 5, {"name": "Patagonia"}, None)
     monkeypatch.setattr(
         client, "create_review", lambda **kwargs: (sent.append(kwargs["idempotency_key"]), create(**kwargs))
     )
     result = review.submit_review(1, text, 5, {"name": "Patagonia"}, None, attempt=attempt)
-    assert result[1] == "success" and result[-1] is None
+    assert result[1] == "success" and result[-2] is None
     assert sent[0] == sent[1] == attempt["key"]
     items = api_client.get_client().list_reviews(ADMIN_TOKEN, brand="Patagonia", per_page=100)["items"]
     assert [item["text"] for item in items].count(text) == 1
@@ -202,6 +259,8 @@ def test_summarize_rating():
         == "Choose a rating from 1 to 5 stars."
     )
     assert review.summarize_rating({"suggested": 4}, 2, True, review.CONTROL) == "Your rating 2 ★"
+    no_score = {"suggested": None, "reason": "outside_alphabet"}
+    assert review.summarize_rating(no_score, None, False) == "Choose a rating from 1 to 5 stars."
 
 
 def test_the_control_share_comes_from_the_settings(web_app):
