@@ -57,6 +57,7 @@ REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:  # run as `python bench/browser_feedback.py`: the tests' helpers live in tests/
     sys.path.insert(0, str(REPO))
 
+from tests.support.chromium import headless_chromium  # noqa: E402
 from tests.support.servers import ApiServer, api_settings, free_port, wait_until  # noqa: E402
 
 logger = logging.getLogger("bench.browser_feedback")
@@ -318,32 +319,9 @@ def predict_count(api_url: str | None) -> int | None:
 @contextmanager
 def chromium() -> Iterator[Any]:
     """Headless Chromium through Debian's chromedriver (nothing is downloaded)."""
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    profile = tempfile.mkdtemp(prefix="brandpulse-bench-chromium-")
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for argument in (
-        "--headless=new",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-dev-shm-usage",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-extensions",
-        "--no-first-run",
-        "--window-size=1280,1000",
-        f"--user-data-dir={profile}",
-    ):
-        options.add_argument(argument)
-    driver = webdriver.Chrome(service=Service(executable_path=CHROMEDRIVER), options=options)
-    driver.set_script_timeout(600)
-    try:
+    with headless_chromium(CHROMIUM, CHROMEDRIVER) as driver:
+        driver.set_script_timeout(600)
         yield driver
-    finally:
-        driver.quit()
-        shutil.rmtree(profile, ignore_errors=True)
 
 
 def open_page(driver: Any, web_url: str) -> None:

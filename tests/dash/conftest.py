@@ -15,7 +15,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -26,6 +25,7 @@ import requests
 from brandpulse.api import create_app as create_api
 from brandpulse.training.checkpoint import BUNDLED_CHECKPOINT
 from tests.conftest import skip_or_fail
+from tests.support.chromium import headless_chromium
 from tests.support.servers import free_port, prepare_database, serve_in_thread, wait_until
 
 ADMIN_TOKEN = "web-test-admin-token-0123456789"
@@ -283,37 +283,9 @@ def chromium() -> tuple[str, str]:
 @pytest.fixture(scope="session")
 def browser_session(chromium: tuple[str, str]) -> Iterator[Any]:
     """One headless Chromium for the whole session, with its network log enabled."""
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    profile = tempfile.mkdtemp(prefix="brandpulse-chromium-")
-    options = webdriver.ChromeOptions()
-    options.binary_location = chromium[0]
-    for argument in (
-        "--headless=new",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-dev-shm-usage",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--disable-extensions",
-        "--disable-default-apps",
-        "--no-first-run",
-        "--disable-quic",
-        "--window-size=1280,1000",
-        f"--user-data-dir={profile}",
-    ):
-        options.add_argument(argument)
-    options.set_capability("goog:loggingPrefs", {"performance": "ALL", "browser": "ALL"})
-    # An explicit driver path: Selenium Manager never runs, so nothing is ever downloaded.
-    driver = webdriver.Chrome(service=Service(executable_path=chromium[1]), options=options)
-    driver.implicitly_wait(0)
-    try:
+    with headless_chromium(*chromium, network_log=True) as driver:
+        driver.implicitly_wait(0)
         yield driver
-    finally:
-        driver.quit()
-        shutil.rmtree(profile, ignore_errors=True)
 
 
 @pytest.fixture
