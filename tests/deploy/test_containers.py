@@ -165,12 +165,14 @@ def _report(stack: Stack, config: pytest.Config) -> None:
     out.parent.mkdir(exist_ok=True)
     out.write_text(json.dumps(stack.figures, indent=2) + "\n")
     writer = config.pluginmanager.get_plugin("terminalreporter")
-    if writer is None:
+    capture = config.pluginmanager.get_plugin("capturemanager")
+    if writer is None or capture is None:
         return
-    writer.write_line("")
-    writer.write_line(f"container figures ({out.relative_to(REPO_ROOT)}):")
-    for key, value in stack.figures.items():
-        writer.write_line(f"  {key}: {value}")
+    with capture.global_and_fixture_disabled():  # past pytest's output capture, onto the terminal
+        writer.write_line("")
+        writer.write_line(f"container figures ({out.relative_to(REPO_ROOT)}):")
+        for key, value in stack.figures.items():
+            writer.write_line(f"  {key}: {value}")
 
 
 @pytest.fixture(scope="module")
