@@ -27,7 +27,6 @@ import argparse
 import http.client
 import json
 import os
-import signal
 import statistics
 import subprocess
 import sys
@@ -49,7 +48,7 @@ from brandpulse.training.config import EncoderConfig, model_config_from_preset  
 from brandpulse.training.model import CharCNN  # noqa: E402
 from brandpulse.training.predictor import Predictor  # noqa: E402
 from brandpulse.training.runtime import use_threads  # noqa: E402
-from tests.support.servers import free_port  # noqa: E402  (also imported from here by the other benchmarks)
+from tests.support.servers import free_port, stop_process  # noqa: E402  (also imported from here by the other benchmarks)
 
 BIN = Path(sys.executable).parent
 TEXT = REVIEW[:1000]  # the model benchmark's review, cut to exactly 1,000 characters
@@ -152,12 +151,7 @@ def start_api(environ: dict[str, str]) -> subprocess.Popen:
 
 def stop_api(server: subprocess.Popen) -> None:
     """SIGTERM, then kill after 30 s."""
-    server.send_signal(signal.SIGTERM)
-    try:
-        server.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        server.kill()
-        server.wait()
+    stop_process(server, timeout=30)
 
 
 def run_clients(port: int, clients: int, requests: int) -> tuple[list[float], float]:

@@ -58,7 +58,13 @@ if str(REPO) not in sys.path:  # run as `python bench/browser_feedback.py`: the 
     sys.path.insert(0, str(REPO))
 
 from tests.support.chromium import headless_chromium  # noqa: E402
-from tests.support.servers import ApiServer, api_settings, free_port, wait_until  # noqa: E402
+from tests.support.servers import (  # noqa: E402
+    ApiServer,
+    api_settings,
+    free_port,
+    predictions_answered,
+    wait_until,
+)
 
 logger = logging.getLogger("bench.browser_feedback")
 
@@ -302,15 +308,9 @@ def predict_count(api_url: str | None) -> int | None:
     if not api_url:
         return None
     try:
-        text = requests.get(api_url + "/metrics", timeout=10).text
+        return predictions_answered(api_url)
     except requests.RequestException:
         return None
-    total = 0.0
-    for line in text.splitlines():
-        if line.startswith("brandpulse_http_requests_total{") and 'endpoint="/api/predict"' in line:
-            if 'method="POST"' in line:
-                total += float(line.rsplit(" ", 1)[1])
-    return int(total)
 
 
 # ---------------------------------------------------------------- browser

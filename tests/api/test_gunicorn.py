@@ -10,7 +10,6 @@ from __future__ import annotations
 import importlib
 import json
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -24,7 +23,7 @@ from brandpulse.api import gunicorn_conf
 from brandpulse.training.checkpoint import load_checkpoint
 from tests.api.conftest import ADMIN, ADMIN_TOKEN
 from tests.conftest import save_tiny_checkpoint
-from tests.support.servers import free_port
+from tests.support.servers import free_port, stop_process
 
 BIN = Path(sys.executable).parent
 
@@ -117,12 +116,7 @@ def test_upgrade_seed_and_serve_under_gunicorn(tmp_path, tiny_checkpoint):
             assert time.monotonic() - promoted < 30, "the workers did not swap within 30 s"
         assert _request(f"{base}/readyz")[2]["model_version"] == version
     finally:
-        server.send_signal(signal.SIGTERM)
-        try:
-            server.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait(timeout=10)
+        stop_process(server, timeout=30)
         server.stderr.close()
     assert list((tmp_path / "tmp").iterdir()) == []  # the metrics directory is gone
 

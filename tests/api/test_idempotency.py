@@ -5,7 +5,6 @@ from __future__ import annotations
 import http.client
 import json
 import os
-import signal
 import subprocess
 import sys
 import threading
@@ -20,6 +19,7 @@ from brandpulse.api.db import get_database
 from brandpulse.api.inference import get_model
 from brandpulse.api.models import IdempotencyKey, Review, utcnow
 from tests.api.conftest import ADMIN_TOKEN, NO_RATE_LIMITS, counts
+from tests.support.servers import stop_process
 
 BIN = Path(sys.executable).parent
 REVIEW = {"text": "Good shoes, comfortable and well made.", "rating": 4, "brand": "Nike"}
@@ -252,12 +252,7 @@ def test_400_reviews_each_sent_twice_at_once_are_stored_once(database_url, tiny_
         for thread in threads:
             thread.join(timeout=300)
     finally:
-        server.send_signal(signal.SIGTERM)
-        try:
-            server.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait(timeout=10)
+        stop_process(server, timeout=30)
     ids = set()
     for pair in range(pairs):
         for left, right in zip(answers[2 * pair], answers[2 * pair + 1], strict=True):

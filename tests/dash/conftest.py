@@ -26,7 +26,14 @@ from brandpulse.api import create_app as create_api
 from brandpulse.training.checkpoint import BUNDLED_CHECKPOINT
 from tests.conftest import skip_or_fail
 from tests.support.chromium import headless_chromium
-from tests.support.servers import free_port, prepare_database, serve_in_thread, wait_until
+from tests.support.servers import (
+    free_port,
+    predictions_answered,
+    prepare_database,
+    serve_in_thread,
+    stop_process,
+    wait_until,
+)
 
 ADMIN_TOKEN = "web-test-admin-token-0123456789"
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
@@ -95,13 +102,7 @@ class GunicornServer:
         """Stop the server at once (gunicorn's quick shutdown) and wait for it to exit."""
         if self.process is None:
             return
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGINT)
-            try:
-                self.process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=10)
+        stop_process(self.process, signal.SIGINT, timeout=15)
         self.process = None
 
 
@@ -256,13 +257,7 @@ def api_get(api: GunicornServer, path: str, **params: Any) -> Any:
 
 def predict_requests(api: GunicornServer) -> int:
     """How many `POST /api/predict` requests the API has answered (from its /metrics)."""
-    text = requests.get(api.url + "/metrics", timeout=10).text
-    total = 0.0
-    for line in text.splitlines():
-        if line.startswith("brandpulse_http_requests_total{") and 'endpoint="/api/predict"' in line:
-            if 'method="POST"' in line:
-                total += float(line.rsplit(" ", 1)[1])
-    return int(total)
+    return predictions_answered(api.url)
 
 
 # ---------------------------------------------------------------- browser

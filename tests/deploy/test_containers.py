@@ -317,8 +317,8 @@ def _kill(pid: int) -> None:
 
 
 def test_the_restart_policy_brings_back_a_killed_api(stack):
-    state = stack.project.inspect("api")["State"]
-    pid, restarts = state["Pid"], stack.project.inspect("api")["RestartCount"]
+    container = stack.project.inspect("api")
+    pid, restarts = container["State"]["Pid"], container["RestartCount"]
     _kill(pid)  # the container's main process: the gunicorn master
     started = time.monotonic()
     wait_until(lambda: stack.project.inspect("api")["RestartCount"] > restarts, 60, "api was not restarted")

@@ -14,7 +14,6 @@ import csv
 import io
 import os
 import secrets
-import signal
 import subprocess
 import sys
 import time
@@ -31,7 +30,7 @@ from brandpulse.training.checkpoint import BUNDLED_CHECKPOINT
 from tests.conftest import save_tiny_checkpoint, skip_or_fail
 from tests.support.postgres import POSTGRES_ADMIN_DSN, throwaway_database, unreachable
 from tests.support.postgres import database_url as postgres_url
-from tests.support.servers import free_port
+from tests.support.servers import free_port, stop_process
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow, pytest.mark.timeout(300)]
 
@@ -81,13 +80,7 @@ def _server(name: str, command: list[str], env: dict[str, str], logs: Path) -> I
     try:
         yield process
     finally:
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(timeout=40)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+        stop_process(process)
         log.close()
 
 

@@ -71,6 +71,29 @@ def wait_until(condition: Callable[[], Any], timeout: float, message: str, inter
 # ---------------------------------------------------------------- processes, from /proc
 
 
+def stop_process(process: subprocess.Popen, signum: int = signal.SIGTERM, timeout: float = 40.0) -> int:
+    """Send `signum` to a running process, wait `timeout` s for it to exit, then kill it; its exit status."""
+    if process.poll() is None:
+        process.send_signal(signum)
+        try:
+            process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=10)
+    return process.returncode
+
+
+def predictions_answered(api_url: str) -> int:
+    """How many `POST /api/predict` requests the API at `api_url` has answered (from its /metrics)."""
+    text = requests.get(api_url + "/metrics", timeout=10).text
+    total = 0.0
+    for line in text.splitlines():
+        if line.startswith("brandpulse_http_requests_total{") and 'endpoint="/api/predict"' in line:
+            if 'method="POST"' in line:
+                total += float(line.rsplit(" ", 1)[1])
+    return int(total)
+
+
 def child_pids(pid: int) -> list[int]:
     """The live (not zombie) child processes of `pid`."""
     children = []
@@ -266,14 +289,7 @@ class ApiServer:
         if self.process is None:
             return None
         process, self.process = self.process, None
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM if graceful else signal.SIGINT)
-            try:
-                process.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(timeout=10)
-        return process.returncode
+        return stop_process(process, signal.SIGTERM if graceful else signal.SIGINT, timeout)
 
     def __enter__(self) -> ApiServer:
         return self.start()
