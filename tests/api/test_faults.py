@@ -118,7 +118,9 @@ def test_sigterm_under_load_lets_requests_in_flight_finish_and_loses_no_review(a
     # Once the server stops listening, clients fail to connect; nothing sent before SIGTERM fails.
     failed = [outcome for outcome in outcomes if outcome.status is None]
     assert all(outcome.started >= terminated for outcome in failed)
-    assert {outcome.error for outcome in failed} <= {"ConnectionError"}
+    # The connection closed by the dying worker: before its answer (ConnectionError), or once it had
+    # sent the headers and was writing the body (ChunkedEncodingError; seen once in CI).
+    assert {outcome.error for outcome in failed} <= {"ConnectionError", "ChunkedEncodingError"}
 
     rows = review_rows([*outcomes, slow_outcome], postgres_database)
     assert rows["acknowledged"] > 50
@@ -159,7 +161,9 @@ def test_kill_9_of_a_worker_costs_only_its_requests_in_flight(api, postgres_data
     timeline = [(o.kind, round(o.started - killed, 3), round(o.ended - killed, 3)) for o in failed]
     assert all(o.started < gone and o.ended >= killed for o in failed), (round(gone - killed, 3), timeline)
     assert len(failed) <= CLIENTS
-    assert {outcome.error for outcome in failed} <= {"ConnectionError"}
+    # The connection closed by the dying worker: before its answer (ConnectionError), or once it had
+    # sent the headers and was writing the body (ChunkedEncodingError; seen once in CI).
+    assert {outcome.error for outcome in failed} <= {"ConnectionError", "ChunkedEncodingError"}
 
     rows = review_rows(outcomes, postgres_database)
     assert rows["acknowledged"] > 100
