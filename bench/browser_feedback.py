@@ -25,7 +25,8 @@ posting `score-request`), when it left and when its answer came back. Figures:
   that text;
 - requests: live-scoring requests sent from the first keystroke of a stretch of typing to its
   final score, per second and as the mean interval; the smallest interval between two requests.
-  The API's `/metrics` count of `POST /api/predict` is printed beside it as a cross-check;
+  The API's `/metrics` count of `POST /api/predict` is printed beside it as a cross-check; and
+  over the whole session, pauses included (the long-run rate the page's token bucket bounds);
 - where the time goes: the browser's request round trip, its answer to the bar, and, timed from
   this process after the typing, `POST /api/predict` alone and the Dash callback (web server plus
   API) alone, paced at one request per 150 ms.
@@ -99,7 +100,7 @@ REVIEWS = (
 
 # The driver, run in the page (Selenium's execute_async_script; the last argument is its callback).
 TYPE_REVIEW = """
-const [text, charsPerSecond, pauseMs, finalTimeoutMs, pauseAt, done] = arguments;
+const [text, charsPerSecond, pauseMs, finalTimeoutMs, pauseAt, wordsPerPause, done] = arguments;
 const box = document.getElementById("review-text");
 const setValue = Object.getOwnPropertyDescriptor(HTMLTextAreaElement.prototype, "value").set;
 const log = {keys: [], bars: [], requests: window.__bpRequests, late: []};
@@ -114,14 +115,15 @@ observer.observe(document.body, {subtree: true, attributes: true, attributeFilte
 box.focus();
 const interval = 1000 / charsPerSecond;
 // Lengths after which the typist stops: each sentence's end ("sentences"), or the end of every
-// fourth word that does not end a sentence ("words": pauses mid-sentence); and the text's end.
+// wordsPerPause-th word that does not end a sentence ("words": pauses mid-sentence); and the text's end.
 const pauses = new Set();
 let words = 0;
 for (let i = 1; i < text.length; i += 1) {
     if (text[i] !== " ") { continue; }
     const sentenceEnd = ".!?".includes(text[i - 1]);
     words += 1;
-    if (pauseAt === "sentences" ? sentenceEnd : (!sentenceEnd && words % 4 === 0)) { pauses.add(i); }
+    const stop = pauseAt === "sentences" ? sentenceEnd : (!sentenceEnd && words % wordsPerPause === 0);
+    if (stop) { pauses.add(i); }
 }
 pauses.add(text.length);
 let length = 0;
@@ -340,11 +342,16 @@ def open_page(driver: Any, web_url: str) -> None:
 
 
 def type_review(
-    driver: Any, text: str, chars_per_second: float, pause_ms: float, pause_at: str = "sentences"
+    driver: Any,
+    text: str,
+    chars_per_second: float,
+    pause_ms: float,
+    pause_at: str = "sentences",
+    words_per_pause: int = 4,
 ) -> dict[str, Any]:
     """Type `text` in the page's review box; the driver's log (keystrokes, bar updates, requests)."""
     return driver.execute_async_script(
-        TYPE_REVIEW, text, chars_per_second, pause_ms, FINAL_TIMEOUT_MS, pause_at
+        TYPE_REVIEW, text, chars_per_second, pause_ms, FINAL_TIMEOUT_MS, pause_at, words_per_pause
     )
 
 
@@ -394,6 +401,11 @@ def review_figures(log: dict[str, Any], pause_ms: float) -> dict[str, list[float
         figures["intervals"].extend(b - a for a, b in zip(times, times[1:], strict=False))
     figures["busy_ms"] = [busy_ms]
     figures["sent"] = [sent]
+    # The whole session, pauses included: the long-run rate the token bucket bounds.
+    first_key, last_key = keys[lengths[0]], keys[lengths[-1]]
+    session_end = next((when for when, seen in bars if seen == lengths[-1] and when >= last_key), last_key)
+    figures["session_ms"] = [session_end - first_key]
+    figures["session_sent"] = [sum(1 for r in requests_sent if first_key <= r["sent"] <= session_end)]
     for record in requests_sent:
         if record["answered"] is None or record["length"] is None:
             continue
@@ -442,6 +454,13 @@ def report(figures: dict[str, list[float]], predicts: int | None, args: argparse
         "typing_seconds": busy_s,
         "requests_per_s": sent / busy_s if busy_s else None,
         "mean_interval_ms": busy_s * 1000 / sent if sent else None,
+        "session_requests": sum(figures["session_sent"]),
+        "session_seconds": sum(figures["session_ms"]) / 1000,
+        "session_mean_interval_ms": (
+            sum(figures["session_ms"]) / sum(figures["session_sent"])
+            if sum(figures["session_sent"])
+            else None
+        ),
         "interval_ms": summary(figures["intervals"]),
         "round_trip_ms": summary(figures["round_trip"]),
         "answer_to_bar_ms": summary(figures["to_bar"]),
@@ -462,6 +481,15 @@ def report(figures: dict[str, list[float]], predicts: int | None, args: argparse
             sent / busy_s,
             busy_s * 1000 / sent,
             summary_text(figures["intervals"]),
+        )
+    session_sent, session_s = sum(figures["session_sent"]), sum(figures["session_ms"]) / 1000
+    if session_sent:
+        logger.info(
+            "requests over the whole session (pauses included): %d in %.1f s = %.2f/s, mean interval %.1f ms",
+            session_sent,
+            session_s,
+            session_sent / session_s,
+            session_s * 1000 / session_sent,
         )
     if predicts is not None:
         logger.info("POST /api/predict answered by the API meanwhile (its /metrics): %d", predicts)
@@ -485,8 +513,9 @@ def main(argv: list[str] | None = None) -> int:
         "--pause-at",
         choices=("sentences", "words"),
         default="sentences",
-        help="where the typist pauses: after each sentence, or mid-sentence after every fourth word",
+        help="where the typist pauses: after each sentence, or mid-sentence every --words-per-pause words",
     )
+    parser.add_argument("--words-per-pause", type=int, default=4, help="with --pause-at words")
     parser.add_argument("--paced-rounds", type=int, default=60, help="server-side timings (0: none)")
     parser.add_argument("--src", type=Path, help="serve this checkout's src/ instead")
     parser.add_argument("--web-url", help="measure this running web page instead of starting servers")
@@ -522,7 +551,9 @@ def main(argv: list[str] | None = None) -> int:
         for run in range(args.runs):
             for index, text in enumerate(reviews):
                 open_page(driver, web_url)
-                log = type_review(driver, text, args.chars_per_second, args.pause_ms, args.pause_at)
+                log = type_review(
+                    driver, text, args.chars_per_second, args.pause_ms, args.pause_at, args.words_per_pause
+                )
                 body = body or driver.execute_script("return window.__bpScoreBody || null;")
                 for name, values in review_figures(log, args.pause_ms).items():
                     figures.setdefault(name, []).extend(values)

@@ -1,5 +1,6 @@
-"""Live scoring's request rate in Chromium: at most one request per 150 ms on average while the
-visitor types, most keys sent at once, and the score of the whole text once they stop.
+"""Live scoring's request rate in Chromium: the page's token bucket bounds the requests (at most
+BURST + MAX_DEBT + T / INTERVAL in any T: one per 160 ms in the long run), most keys are sent at
+once, and the score of the whole text shows once the visitor stops.
 
 The text is typed in the page, one character per `input` event through the native `value` setter
 (what React hears when a key is typed), each key `1000 / chars_per_second` ms after the previous
@@ -23,7 +24,7 @@ TEXT = (
     "The delivery was quick and the shoes fit well, but the left sole squeaks on every step and the "
     "laces frayed within a week, so I am only half happy with them."
 )
-BURST, INTERVAL_S = 2, 0.160  # assets/brandpulse.js: BURST, INTERVAL_MS
+BURST, INTERVAL_S = 8, 0.160  # assets/brandpulse.js: BURST, INTERVAL_MS
 MAX_DEBT = 1  # assets/brandpulse.js: a sentence end may borrow one token
 
 # Types arguments[0] at arguments[1] characters/s; calls back with the ms from the first key until
@@ -56,7 +57,7 @@ key();
 
 
 @pytest.mark.parametrize(("chars_per_second", "characters"), [(8, 64), (20, len(TEXT))])
-def test_typing_sends_at_most_one_request_per_150_ms_and_ends_with_the_whole_text(
+def test_typing_sends_what_the_token_bucket_allows_and_ends_with_the_whole_text(
     browser, api, web_server, chars_per_second, characters
 ):
     text = TEXT[:characters]
@@ -69,9 +70,10 @@ def test_typing_sends_at_most_one_request_per_150_ms_and_ends_with_the_whole_tex
     took = took_ms / 1000
     assert took >= characters / chars_per_second * 0.95  # it did type at that speed (or slower)
     assert sent <= BURST + MAX_DEBT + took / INTERVAL_S, (sent, took)  # the token bucket's bound
-    assert sent * 0.150 <= took, (sent, took)  # under one request per 150 ms on average
-    if chars_per_second == 8:  # slower than the token rate allows: most keys go at once
-        assert sent >= 0.7 * characters, (sent, took)
+    if chars_per_second == 8:  # near the token rate: the bucket's reserve sends most keys at once
+        assert sent >= 0.8 * characters, (sent, took)
+    else:  # far faster than the token rate: most keys leave their text to a later one
+        assert sent <= 0.5 * characters, (sent, took)
     # The bar ends on the whole text's score, though its last keys found no token.
     wait_for_score_of(browser, text)
     expected = requests.post(api.url + "/api/predict", json={"review": text}, timeout=10).json()

@@ -1,11 +1,13 @@
 /* BrandPulse live scoring, in the browser (docs/web.md explains the whole flow).
  *
  * throttleScore puts the review text into the `score-request` store as the visitor types, through a
- * token bucket (one request per INTERVAL_MS on average, BURST at once): a key sends at once when a
- * token is there, else its text waits for the next key, or goes when the visitor stops for HOLD_MS
- * (and a token is there). A key that ends a sentence (. ! ? or a new line) is sent at once even
- * without a token, borrowing at most one (repaid by the next waits): that is where writers stop to
- * think, so the score of the finished sentence is on the bar without waiting for HOLD_MS. Each
+ * token bucket (one token per INTERVAL_MS: the long-run rate; up to BURST kept): a key sends at once
+ * when a token is there, else its text waits for the next key, or goes when the visitor stops for
+ * HOLD_MS (and a token is there). Writers stop every few words, and each stop refills the bucket, so
+ * the keys before a stop usually find a token and the score of what was just typed follows at once;
+ * only typing on for longer than BURST tokens cover (about 5 s at 8 characters/s) makes keys wait.
+ * A key that ends a sentence (. ! ? or a new line) is sent at once even without a token, borrowing
+ * at most one (repaid by the next waits): that is where writers stop to think. Each
  * request carries a sequence number. The
  * Dash server scores it through the API into `score-result`, and applyScore shows a result only
  * if it is newer than the one on screen, so a slow answer never overwrites the score of newer text.
@@ -28,7 +30,7 @@ window.dash_clientside = Object.assign({}, window.dash_clientside, {
     brandpulse: (function () {
         "use strict";
         var INTERVAL_MS = 160;  // one token per INTERVAL_MS: the sustained rate of scoring requests
-        var BURST = 2;  // tokens kept at most (see MAX_DEBT for the bound on requests)
+        var BURST = 8;  // tokens kept at most: about a second of typing ahead of the long-run rate
         var HOLD_MS = 140;  // a text that found no token is sent once no key came for this long
         var SENTENCE_END = /[.!?\n]$/;  // a key after which writers usually pause: sent even on one borrowed token
         var MAX_DEBT = 1;  // tokens a sentence end may borrow: any T ms send at most BURST + 1 + T / INTERVAL_MS
