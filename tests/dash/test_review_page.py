@@ -266,7 +266,10 @@ def test_a_control_session_is_shown_no_suggestion(browser, api, control_web_serv
     text = "The jacket is warm but the zip broke within a week of wearing it."
     type_text(browser, text)
     assert checked_rating(browser) is None
+    submit = browser.find_element(By.ID, "submit-review")
+    assert submit.get_attribute("disabled")  # the text fits, but no rating is chosen yet
     choose_rating(browser, 3)
+    wait(browser).until(lambda d: submit.is_enabled())
     wait(browser).until(lambda d: d.find_element(By.ID, "rating-summary").text == "Your rating 3 ★")
     assert "suggested" not in browser.find_element(By.ID, "review-form").text
     assert not browser.find_element(By.ID, "score-area").is_displayed()
@@ -381,8 +384,9 @@ def test_a_review_the_model_cannot_read_gets_no_suggestion(browser, api, web_ser
         assert checked_rating(browser) is None  # nothing pre-selected
         assert browser.find_element(By.ID, "rating-summary").text == "Choose a rating from 1 to 5 stars."
     screenshot(browser, "review-not-english")
-    choose_rating(browser, 5)
     submit = browser.find_element(By.ID, "submit-review")
+    assert submit.get_attribute("disabled")  # no star pre-selected, none chosen yet
+    choose_rating(browser, 5)
     wait(browser).until(lambda d: submit.is_enabled())
     submit.click()
     assert "alert-success" in alert(browser).get_attribute("class")

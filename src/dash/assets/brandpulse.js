@@ -368,11 +368,14 @@ window.dash_clientside = Object.assign({}, window.dash_clientside, {
                 return [result.percent, result.label, result.color, result.status, length, result, rating];
             },
 
-            submitDisabled: function (text, brand, limits) {
+            // Submit is enabled once there is a brand, a text within the limits and a rating (a
+            // control session, or a text the model cannot read, starts with no star chosen).
+            submitDisabled: function (text, brand, rating, limits) {
                 var value = typeof text === "string" ? text : "";
                 var min = Math.max(1, Number(limits && limits.min) || 0);
                 var max = Number(limits && limits.max) || Infinity;
-                return !brand || codePoints(value.trim()) < min || codePoints(value) > max;
+                var rated = rating !== null && rating !== undefined && rating !== "";
+                return !brand || !rated || codePoints(value.trim()) < min || codePoints(value) > max;
             },
 
             // On load: the draft kept in localStorage comes back into the box, and its brand is the

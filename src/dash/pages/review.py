@@ -454,11 +454,12 @@ clientside_callback(  # the counter, the draft, the stale bar; a success message
     prevent_initial_call="initial_duplicate",
 )
 
-clientside_callback(
+clientside_callback(  # Submit waits for a text within the limits and a rating (the summary asks for one)
     ClientsideFunction(namespace="brandpulse", function_name="submitDisabled"),
     Output("submit-review", "disabled"),
     Input("review-text", "value"),
     Input("brand-store", "data"),
+    Input("rating-input", "value"),
     State("review-limits", "data"),
 )
 
