@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import csv
 import io
+import threading
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -290,3 +292,27 @@ def test_a_brand_removed_after_its_id_was_cached_is_unknown_again(app, client):
     response = post_review(client, brand="Uniqlo", score=0.5)
     assert response.status_code == 422 and response.json["error"]["fields"]["brand"] == ["Unknown brand."]
     assert brand_ids(app)._ids.get("Uniqlo") is None  # forgotten, asked again next time
+
+
+def test_400_reviews_from_16_threads_are_stored_exactly_once(app):
+    texts = [f"Concurrent review number {index:03d}, still perfectly fine." for index in range(400)]
+    barrier = threading.Barrier(16)
+
+    def post(chunk: list[str]) -> list[tuple[int, int | None]]:
+        client = app.test_client()
+        barrier.wait()
+        results = []
+        for text in chunk:
+            response = client.post(
+                "/api/review", json={"text": text, "rating": 1 + len(text) % 5, "brand": "Nike"}
+            )
+            results.append((response.status_code, response.json.get("id")))
+        return results
+
+    with ThreadPoolExecutor(16) as pool:
+        results = [item for chunk in pool.map(post, [texts[i::16] for i in range(16)]) for item in chunk]
+    assert [status for status, _ in results] == [201] * 400
+    assert len({review_id for _, review_id in results}) == 400
+    with app.app_context(), get_database().connection_context():
+        stored = [review.text for review in Review.select(Review.text)]
+    assert sorted(stored) == sorted(texts)
