@@ -445,6 +445,7 @@ def paced_timings(api_url: str | None, web_url: str, body: str | None, rounds: i
 def report(figures: dict[str, list[float]], predicts: int | None, args: argparse.Namespace) -> dict[str, Any]:
     """Log the figures and return them as a dict."""
     sent, busy_s = sum(figures["sent"]), sum(figures["busy_ms"]) / 1000
+    session_sent, session_s = sum(figures["session_sent"]), sum(figures["session_ms"]) / 1000
     result = {
         "chars_per_second": args.chars_per_second,
         "per_update_ms": summary(figures["per_update"]),
@@ -454,13 +455,9 @@ def report(figures: dict[str, list[float]], predicts: int | None, args: argparse
         "typing_seconds": busy_s,
         "requests_per_s": sent / busy_s if busy_s else None,
         "mean_interval_ms": busy_s * 1000 / sent if sent else None,
-        "session_requests": sum(figures["session_sent"]),
-        "session_seconds": sum(figures["session_ms"]) / 1000,
-        "session_mean_interval_ms": (
-            sum(figures["session_ms"]) / sum(figures["session_sent"])
-            if sum(figures["session_sent"])
-            else None
-        ),
+        "session_requests": session_sent,
+        "session_seconds": session_s,
+        "session_mean_interval_ms": session_s * 1000 / session_sent if session_sent else None,
         "interval_ms": summary(figures["intervals"]),
         "round_trip_ms": summary(figures["round_trip"]),
         "answer_to_bar_ms": summary(figures["to_bar"]),
@@ -482,7 +479,6 @@ def report(figures: dict[str, list[float]], predicts: int | None, args: argparse
             busy_s * 1000 / sent,
             summary_text(figures["intervals"]),
         )
-    session_sent, session_s = sum(figures["session_sent"]), sum(figures["session_ms"]) / 1000
     if session_sent:
         logger.info(
             "requests over the whole session (pauses included): %d in %.1f s = %.2f/s, mean interval %.1f ms",

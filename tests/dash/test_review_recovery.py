@@ -56,6 +56,16 @@ def submit_and_wait(driver) -> str:
     return message.text
 
 
+def recovers_and_saves(driver, api, brand: str, text: str) -> None:
+    """With no click and no keystroke, the page's own retry finds the service back and scores `text`
+    again (the bar no longer stale); then Submit saves it."""
+    wait(driver, RECOVERY).until(lambda d: not connection_alert(d))
+    wait_for_score_of(driver, text)
+    wait(driver).until(lambda d: not bar_is_stale(d))
+    assert f"review of {brand} was saved" in submit_and_wait(driver)
+    assert text in stored_texts(api, brand)
+
+
 def test_an_api_outage_leaves_the_page_usable_and_it_recovers_by_itself(browser, api, web_server):
     brand = open_review_page(browser, web_server)
     first = "Comfortable shoes and they arrived quickly"
@@ -83,12 +93,7 @@ def test_an_api_outage_leaves_the_page_usable_and_it_recovers_by_itself(browser,
     finally:
         api.start()
 
-    # No click, no keystroke: the page's own retry finds the API back and scores the text again.
-    wait(browser, RECOVERY).until(lambda d: not connection_alert(d))
-    wait_for_score_of(browser, first + more)
-    wait(browser).until(lambda d: not bar_is_stale(d))
-    assert f"review of {brand} was saved" in submit_and_wait(browser)
-    assert first + more in stored_texts(api, brand)
+    recovers_and_saves(browser, api, brand, first + more)
 
 
 def test_a_web_server_restart_under_the_open_page(browser, api, web_server):
@@ -115,11 +120,7 @@ def test_a_web_server_restart_under_the_open_page(browser, api, web_server):
     finally:
         web_server.start()  # the same port
 
-    wait(browser, RECOVERY).until(lambda d: not connection_alert(d))
-    wait_for_score_of(browser, first + more)
-    wait(browser).until(lambda d: not bar_is_stale(d))
-    assert f"review of {brand} was saved" in submit_and_wait(browser)
-    assert first + more in stored_texts(api, brand)
+    recovers_and_saves(browser, api, brand, first + more)
 
 
 def test_the_brand_card_loads_by_itself_once_the_api_is_back(browser, api, web_server):

@@ -131,10 +131,16 @@ window.dash_clientside = Object.assign({}, window.dash_clientside, {
             return Number(value).toLocaleString("en-US");
         }
 
+        // The API's length limits (`review-limits`): none known yet reads as no limit.
+        function bounds(limits) {
+            return {min: Number(limits && limits.min) || 0, max: Number(limits && limits.max) || Infinity};
+        }
+
         // The line under the box: length against the API's limits, and what is missing or too much.
         function counter(text, limits) {
-            var min = Number(limits && limits.min) || 0;
-            var max = Number(limits && limits.max) || Infinity;
+            var range = bounds(limits);
+            var min = range.min;
+            var max = range.max;
             var length = codePoints(text);
             var kept = codePoints(text.trim());
             if (length > max) {
@@ -372,8 +378,9 @@ window.dash_clientside = Object.assign({}, window.dash_clientside, {
             // control session, or a text the model cannot read, starts with no star chosen).
             submitDisabled: function (text, brand, rating, limits) {
                 var value = typeof text === "string" ? text : "";
-                var min = Math.max(1, Number(limits && limits.min) || 0);
-                var max = Number(limits && limits.max) || Infinity;
+                var range = bounds(limits);
+                var min = Math.max(1, range.min);  // an empty text never fits
+                var max = range.max;
                 var rated = rating !== null && rating !== undefined && rating !== "";
                 return !brand || !rated || codePoints(value.trim()) < min || codePoints(value) > max;
             },
