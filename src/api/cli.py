@@ -101,7 +101,7 @@ def _connection() -> Iterator[None]:
             db.close()
 
 
-model_cli = AppGroup("model", help="The model registry: list, register, promote, roll back.")
+model_cli = AppGroup("model", help="The model registry: list, check, register, promote, roll back, retrain.")
 
 
 def _registry_ready() -> None:
@@ -123,6 +123,33 @@ def list_command() -> None:
             f"{row.status:9}  {row.version}  {row.file}{promoted}"
             + (f"  ({row.reason})" if row.reason else "")
         )
+
+
+@model_cli.command("check")
+def check_command() -> None:
+    """Load the model the API would serve at start (the champion, else MODEL_PATH); fail if none loads.
+
+    The compose `migrate` service and the Kubernetes migration Job end with it, so a deployment
+    whose model cannot load stops there, naming the file, before any API process starts.
+    """
+    from brandpulse.api.inference import ModelUnavailable, get_model
+
+    settings = _settings()
+    with _connection():
+        has_registry = migrations.current_version() >= migrations.REGISTRY_VERSION
+        champion = registry.read_champion(get_database(), settings.model_dir) if has_registry else None
+        try:
+            model = get_model()
+            model.get(watch=False)
+        except ModelUnavailable as error:
+            raise click.ClickException(str(error)) from None
+    if champion is not None and model.served_path != champion.path:
+        click.echo(
+            f"model check: the champion {champion.version} ({champion.path}) does not load;"
+            f" the API falls back to MODEL_PATH",
+            err=True,
+        )
+    click.echo(f"model check: {model.version} loads from {model.served_path}")
 
 
 @model_cli.command("register")

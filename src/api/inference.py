@@ -150,6 +150,11 @@ class ModelService:
         """The loaded model's version, or None before it is loaded."""
         return self._predictor.version if self._predictor else None
 
+    @property
+    def served_path(self) -> Path | None:
+        """The checkpoint file the loaded model came from, or None before it is loaded."""
+        return self._served_path
+
     def get(self, watch: bool = True) -> Predictor:
         """The predictor, loading it on first use; `ModelUnavailable` if it cannot be loaded.
 

@@ -229,3 +229,43 @@ def test_a_champion_file_that_no_longer_matches_its_version_keeps_the_model_in_m
             ModelVersion.update(version="tiny-000000000000").where(ModelVersion.version == first).execute()
         assert model.refresh() is False
     assert model.get() is served and served in inference._cache.values()  # kept, not reloaded
+
+
+def test_model_check_loads_what_the_api_would_serve(registry_app, make_app, model_dir, two_models):
+    first, second = versions_of(*two_models)
+    result = registry_app.test_cli_runner().invoke(args=["model", "check"])
+    assert result.exit_code == 0, result.output
+    assert f"model check: {first} loads from {two_models[0]}" in result.output
+    with registry_app.app_context(), get_database().connection_context():
+        registry.promote(second, by="test", model_dir=model_dir)
+    # A new process, as each `flask … model check` is: the new champion, not MODEL_PATH.
+    fresh = make_app(MODEL_PATH=two_models[0], MODEL_DIR=model_dir, migrate=False)
+    result = fresh.test_cli_runner().invoke(args=["model", "check"])
+    assert result.exit_code == 0, result.output
+    assert f"model check: {second} loads from {two_models[1]}" in result.output
+
+
+def test_model_check_names_a_champion_that_does_not_load_and_the_fallback(make_app, model_dir, two_models):
+    first, second = versions_of(*two_models)
+    app = make_app(MODEL_PATH=two_models[0], MODEL_DIR=model_dir)
+    with app.app_context(), get_database().connection_context():
+        registry.register_first_champion(two_models[0], model_dir)
+        registry.register(two_models[1], model_dir=model_dir, parent=None)
+        registry.promote(second, by="test", model_dir=model_dir)
+    two_models[1].write_bytes(b"not a checkpoint")
+    result = app.test_cli_runner().invoke(args=["model", "check"])
+    assert result.exit_code == 0, result.output  # the API serves MODEL_PATH: degraded, not down
+    assert f"the champion {second} ({two_models[1]}) does not load" in result.output
+    assert f"model check: {first} loads from {two_models[0]}" in result.output
+
+
+def test_a_new_install_whose_model_does_not_load_fails_the_model_check_naming_the_file(make_app, model_dir):
+    missing = model_dir / "missing.safetensors"
+    app = make_app(MODEL_PATH=missing, MODEL_DIR=model_dir, migrate=False)
+    runner = app.test_cli_runner()
+    upgrade = runner.invoke(args=["db", "upgrade"])
+    assert upgrade.exit_code == 0, upgrade.output  # the schema is there: its own job is done
+    assert f"no champion recorded ({missing}: " in upgrade.output
+    check = runner.invoke(args=["model", "check"])
+    assert check.exit_code == 1
+    assert f"cannot load the model: {missing}: No such file or directory" in check.output

@@ -166,9 +166,9 @@ def test_fast_typing_is_throttled_and_ends_with_the_final_score(browser, api, we
     wait_for_score_of(browser, text)
     sent = predict_requests(api) - before
     # The token bucket of assets/brandpulse.js: a burst of 8, one per 160 ms, one borrowed by a
-    # sentence end, and the trailing one.
+    # sentence end, and the trailing one, in the time the typing really took (a busy machine
+    # stretches it, and the bucket earns tokens for that time: no fixed "fewer than keystrokes").
     assert sent <= 8 + 1 + math.ceil(took / 0.16) + 1, (sent, took)
-    assert sent < len(text), (sent, took)  # fewer than keystrokes
     expected = requests.post(api.url + "/api/predict", json={"review": text}, timeout=10).json()
     assert bar_state(browser)[1] == f"{score_percent(expected['score'])}%"
 

@@ -69,11 +69,13 @@ def test_typing_sends_what_the_token_bucket_allows_and_ends_with_the_whole_text(
     sent = predict_requests(api) - before
     took = took_ms / 1000
     assert took >= characters / chars_per_second * 0.95  # it did type at that speed (or slower)
-    assert sent <= BURST + MAX_DEBT + took / INTERVAL_S, (sent, took)  # the token bucket's bound
+    # The token bucket's bound, in the time the typing really took: a slow or busy machine stretches
+    # the typing, and the bucket earns tokens for that time too. (A fixed share such as "at most half
+    # the keys" would flip when the typing is stretched.) Far faster than the token rate (20/s), the
+    # bound is well under one request a key: most keys leave their text to a later one.
+    assert sent <= BURST + MAX_DEBT + took / INTERVAL_S, (sent, took)
     if chars_per_second == 8:  # near the token rate: the bucket's reserve sends most keys at once
         assert sent >= 0.8 * characters, (sent, took)
-    else:  # far faster than the token rate: most keys leave their text to a later one
-        assert sent <= 0.5 * characters, (sent, took)
     # The bar ends on the whole text's score, though its last keys found no token.
     wait_for_score_of(browser, text)
     expected = requests.post(api.url + "/api/predict", json={"review": text}, timeout=10).json()
