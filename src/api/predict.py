@@ -1,9 +1,10 @@
 """`POST /api/predict` and `/api/predict/batch`: live scoring by the model.
 
 Each prediction also says whether its score is a usable suggestion (`reliable`), and if not why
-(`unreliable_reason`): a text shorter than `REVIEW_MIN_LENGTH`, or one mostly outside the
-model's alphabet, which the CNN sees as an almost empty input (`brandpulse.training.legibility`
-explains the rule; it is the one rule for every client). The score is returned either way.
+(`unreliable_reason`): a text shorter than `REVIEW_MIN_LENGTH`, one mostly outside the model's
+alphabet, which the CNN sees as an almost empty input, or one clearly written in another language
+than English (`brandpulse.training.legibility` explains the rule; it is the one rule for every
+client). The score is returned either way.
 """
 
 from __future__ import annotations

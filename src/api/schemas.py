@@ -302,7 +302,9 @@ class PredictionSchema(ma.Schema):
             "description": "Whether the score is a usable suggestion. False when the text is shorter than "
             "REVIEW_MIN_LENGTH once stripped, or when most of its non-blank characters are outside the "
             "model's alphabet (English letters, digits, punctuation), which the model reads as an almost "
-            "empty input. The score is returned either way; a client should not suggest a rating from it."
+            "empty input, or when a text of 30 characters or more is clearly in a language other than "
+            "English (the model learnt English only). The score is returned either way; a client should "
+            "not suggest a rating from it."
         },
     )
     unreliable_reason = fields.String(
@@ -310,7 +312,8 @@ class PredictionSchema(ma.Schema):
         allow_none=True,
         validate=validate.OneOf((*REASONS, None)),  # null in the enum too: OpenAPI 3.0 wants it with nullable
         metadata={
-            "description": "Why the score is not usable: `too_short` or `outside_alphabet`; null when it is."
+            "description": "Why the score is not usable: `too_short`, `outside_alphabet` or `not_english`; "
+            "null when it is."
         },
     )
 

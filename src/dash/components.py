@@ -18,7 +18,7 @@ CHOOSE = "Choose a rating from 1 to 5 stars."
 HIDDEN = "visually-hidden"  # Bootstrap: read by screen readers, not shown
 # The API's `unreliable_reason` values (brandpulse.training.legibility; not imported: it is the
 # API's rule, and the web page learns it from each prediction).
-TOO_SHORT, OUTSIDE_ALPHABET = "too_short", "outside_alphabet"
+TOO_SHORT, OUTSIDE_ALPHABET, NOT_ENGLISH = "too_short", "outside_alphabet", "not_english"
 
 
 def rating_colour(rating: int) -> str:
@@ -62,6 +62,8 @@ def unreliable_status(reason: str | None, min_length: int) -> str:
     """The status line instead of a score the model cannot stand behind (the API's `unreliable_reason`)."""
     if reason == TOO_SHORT:
         return f"Keep typing: the estimate starts at {min_length} characters."
+    if reason == NOT_ENGLISH:
+        return "No estimate: this reads as another language, and the suggestion works for English reviews."
     return "No estimate: the suggestion works for English reviews."
 
 

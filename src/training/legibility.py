@@ -15,6 +15,13 @@ well, but every English text has them, and the model was trained with them.
 Why a length rule: a few characters ("Good.") carry too little for the model; its score swings
 from one letter to the next. The threshold is the shortest review the API stores
 (`REVIEW_MIN_LENGTH`), so "too short to score" and "too short to submit" are the same line.
+
+Why a language rule: German, Spanish or Dutch text is written in the same letters, so the
+alphabet rule lets it through, but the model learnt English words only; it suggested 3 or 4
+stars for every non-English complaint tried ("Schrecklicher Kundenservice, das Paket kam nie
+an…" → 73 %). A text long enough to identify whose probability of being English is low is
+`NOT_ENGLISH` (`brandpulse.training.language`: the same identification that keeps the corpus
+English; it needs numpy, not torch).
 """
 
 from __future__ import annotations
@@ -22,10 +29,12 @@ from __future__ import annotations
 from functools import lru_cache
 
 from brandpulse.training.config import PAPER_ALPHABET
+from brandpulse.training.language import EnglishTest, english_test
 
 TOO_SHORT = "too_short"
 OUTSIDE_ALPHABET = "outside_alphabet"
-REASONS = (TOO_SHORT, OUTSIDE_ALPHABET)
+NOT_ENGLISH = "not_english"
+REASONS = (TOO_SHORT, OUTSIDE_ALPHABET, NOT_ENGLISH)
 # A text is read when at least this share of its non-blank characters is in the alphabet: below
 # it, most of what the visitor wrote is invisible to the model. Accented Latin text (French,
 # German) stays far above it; Japanese, Chinese, Cyrillic and Greek text falls far below.
@@ -59,16 +68,24 @@ def alphabet_share(text: str, alphabet: str = PAPER_ALPHABET, lowercase: bool = 
 
 
 def unreliable_reason(
-    text: str, min_length: int, alphabet: str = PAPER_ALPHABET, lowercase: bool = True
+    text: str,
+    min_length: int,
+    alphabet: str = PAPER_ALPHABET,
+    lowercase: bool = True,
+    english: EnglishTest | None = None,
 ) -> str | None:
     """Why the model's score of `text` is no usable suggestion, or None when it is.
 
     `TOO_SHORT`: fewer than `min_length` characters once surrounding blanks are removed (the
     API's rule for a review). `OUTSIDE_ALPHABET`: less than `MIN_ALPHABET_SHARE` of its non-blank
     characters are in the model's alphabet (the model reads English letters only).
+    `NOT_ENGLISH`: long enough to tell, and clearly another language (`english`, default the
+    process's shared `EnglishTest`; its model is loaded on the first such text).
     """
     if len(text.strip()) < min_length:
         return TOO_SHORT
     if alphabet_share(text, alphabet, lowercase) < MIN_ALPHABET_SHARE:
         return OUTSIDE_ALPHABET
+    if (english or english_test()).clearly_not_english(text):
+        return NOT_ENGLISH
     return None

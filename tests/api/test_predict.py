@@ -51,6 +51,8 @@ def test_a_usable_prediction_says_so(client):
         ("   Good service.   ", "too_short"),  # 13 characters once stripped, as a review counts them
         (JAPANESE, "outside_alphabet"),
         ("Отличный товар, всем рекомендую! Доставка быстрая.", "outside_alphabet"),
+        ("Schrecklicher Kundenservice, das Paket kam nie an und niemand antwortet.", "not_english"),
+        ("Très bon produit, je le recommande à tous.", "not_english"),
     ],
 )
 def test_a_prediction_says_when_its_score_is_no_usable_suggestion(client, text, reason):
@@ -59,8 +61,9 @@ def test_a_prediction_says_when_its_score_is_no_usable_suggestion(client, text, 
     assert (body["reliable"], body["unreliable_reason"]) == (False, reason)
 
 
-def test_accented_latin_text_is_read(client):
-    body = client.post("/api/predict", json={"review": "Très bon produit, je le recommande à tous."}).json
+def test_english_with_accented_words_is_read(client):
+    review = "The café was lovely, the crème brûlée perfect and the staff very kind."
+    body = client.post("/api/predict", json={"review": review}).json
     assert (body["reliable"], body["unreliable_reason"]) == (True, None)
 
 
@@ -85,7 +88,7 @@ def test_the_openapi_document_states_the_fields(client):
     assert {"reliable", "unreliable_reason"} <= set(schema["required"])
     reason = schema["properties"]["unreliable_reason"]
     assert reason["nullable"] is True
-    assert set(reason["enum"]) == {"too_short", "outside_alphabet", None}
+    assert set(reason["enum"]) == {"too_short", "outside_alphabet", "not_english", None}
 
 
 def test_predict_refuses_a_form_body(client):

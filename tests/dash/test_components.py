@@ -47,6 +47,10 @@ def test_score_view_of_a_prediction():
     [
         ("too_short", "Keep typing: the estimate starts at 20 characters."),
         ("outside_alphabet", "No estimate: the suggestion works for English reviews."),
+        (
+            "not_english",
+            "No estimate: this reads as another language, and the suggestion works for English reviews.",
+        ),
     ],
 )
 def test_a_score_that_is_no_usable_suggestion_is_not_shown(reason, status):

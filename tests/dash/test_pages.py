@@ -47,6 +47,11 @@ def test_scoring_a_text(request_context):
             "outside_alphabet",
             "No estimate: the suggestion works for English",
         ),
+        (
+            "Schrecklicher Kundenservice, das Paket kam nie an.",
+            "not_english",
+            "No estimate: this reads as another language",
+        ),
     ],
 )
 def test_a_score_the_api_calls_unreliable_is_not_shown(request_context, text, reason, status):

@@ -370,16 +370,21 @@ def test_the_counter_shows_the_limits_before_they_bite(browser, api, web_server)
 
 def test_a_review_the_model_cannot_read_gets_no_suggestion(browser, api, web_server, bundled_checkpoint):
     brand = open_review_page(browser, web_server)
-    # Glowing reviews in Japanese, then Russian (the machine's fonts draw Cyrillic, for the screenshot).
-    for text in (
-        "とても素晴らしいジャケットでした。暖かくて軽いです！",
-        "Отличная куртка: тёплая, лёгкая, всем советую!",
+    # A German complaint in the model's letters but not its language, then glowing reviews in
+    # Japanese and Russian (the machine's fonts draw Cyrillic, for the screenshot).
+    english_only = "No estimate: the suggestion works for English reviews."
+    for text, status in (
+        (
+            "Schrecklicher Kundenservice, das Paket kam nie an und niemand antwortet.",
+            "No estimate: this reads as another language, and the suggestion works for English reviews.",
+        ),
+        ("とても素晴らしいジャケットでした。暖かくて軽いです！", english_only),
+        ("Отличная куртка: тёплая, лёгкая, всем советую!", english_only),
     ):
         paste_text(browser, "")
         type_text(browser, text)
         wait_for_score_of(browser, text)
-        status = browser.find_element(By.ID, "score-status").text
-        assert status == "No estimate: the suggestion works for English reviews."
+        assert browser.find_element(By.ID, "score-status").text == status
         assert bar_state(browser) == ("bg-secondary", "")
         assert checked_rating(browser) is None  # nothing pre-selected
         assert browser.find_element(By.ID, "rating-summary").text == "Choose a rating from 1 to 5 stars."

@@ -12,7 +12,6 @@ import pytest
 
 from brandpulse.training.corpus import build
 from brandpulse.training.corpus.cleaning import (
-    EnglishTest,
     NearDuplicates,
     clean_text,
     dedupe_key,
@@ -21,6 +20,7 @@ from brandpulse.training.corpus.cleaning import (
 from brandpulse.training.corpus.manifest import ManifestError, load_manifest
 from brandpulse.training.corpus.readers import join_title_and_body, parse_stars, read_source
 from brandpulse.training.data import DataError
+from brandpulse.training.language import EnglishTest
 
 
 @pytest.mark.parametrize(

@@ -11,6 +11,7 @@ from brandpulse.training.config import PAPER_ALPHABET
 from brandpulse.training.encoding import CharEncoder
 from brandpulse.training.legibility import (
     MIN_ALPHABET_SHARE,
+    NOT_ENGLISH,
     OUTSIDE_ALPHABET,
     TOO_SHORT,
     alphabet_share,
@@ -47,8 +48,9 @@ def test_the_share_is_what_the_encoder_sees():
         ("Good.", TOO_SHORT),
         ("      Good.       ", TOO_SHORT),
         ("Great quality and fast delivery.", None),
-        ("Très bon produit, je le recommande à tous.", None),
-        ("Schöne Jacke, gute Qualität und schnelle Lieferung.", None),
+        ("Très bon produit, je le recommande à tous.", NOT_ENGLISH),  # Latin letters, not English words
+        ("Schöne Jacke, gute Qualität und schnelle Lieferung.", NOT_ENGLISH),
+        ("Très bon produit!", None),  # too short to tell the language: the model's score stands
         ("とても素晴らしい製品でした。配送も早く、また買いたいです！", OUTSIDE_ALPHABET),
         ("Отличный товар, всем рекомендую!", OUTSIDE_ALPHABET),
         ("Πολύ καλό προϊόν, το συνιστώ ανεπιφύλακτα.", OUTSIDE_ALPHABET),

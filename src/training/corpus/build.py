@@ -29,7 +29,6 @@ from typing import Any
 import numpy as np
 
 from brandpulse.training.corpus.cleaning import (
-    EnglishTest,
     NearDuplicates,
     clean_text,
     dedupe_key,
@@ -39,6 +38,7 @@ from brandpulse.training.corpus.cleaning import (
 from brandpulse.training.corpus.manifest import Manifest, ManifestError, Source, load_manifest
 from brandpulse.training.corpus.readers import RawReview, read_source
 from brandpulse.training.data import DataError, file_sha256
+from brandpulse.training.language import EnglishTest
 from brandpulse.training.runtime import configure_logging
 
 logger = logging.getLogger(__name__)

@@ -4,9 +4,10 @@
   with ftfy; the straight quote is in the model's alphabet, the curly one is not), removes HTML
   tags and entities, and tidies blanks (runs of spaces become one, at most one empty line).
 - `is_markup_only`: a text that had content, all of it markup.
-- `EnglishTest`: py3langid (a maintained langid.py) on the cleaned text. langid.py labels many
-  short English reviews ("Nice app tiktok") as Nigerian Pidgin, an English-based creole, so
-  both labels count as English, as does any text whose probability of the two is at least 0.25.
+- `EnglishTest` (`brandpulse.training.language`, shared with serving): py3langid on the cleaned
+  text. langid.py labels many short English reviews ("Nice app tiktok") as Nigerian Pidgin, an
+  English-based creole, so both labels count as English, as does any text whose probability of
+  the two is at least 0.25.
 - `dedupe_key`: the words of a text, lower-cased, without punctuation: texts equal up to case,
   spacing and punctuation are exact duplicates.
 - `NearDuplicates`: MinHash signatures (128 permutations) of word 3-grams (character 5-grams
@@ -26,8 +27,6 @@ _TAG = re.compile(r"<[^>]{0,200}>")
 _SPACES = re.compile(r"[ \t\r\f\v\u00a0]+")
 _BLANK_LINES = re.compile(r"\n\s*\n+")
 _WORD = re.compile(r"\w+")
-ENGLISH_LABELS = ("en", "pcm")
-ENGLISH_FLOOR = 0.25
 
 
 def clean_text(text: str) -> str:
@@ -48,29 +47,6 @@ def is_markup_only(raw: str, cleaned: str) -> bool:
 def dedupe_key(text: str) -> str:
     """Lower-cased words joined by single spaces, so case, blanks and punctuation do not count."""
     return " ".join(_WORD.findall(text.lower()))
-
-
-class EnglishTest:
-    """Whether a text is English, by py3langid's probabilities (model loaded on first use)."""
-
-    def __init__(self, floor: float = ENGLISH_FLOOR) -> None:
-        self.floor = floor
-        self._identifier = None
-
-    def probability(self, text: str) -> float:
-        """P(English) as this test counts it: English plus Nigerian Pidgin."""
-        if self._identifier is None:
-            from py3langid.langid import MODEL_FILE, LanguageIdentifier
-
-            self._identifier = LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
-        ranked = self._identifier.rank(text)
-        return float(sum(p for label, p in ranked if label in ENGLISH_LABELS))
-
-    def __call__(self, text: str) -> bool:
-        if self._identifier is None:
-            self.probability("")
-        top = self._identifier.classify(text)[0]
-        return top in ENGLISH_LABELS or self.probability(text) >= self.floor
 
 
 def shingles(text: str) -> set[str]:
