@@ -24,7 +24,15 @@ the time, as the control group) and `1 - h` who keep whatever is pre-selected: t
 probability `h * a0 / a1`. That is its weight (`kept_weight_from`); ratings that differ from the
 suggestion can only come from people rating for themselves, and with the control group's they
 weigh 1. The recent reviews that judge a challenger are weighed the same way: kept suggestions
-otherwise flatter the champion that made them.
+otherwise flatter the champion that made them. A review whose page showed no estimate (text too
+short or unreadable) is stored with `suggestion_shown` null: neither shown nor control.
+
+**The visitors' rating mix.** The same weights estimate the shares of bad (1-2), average (3)
+and good (4-5) ratings among the visitors (`visitor_mix`): the control group's ratings and the
+ratings that differ from the suggestion count fully, a kept suggestion by its weight, and a few
+pseudo-reviews of a third each keep a small sample from claiming a share of 0. Each round fits
+the suggestion's rule for that mix (`scoring.RatingPrior`), so a page whose visitors write more
+mixed reviews comes to suggest 3 stars as often as they give them.
 """
 
 from __future__ import annotations
@@ -48,6 +56,8 @@ MIN_GROUP = 30  # reviews each of the shown and control groups needs for an esti
 MIN_KEPT_WEIGHT = 0.1
 _SPACES = re.compile(r"\s+")
 MAX_COPIES = 3  # more copies of one text than this, from any addresses, and none is kept
+MIN_MIX_REVIEWS = 100  # usable reviews before their rating mix replaces the one the champion assumes
+MIX_PSEUDO_REVIEWS = 3.0  # pseudo-reviews of each band added to the estimate (a Dirichlet prior)
 REASONS = ("flagged", "too_short", "repeated_by_client", "mass_posted", "duplicate", "client_day_cap")
 
 
@@ -207,6 +217,39 @@ def select_feedback(
     feedback = Feedback(selected, weights, dict(dropped), kept_weight, source)
     logger.info("stored reviews: %d read, %s", len(reviews), feedback.counts())
     return feedback
+
+
+@dataclass(frozen=True)
+class VisitorMix:
+    """The estimated shares of bad, average and good ratings among the visitors, and on what."""
+
+    shares: tuple[float, float, float]
+    reviews: int  # usable reviews it rests on
+    control: int  # of which in the control group (shown no suggestion)
+    weight: float  # their total weight (kept suggestions count less)
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            **dict(zip(("bad", "average", "good"), (round(v, 4) for v in self.shares), strict=True)),
+            "reviews": self.reviews,
+            "control": self.control,
+            "weight": round(self.weight, 1),
+        }
+
+
+def visitor_mix(feedback: Feedback) -> VisitorMix:
+    """The visitors' rating mix from the usable reviews and their weights (module docstring)."""
+    stars = np.asarray([review.rating for review in feedback.reviews], dtype=np.int64)
+    bands = np.digitize(stars, (2.5, 3.5))  # as scoring.bands_of: 1-2, 3, 4-5
+    totals = np.bincount(bands, weights=feedback.weights, minlength=3) + MIX_PSEUDO_REVIEWS
+    control = sum(review.suggestion_shown is False for review in feedback.reviews)
+    shares = totals / totals.sum()
+    return VisitorMix(
+        shares=(float(shares[0]), float(shares[1]), float(shares[2])),
+        reviews=len(feedback.reviews),
+        control=control,
+        weight=float(np.sum(feedback.weights)),
+    )
 
 
 def split_by_time(feedback: Feedback, recent_share: float) -> tuple[Feedback, Feedback]:

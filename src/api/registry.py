@@ -98,6 +98,7 @@ def checkpoint_identity(path: Path) -> dict[str, Any]:
         "version": version_name(meta["info"], sha256),
         "sha256": sha256,
         "data_fingerprint": meta["info"].get("data", {}).get("fingerprint"),
+        "rating_prior": meta.get("rating_prior"),  # the rating mix its suggestion assumes
     }
 
 
@@ -124,6 +125,12 @@ def register(
         raise RegistryError(str(error)) from None
     if ModelVersion.get_or_none(ModelVersion.version == identity["version"]) is not None:
         raise RegistryError(f"version {identity['version']} is already registered")
+    prior = identity.get("rating_prior")
+    if prior and "rating_mix" not in (metrics or {}):  # what its suggestion assumes, for the admin page
+        metrics = {
+            **(metrics or {}),
+            "rating_mix": {"assumed": prior["assumed"], "corpus": prior["calibrated"]},
+        }
     try:
         file = str(path.relative_to(Path(model_dir).resolve()))
     except ValueError:

@@ -5,11 +5,15 @@ One round (docs/learning_loop.md):
 1. read the stored reviews and keep those fit to learn from, weighted against the model's own
    echo (`feedback.py`);
 2. hold out the newest share by time (the *recent* test, never trained on in this round);
-3. train a challenger from the champion on the base corpus plus the older reviews
-   (`training/finetune.py`): the CNN fine-tuned, the n-gram model, pooling and cut points refitted;
-4. measure champion and challenger on the recent reviews and on a fixed sample of the bundled
+3. estimate the visitors' rating mix from the usable reviews (`feedback.visitor_mix`: the
+   control group's ratings fully, kept suggestions by their weight), once there are
+   `feedback.MIN_MIX_REVIEWS` of them; else keep the mix the champion assumes;
+4. train a challenger from the champion on the base corpus plus the older reviews
+   (`training/finetune.py`): the CNN fine-tuned, the n-gram model, pooling and the rating rule
+   refitted, the rule for the visitors' mix;
+5. measure champion and challenger on the recent reviews and on a fixed sample of the bundled
    model's held-out test, and let the gate decide (`gate.py`);
-5. save the challenger in MODEL_DIR and record it in the registry: promoted (every API worker
+6. save the challenger in MODEL_DIR and record it in the registry: promoted (every API worker
    serves it within MODEL_POLL_SECONDS), a candidate (the gate passed, `--no-promote`), or rejected
    with the gate's reason.
 
@@ -242,6 +246,7 @@ def run_round(settings: Settings, options: RoundOptions = RoundOptions()) -> Rou
         trained = [older.reviews[i] for i in keep]
         train, validation = _training_rows(base, trained, older.weights[keep], settings)
         reviews_digest = hashlib.sha256(json.dumps([(r.id, r.rating) for r in trained]).encode()).hexdigest()
+        mix = _rating_mix(selected, champion)
         recent_rows = _rows(recent.reviews, recent.weights)
         counts.update(
             {
@@ -253,7 +258,7 @@ def run_round(settings: Settings, options: RoundOptions = RoundOptions()) -> Rou
         )
 
         started = time.perf_counter()
-        challenger = _train(champion, train, validation, settings, options)
+        challenger = _train(champion, train, validation, settings, options, mix["assumed"])
         step("train", started)
         seconds.update({f"train_{name}": value for name, value in challenger.seconds.items()})
 
@@ -261,22 +266,49 @@ def run_round(settings: Settings, options: RoundOptions = RoundOptions()) -> Rou
         path, identity = _save(
             challenger, champion, champion_version, counts, reviews_digest, settings.model_dir
         )
-        figures = _measure(champion, load_checkpoint(path), base.fixed_test, recent_rows)
+        figures = _measure(champion, load_checkpoint(path), challenger, base.fixed_test, recent_rows)
         decision = decide(
             figures["champion"],
             figures["challenger"],
-            GateRules(margin=settings.retrain_margin, tolerance=settings.retrain_tolerance),
+            GateRules(
+                margin=settings.retrain_margin,
+                tolerance=settings.retrain_tolerance,
+                band_tolerance=settings.retrain_band_tolerance,
+            ),
         )
         step("evaluate", started)
         logger.info("gate: %s", decision.reason)
 
         started = time.perf_counter()
-        result = _record(path, identity, decision, figures, counts, champion_version, settings, options)
+        result = _record(path, identity, decision, figures, counts, champion_version, settings, options, mix)
         step("register", started)
         result.seconds = seconds
         return result
     finally:
         bar.close()
+
+
+def _rating_mix(selected: feedback_rows.Feedback, champion: Any) -> dict[str, Any]:
+    """The rating mix the challenger assumes: the visitors' estimate, once there are enough
+    usable reviews, else the champion's; with the corpus's mix (the champion's calibration rows)
+    beside it for the admin page."""
+    estimate = feedback_rows.visitor_mix(selected)
+    prior = champion.rating_prior
+    bands = ("bad", "average", "good")
+    mix: dict[str, Any] = {
+        "visitors": estimate.as_dict(),
+        "corpus": dict(zip(bands, prior.calibrated, strict=True)) if prior else None,
+        "champion": dict(zip(bands, prior.assumed, strict=True)) if prior else None,
+    }
+    if estimate.reviews >= feedback_rows.MIN_MIX_REVIEWS:
+        mix["assumed"], mix["source"] = estimate.shares, "visitors"
+    else:
+        mix["assumed"] = prior.assumed if prior else None
+        mix["source"] = (
+            f"the champion's ({estimate.reviews} usable reviews, {feedback_rows.MIN_MIX_REVIEWS} needed)"
+        )
+    logger.info("rating mix assumed: %s (%s)", mix["assumed"], mix["source"])
+    return mix
 
 
 def _training_rows(base: BaseCorpus, reviews: list, weights: np.ndarray, settings: Settings):
@@ -297,14 +329,21 @@ def _training_rows(base: BaseCorpus, reviews: list, weights: np.ndarray, setting
     return base.train + feedback_train, base.validation.subset(base_val_idx) + feedback_val
 
 
-def _train(champion: Any, train: Any, validation: Any, settings: Settings, options: RoundOptions) -> Any:
+def _train(
+    champion: Any,
+    train: Any,
+    validation: Any,
+    settings: Settings,
+    options: RoundOptions,
+    assumed_mix: Sequence[float] | None,
+) -> Any:
     from brandpulse.training.finetune import FinetuneConfig, train_challenger
     from brandpulse.training.runtime import use_threads
 
     use_threads(settings.retrain_threads or None)
     config = FinetuneConfig(cnn_epochs=settings.retrain_cnn_epochs, max_steps=options.max_steps)
     try:
-        return train_challenger(champion, train, validation, config)
+        return train_challenger(champion, train, validation, config, assumed_mix=assumed_mix)
     except ValueError as error:
         raise RetrainError(f"cannot train a challenger: {error}") from None
 
@@ -342,6 +381,7 @@ def _save(
         ngram=challenger.ngram,
         combination=challenger.combination,
         rating_cuts=challenger.rating_cuts,
+        rating_prior=challenger.rating_prior,
     )
     identity = registry.checkpoint_identity(staging)
     path = model_dir / f"{identity['version']}.safetensors"
@@ -349,8 +389,15 @@ def _save(
     return path, identity
 
 
-def _measure(champion: Any, challenger: Any, fixed: Any, recent: Any) -> dict[str, dict[str, Any]]:
-    """Both models' star figures on the fixed test and the recent reviews (the files as served)."""
+def _measure(
+    champion: Any, challenger: Any, trained: Any, fixed: Any, recent: Any
+) -> dict[str, dict[str, Any]]:
+    """Both models' star figures on the fixed test and the recent reviews (the files as served).
+
+    The challenger is also measured on the fixed test with the rule it would use for the
+    champion's rating mix (`fixed_at_champion_mix`): what the gate compares there, so a new mix
+    of visitors is not taken for forgetting.
+    """
     from brandpulse.training.finetune import star_figures
     from brandpulse.training.predictor import Predictor
     from brandpulse.training.runtime import bf16_is_fast
@@ -363,6 +410,9 @@ def _measure(champion: Any, challenger: Any, fixed: Any, recent: Any) -> dict[st
             "fixed": star_figures(predictor, fixed.texts, fixed.stars),
             "recent": star_figures(predictor, recent.texts, recent.stars, recent.weights),
         }
+        if name == "challenger" and trained.champion_rule is not None:
+            predictor.rating_prior, predictor.rating_cuts = trained.champion_rule
+            figures[name]["fixed_at_champion_mix"] = star_figures(predictor, fixed.texts, fixed.stars)
     return figures
 
 
@@ -375,13 +425,22 @@ def _record(
     parent: str,
     settings: Settings,
     options: RoundOptions,
+    mix: dict[str, Any],
 ) -> RoundResult:
-    """Register the challenger with its figures and the gate's decision; promote it if it passed."""
+    """Register the challenger with its figures, the rating mix it assumes and the gate's
+    decision; promote it if it passed."""
     metrics = {
         "fixed": figures["challenger"]["fixed"],
+        "fixed_at_champion_mix": figures["challenger"].get("fixed_at_champion_mix"),
         "recent": figures["challenger"]["recent"],
         "champion": figures["champion"],
         "gate": decision.as_dict(),
+        "rating_mix": {
+            **mix,
+            "assumed": dict(zip(("bad", "average", "good"), mix["assumed"], strict=True))
+            if mix["assumed"]
+            else None,
+        },
     }
     row = registry.register(
         path,

@@ -659,7 +659,7 @@ class ErrorSchema(ma.Schema):
 class ModelVersionSchema(ma.Schema):
     """One model of the registry."""
 
-    version = fields.String(required=True, metadata={"example": "small-bn+ngram-4b8dfaf64fed"})
+    version = fields.String(required=True, metadata={"example": "small-bn+ngram-f89cf8326913"})
     parent = fields.String(allow_none=True, metadata={"description": "The version it was trained from."})
     status = fields.String(
         required=True, metadata={"description": "champion (served), candidate, rejected or retired."}

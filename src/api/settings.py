@@ -104,7 +104,8 @@ class Settings(EnvSettings):
     retrain_feedback_share: float = Field(0.5, gt=0, lt=1)  # share of the training weight of stored reviews
     retrain_kept_weight: str = "auto"  # weight of a kept suggestion: auto (control group) or 0-1
     retrain_margin: Share = 0.01  # band accuracy the challenger must gain on the recent reviews
-    retrain_tolerance: Share = 0.02  # band accuracy it may lose on the fixed held-out test
+    retrain_tolerance: Share = 0.02  # balanced band accuracy, score correlation it may lose (fixed test)
+    retrain_band_tolerance: Share = 0.05  # recall of any one band it may lose on the fixed test
     retrain_fixed_test_rows: PositiveInt = 4000  # rows of the fixed test measured (seeded sample)
     retrain_cnn_epochs: NonNegativeInt = 1
     retrain_threads: NonNegativeInt = 0  # torch threads of a round; 0: every available CPU

@@ -10,6 +10,8 @@ A checkpoint may also carry a hashed word n-gram model (tensors `ngram.coef` and
 `ngram.intercept`) and the weights that pool its probabilities with the CNN's (metadata
 `combination`, see `combination.py`); the bundled model is such a pair. Format 3 added the
 rating cut points (`rating_cuts`, see `scoring.py`); a file without them uses the default ones.
+Format 4 added the rating mix the suggestion assumes (`rating_prior`, `scoring.RatingPrior`); a
+file without one suggests for the mix of its own training rows.
 """
 
 from __future__ import annotations
@@ -30,13 +32,13 @@ from brandpulse.training.data import file_sha256
 from brandpulse.training.model import CharCNN
 from brandpulse.training.ngram import HashingBaseline
 from brandpulse.training.paths import BUNDLED_CHECKPOINT as BUNDLED_CHECKPOINT  # the default model
-from brandpulse.training.scoring import DEFAULT_CUTS, check_cuts
+from brandpulse.training.scoring import DEFAULT_CUTS, RatingPrior, check_cuts
 
 logger = logging.getLogger(__name__)
 
 FORMAT = "brandpulse-charcnn"
-FORMAT_VERSION = 3  # 2 added the optional n-gram model and combination, 3 the rating cut points
-READABLE_VERSIONS = ("1", "2", "3")
+FORMAT_VERSION = 4  # 2: the n-gram model and combination, 3: the rating cut points, 4: the rating prior
+READABLE_VERSIONS = ("1", "2", "3", "4")
 NGRAM_PREFIX = "ngram."
 
 
@@ -57,6 +59,7 @@ class Checkpoint:
     ngram: HashingBaseline | None = None  # with `combination`, or neither
     combination: Combination | None = None
     rating_cuts: tuple[float, ...] = DEFAULT_CUTS  # score -> suggested rating (scoring.py)
+    rating_prior: RatingPrior | None = None  # the rating mix the suggestion assumes (scoring.py)
 
     @property
     def version(self) -> str:
@@ -65,7 +68,7 @@ class Checkpoint:
 
 
 def version_name(info: dict[str, Any], sha256: str) -> str:
-    """A checkpoint's version from its info and file hash: "small-bn+ngram-4b8dfaf64fed"."""
+    """A checkpoint's version from its info and file hash: "small-bn+ngram-f89cf8326913"."""
     name = info.get("architecture", "charcnn")
     return f"{name}-{sha256[:12]}" if sha256 else name
 
@@ -81,6 +84,7 @@ def save_checkpoint(
     ngram: HashingBaseline | None = None,
     combination: Combination | None = None,
     rating_cuts: tuple[float, ...] | None = None,
+    rating_prior: RatingPrior | None = None,
 ) -> Path:
     """Write `model` and its description to `path` (floating tensors stored as `dtype`).
 
@@ -116,6 +120,9 @@ def save_checkpoint(
         metadata["combination"] = json.dumps(combination.to_dict())
     if rating_cuts is not None:
         metadata["rating_cuts"] = json.dumps(list(check_cuts(rating_cuts)))
+    if rating_prior is not None:
+        rating_prior.class_factors(len(classes))  # a five-star model only
+        metadata["rating_prior"] = json.dumps(rating_prior.to_dict())
     temporary = path.with_suffix(path.suffix + ".tmp")
     save_file(tensors, str(temporary), metadata=metadata)
     temporary.replace(path)  # atomic: a crash never leaves half a checkpoint behind
@@ -148,7 +155,7 @@ def read_metadata(path: str | Path) -> dict[str, Any]:
         meta.update(
             {
                 key: json.loads(raw[key]) if key in raw else None
-                for key in ("ngram", "combination", "rating_cuts")
+                for key in ("ngram", "combination", "rating_cuts", "rating_prior")
             }
         )
         return meta
@@ -201,6 +208,12 @@ def load_checkpoint(path: str | Path, map_location: str = "cpu") -> Checkpoint:
         rating_cuts = check_cuts(meta["rating_cuts"]) if meta["rating_cuts"] is not None else DEFAULT_CUTS
     except (TypeError, ValueError) as error:
         raise CheckpointError(f"{path}: invalid rating cut points ({error})") from None
+    try:
+        rating_prior = RatingPrior.from_dict(meta["rating_prior"]) if meta["rating_prior"] else None
+        if rating_prior is not None:
+            rating_prior.class_factors(len(classes))
+    except (TypeError, ValueError) as error:
+        raise CheckpointError(f"{path}: invalid rating prior ({error})") from None
     return Checkpoint(
         model=model,
         encoder_config=encoder_config,
@@ -211,6 +224,7 @@ def load_checkpoint(path: str | Path, map_location: str = "cpu") -> Checkpoint:
         ngram=ngram,
         combination=combination,
         rating_cuts=rating_cuts,
+        rating_prior=rating_prior,
     )
 
 

@@ -5,6 +5,11 @@ split is rebuilt from the settings its checkpoint records, and both files must c
 same data), then the CNN, the n-gram model and their combination are measured on the
 held-out test rows. The result is a CNN checkpoint that also carries the n-gram model; the
 API, `predict` and `evaluate` use it like any other checkpoint.
+
+`--assume-mix BAD AVERAGE GOOD` states the rating mix the suggestion is for (`scoring.RatingPrior`):
+the pooled probabilities are moved from the validation rows' mix to it, and the cut points are
+fitted on the validation rows weighted to it. Without it the suggestion is for the validation
+rows' own mix, as before format 4.
 """
 
 from __future__ import annotations
@@ -29,7 +34,14 @@ from brandpulse.training.metrics import classification_metrics, log_report, metr
 from brandpulse.training.ngram import HashingBaseline
 from brandpulse.training.predictor import Predictor
 from brandpulse.training.runtime import configure_logging, use_threads
-from brandpulse.training.scoring import DEFAULT_CUTS, fit_rating_cuts, sentiment_scores
+from brandpulse.training.scoring import (
+    DEFAULT_CUTS,
+    RatingPrior,
+    check_mix,
+    fit_rating_cuts,
+    fit_rating_rule,
+    sentiment_scores,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -66,12 +78,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--data", type=Path, required=True, help="the data both were trained on")
     p.add_argument("--out", type=Path, required=True, help="combined checkpoint to write (.safetensors)")
     p.add_argument("--fp16", action="store_true", help="store weights as float16 (half the size)")
+    p.add_argument(
+        "--assume-mix",
+        type=float,
+        nargs=3,
+        metavar=("BAD", "AVERAGE", "GOOD"),
+        help="the shares of 1-2, 3 and 4-5 star ratings the suggestion assumes (e.g. 1 1 1: a third each)",
+    )
     add_runtime_arguments(p)
     args = p.parse_args(argv)
     configure_logging(args.log_level)
     use_threads(args.threads)
     started = time.perf_counter()
     try:
+        assumed = check_mix(args.assume_mix, "--assume-mix") if args.assume_mix else None
         checkpoint = load_checkpoint(args.cnn)
         ngram, ngram_info = read_ngram_file(args.ngram)
         if tuple(ngram.classes) != checkpoint.classes:
@@ -98,19 +118,32 @@ def main(argv: Sequence[str] | None = None) -> int:
     holdout = checkpoint.info.get("data", {}).get("holdout_groups") or ()
     parts = {"combined": (cnn_val, ngram_val), "charcnn": (cnn_val, None), "ngram": (None, ngram_val)}
 
-    def probabilities(name: str, cnn_proba, ngram_proba):
+    def pooled(name: str, cnn_proba, ngram_proba):
         if name == "combined":
             return combination.combine(cnn_proba, ngram_proba)
         return cnn_proba if name == "charcnn" else ngram_proba
 
-    # Each model's own rating cut points, fitted on the validation rows when they have stars.
-    cuts = {
-        name: fit_rating_cuts(sentiment_scores(probabilities(name, *pair)), validation.stars)
-        if validation.stars is not None
-        else DEFAULT_CUTS
-        for name, pair in parts.items()
-    }
-    logger.info("rating cut points fitted on the validation rows: %s", cuts["combined"])
+    # Each model's own rating rule (prior and cut points), fitted on the validation rows when
+    # they have stars.
+    priors: dict[str, RatingPrior | None] = dict.fromkeys(parts)
+    cuts: dict[str, tuple[float, ...]] = dict.fromkeys(parts, DEFAULT_CUTS)
+    for name, pair in parts.items():
+        if validation.stars is None:
+            continue
+        if assumed is not None:
+            priors[name], cuts[name] = fit_rating_rule(pooled(name, *pair), validation.stars, assumed)
+        else:
+            cuts[name] = fit_rating_cuts(sentiment_scores(pooled(name, *pair)), validation.stars)
+    logger.info(
+        "rating rule fitted on the validation rows: cut points %s, prior %s",
+        cuts["combined"],
+        priors["combined"].to_dict() if priors["combined"] else None,
+    )
+
+    def probabilities(name: str, cnn_proba, ngram_proba):
+        proba = pooled(name, cnn_proba, ngram_proba)
+        return priors[name].adjust(proba) if priors[name] is not None else proba
+
     metrics: dict[str, Any] = {"components": {"charcnn": {}, "ngram": {}}}
     for name, pair in parts.items():
         validation_metrics = classification_metrics(
@@ -119,6 +152,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         target = metrics if name == "combined" else metrics["components"][name]
         target["validation"] = validation_metrics
         target["rating_cuts"] = list(cuts[name])
+        if priors[name] is not None:
+            target["rating_prior"] = priors[name].to_dict()
     if len(test):
         cnn_test, ngram_test = cnn.predict_proba(test.texts), ngram.predict_proba(test.texts)
         for name in parts:
@@ -155,6 +190,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         combination=combination,
         dtype=torch.float16 if args.fp16 else torch.float32,
         rating_cuts=cuts["combined"],
+        rating_prior=priors["combined"],
     )
     logger.info("saved %s", args.out)
     return 0

@@ -9,12 +9,14 @@ challenger is made in four steps, each timed:
    what the caller decided against the base corpus.
 2. **n-gram model, refitted** on all rows with their weights (it is linear and fast; its
    vocabulary follows the new reviews' words).
-3. **Pooling weights** and 4. **rating cut points**, refitted on the validation rows (base
-   corpus and stored reviews, about as many of each: cut points fitted on the few hundred
-   stored reviews alone scored 0.02 lower on the next reviews of the replay benchmark).
+3. **Pooling weights** and 4. **the rating rule** (the rating mix it assumes and the cut
+   points, `scoring.fit_rating_rule`), refitted on the validation rows (base corpus and stored
+   reviews, about as many of each: cut points fitted on the few hundred stored reviews alone
+   scored 0.02 lower on the next reviews of the replay benchmark). The mix assumed is the one
+   the caller estimated of its visitors, else the champion's.
 
-`star_figures` measures any predictor in stars (band accuracy, MAE, within one star), the
-figures the promotion gate compares.
+`star_figures` measures any predictor in stars (`metrics.star_metrics` and the score's rank
+correlation with the stars), the figures the promotion gate compares.
 """
 
 from __future__ import annotations
@@ -33,11 +35,12 @@ from brandpulse.training.checkpoint import Checkpoint
 from brandpulse.training.combination import Combination, fit_combination
 from brandpulse.training.data import STAR_SCHEMES, Dataset, label_scheme
 from brandpulse.training.encoding import CharEncoder
+from brandpulse.training.metrics import star_metrics
 from brandpulse.training.model import CharCNN
 from brandpulse.training.ngram import DEFAULT_FEATURES, HashingBaseline
 from brandpulse.training.predictor import Predictor
 from brandpulse.training.runtime import bf16_is_fast
-from brandpulse.training.scoring import bands_of, fit_rating_cuts, sentiment_scores, suggested_ratings
+from brandpulse.training.scoring import RatingPrior, fit_rating_cuts, fit_rating_rule, sentiment_scores
 from brandpulse.training.trainer import TrainConfig, resolve_device, train_model
 
 logger = logging.getLogger(__name__)
@@ -113,6 +116,10 @@ class Challenger:
     ngram: HashingBaseline
     combination: Combination
     rating_cuts: tuple[float, ...]
+    rating_prior: RatingPrior | None = None
+    # The rule (prior, cut points) this challenger would use for the mix its champion assumes:
+    # the gate compares the two models' knowledge under one mix (api/gate.py).
+    champion_rule: tuple[RatingPrior | None, tuple[float, ...]] | None = None
     seconds: dict[str, float] = field(default_factory=dict)
     info: dict[str, Any] = field(default_factory=dict)
 
@@ -127,6 +134,7 @@ class Challenger:
             ngram=self.ngram,
             combination=self.combination,
             rating_cuts=self.rating_cuts,
+            rating_prior=self.rating_prior,
         )
 
 
@@ -172,8 +180,13 @@ def train_challenger(
     train: LabelledRows,
     validation: LabelledRows,
     config: FinetuneConfig = FinetuneConfig(),
+    assumed_mix: Sequence[float] | None = None,
 ) -> Challenger:
-    """Fine-tune the champion's CNN, refit its n-gram model, pooling and cut points on these rows."""
+    """Fine-tune the champion's CNN, refit its n-gram model, pooling and rating rule on these rows.
+
+    `assumed_mix` (bad, average, good shares) is the rating mix the challenger suggests for;
+    None keeps the champion's (or, for a champion without one, the validation rows' own).
+    """
     if champion.ngram is None:
         raise ValueError("the champion has no n-gram model to refit (not a pooled checkpoint)")
     if not len(train) or not len(validation):
@@ -225,18 +238,34 @@ def train_challenger(
     cnn_only = Predictor(result.model, encoder, champion.classes, batch_size=128, bf16=train_config.bf16)
     cnn_val, ngram_val = cnn_only.predict_proba(val_set.texts), ngram.predict_proba(val_set.texts)
     combination = fit_combination(cnn_val, ngram_val, val_set.labels)
-    cuts = fit_rating_cuts(sentiment_scores(combination.combine(cnn_val, ngram_val)), val_set.stars)
+    pooled = combination.combine(cnn_val, ngram_val)
+
+    def rule_for(mix: Sequence[float] | None) -> tuple[RatingPrior | None, tuple[float, ...]]:
+        if mix is None:
+            return None, fit_rating_cuts(sentiment_scores(pooled), val_set.stars)
+        return fit_rating_rule(pooled, val_set.stars, mix)
+
+    champion_mix = champion.rating_prior.assumed if champion.rating_prior is not None else None
+    prior, cuts = rule_for(assumed_mix if assumed_mix is not None else champion_mix)
+    champion_rule = rule_for(champion_mix) if assumed_mix is not None else (prior, cuts)
     seconds["pooling"] = round(time.perf_counter() - started, 1)
-    logger.info("pooling %s and rating cut points %s fitted", combination.to_dict(), cuts)
+    logger.info(
+        "pooling %s, rating cut points %s and prior %s fitted",
+        combination.to_dict(),
+        cuts,
+        prior.to_dict() if prior else None,
+    )
     return Challenger(
         model=result.model,
         classes=champion.classes,
         ngram=ngram,
         combination=combination,
         rating_cuts=tuple(cuts),
+        rating_prior=prior,
+        champion_rule=champion_rule,
         seconds=seconds,
         info={
-            "method": "fine-tuned from the champion's CNN; n-gram model, pooling and cut points refitted",
+            "method": "fine-tuned from the champion's CNN; n-gram model, pooling and rating rule refitted",
             "config": asdict(config),
             "rows": {"train": train.counts(), "validation": validation.counts()},
             "cnn": {
@@ -253,31 +282,19 @@ def star_figures(
 ) -> dict[str, Any]:
     """How the predictor's suggested ratings match these true stars: the gate's figures.
 
-    With `weights`, each row counts that much (stored reviews whose label may be the model's own
-    echo count less); `n` stays the number of rows.
+    `metrics.star_metrics` (band accuracy on the rows' mix and balanced, each band's recall, MAE...)
+    and the Spearman rank correlation of the score with the stars. With `weights`, each row counts
+    that much (stored reviews whose label may be the model's own echo count less); `n` stays the
+    number of rows.
     """
     if not len(texts):
         return {"n": 0}
     stars = np.asarray(stars, dtype=np.int64)
-    scores = sentiment_scores(predictor.predict_proba(list(texts)))
-    ratings = suggested_ratings(scores, predictor.rating_cuts)
-    weights = np.ones(len(stars)) if weights is None else np.asarray(weights, dtype=np.float64)
-    error = np.abs(ratings - stars)
-    polar = stars != 3
-
-    def mean(values: np.ndarray, where: np.ndarray | None = None) -> float:
-        w = weights if where is None else weights * where
-        return float(np.sum(values * w) / np.sum(w)) if np.sum(w) > 0 else 0.0
+    probabilities = predictor.predict_proba(list(texts))
+    figures = star_metrics(stars, probabilities, predictor.rating_cuts, weights)
 
     from scipy.stats import spearmanr  # scipy comes with scikit-learn
 
+    scores = sentiment_scores(probabilities)
     correlation = float(spearmanr(scores, stars).statistic) if len(set(stars.tolist())) > 1 else 0.0
-    return {
-        "n": int(len(stars)),
-        "score_correlation": round(correlation, 4),  # Spearman, unweighted
-        "band_accuracy": mean(bands_of(ratings) == bands_of(stars)),
-        "mae": mean(error),
-        "within_one": mean(error <= 1),
-        "exact_accuracy": mean(error == 0),
-        "binary_accuracy": mean((scores > 0.5) == (stars >= 4), polar),  # as metrics.star_metrics
-    }
+    return {**figures, "score_correlation": round(correlation, 4)}  # Spearman, unweighted

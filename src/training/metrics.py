@@ -6,9 +6,13 @@ Every function takes class probabilities, so each report can carry calibration b
   matrix, log-loss and the expected calibration error of the most probable class.
 - `star_metrics`: for rows with a true 1-5 star rating, how close the suggested rating (the
   one the API returns, `scoring.suggested_rating`) lands: band accuracy (bad 1-2 / average 3 /
-  good 4-5), exact stars, mean absolute error, within one star, and binary accuracy (1-2 vs
-  4-5 stars, positive when the score is above 0.5). A model of any classes is measured this
-  way, so a 2-, 3- and 5-class model compare on the same footing.
+  good 4-5) on the rows' own mix and balanced (the mean of the three bands' recalls: band
+  accuracy as visitors who rate a third of each would meet it, unmoved by the rows' mix), each
+  band's recall, the 3x3 band table, exact stars, 5-class macro-F1 of the suggested rating, mean
+  absolute error, within one star, and binary accuracy (1-2 vs 4-5 stars, positive when the
+  score is above 0.5). A model of any classes is measured this way, so a 2-, 3- and 5-class
+  model compare on the same footing. With row weights (`weights`), every figure but the counts
+  weighs each row that much: the learning loop weighs kept suggestions less.
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ from typing import Any
 import numpy as np
 from sklearn.metrics import accuracy_score, confusion_matrix, f1_score, precision_recall_fscore_support
 
-from brandpulse.training.scoring import DEFAULT_CUTS, bands_of, sentiment_scores, suggested_ratings
+from brandpulse.training.scoring import BANDS, DEFAULT_CUTS, bands_of, sentiment_scores, suggested_ratings
 
 CALIBRATION_BINS = 15
 _FLOOR = 1e-12
@@ -80,40 +84,70 @@ def classification_metrics(
 
 
 def star_metrics(
-    stars: np.ndarray, probabilities: np.ndarray, cuts: Sequence[float] = DEFAULT_CUTS
+    stars: np.ndarray,
+    probabilities: np.ndarray,
+    cuts: Sequence[float] = DEFAULT_CUTS,
+    weights: np.ndarray | None = None,
 ) -> dict[str, Any]:
     """How the suggested rating of each row (with these cut points) compares with its true 1-5 stars."""
     stars = np.asarray(stars, dtype=np.int64)
     if not len(stars):
         return {"n": 0}
     scores = sentiment_scores(probabilities)
-    ratings = suggested_ratings(scores, cuts)
+    return rating_metrics(stars, scores, suggested_ratings(scores, cuts), weights)
+
+
+def rating_metrics(
+    stars: np.ndarray, scores: np.ndarray, ratings: np.ndarray, weights: np.ndarray | None = None
+) -> dict[str, Any]:
+    """`star_metrics` from the scores and suggested ratings themselves (module docstring)."""
+    stars, ratings = np.asarray(stars, dtype=np.int64), np.asarray(ratings, dtype=np.int64)
+    if not len(stars):
+        return {"n": 0}
+    weights = np.ones(len(stars)) if weights is None else np.asarray(weights, dtype=np.float64)
     error = np.abs(ratings - stars)
     true_bands, predicted_bands = bands_of(stars), bands_of(ratings)
     polar = stars != 3
-    band_recall = precision_recall_fscore_support(
-        true_bands, predicted_bands, labels=[0, 1, 2], zero_division=0
-    )[1]
-    present = np.isin([0, 1, 2], true_bands)
+
+    def mean(values: np.ndarray, where: np.ndarray | None = None) -> float:
+        w = weights if where is None else weights * where
+        return float(np.sum(values * w) / np.sum(w)) if np.sum(w) > 0 else 0.0
+
+    band_table = confusion_matrix(true_bands, predicted_bands, labels=[0, 1, 2], sample_weight=weights)
+    recall = {
+        band: mean(predicted_bands == b, true_bands == b)
+        for b, band in enumerate(BANDS)
+        if (true_bands == b).any()
+    }
+    f1 = {"labels": [1, 2, 3, 4, 5], "average": "macro", "zero_division": 0, "sample_weight": weights}
     return {
         "n": int(len(stars)),
-        "band_accuracy": float(np.mean(true_bands == predicted_bands)),
+        "band_accuracy": mean(true_bands == predicted_bands),
+        # The mean of the bands' recalls: band accuracy on rows with a third of each band.
+        "band_balanced_accuracy": float(np.mean(list(recall.values()))),
+        "band_recall": recall,
         "band_macro_f1": float(
-            f1_score(true_bands, predicted_bands, labels=[0, 1, 2], average="macro", zero_division=0)
+            f1_score(
+                true_bands,
+                predicted_bands,
+                labels=[0, 1, 2],
+                average="macro",
+                zero_division=0,
+                sample_weight=weights,
+            )
         ),
-        # The mean of the bands' recalls: what band accuracy would be on band-balanced rows.
-        "band_balanced_accuracy": float(band_recall[present].mean()),
-        "exact_accuracy": float(np.mean(ratings == stars)),
-        "mae": float(error.mean()),
-        "within_one": float(np.mean(error <= 1)),
-        "binary_accuracy": float(np.mean((scores[polar] > 0.5) == (stars[polar] >= 4)))
-        if polar.any()
-        else 0.0,
+        "exact_accuracy": mean(ratings == stars),
+        "rating_macro_f1": float(f1_score(stars, ratings, **f1)),
+        "mae": mean(error),
+        "within_one": mean(error <= 1),
+        "binary_accuracy": mean((scores > 0.5) == (stars >= 4), polar) if polar.any() else 0.0,
         "binary_n": int(polar.sum()),
         "mean_score_by_stars": {
             str(s): float(scores[stars == s].mean()) for s in range(1, 6) if (stars == s).any()
         },
         "star_distribution": {str(s): int((stars == s).sum()) for s in range(1, 6)},
+        # Rows: true band bad / average / good; columns: suggested band (weighted row counts).
+        "band_confusion_matrix": np.round(band_table, 3).tolist(),
         # Rows: true stars 1-5; columns: suggested rating 1-5.
         "rating_confusion_matrix": confusion_matrix(stars, ratings, labels=[1, 2, 3, 4, 5]).tolist(),
     }
@@ -199,8 +233,11 @@ def log_report(logger: logging.Logger, title: str, report: dict[str, Any]) -> No
         ]
         stars = values.get("stars")
         if stars and stars.get("n"):
+            recall = stars["band_recall"]
             parts.append(
-                f"band accuracy {stars['band_accuracy']:.4f}, MAE {stars['mae']:.3f}, "
-                f"within one {stars['within_one']:.4f}, binary {stars['binary_accuracy']:.4f}"
+                f"band accuracy {stars['band_accuracy']:.4f}, balanced {stars['band_balanced_accuracy']:.4f} "
+                f"(recall {' / '.join(f'{band} {value:.3f}' for band, value in recall.items())}), "
+                f"MAE {stars['mae']:.3f}, within one {stars['within_one']:.4f}, "
+                f"binary {stars['binary_accuracy']:.4f}"
             )
         logger.info("%s %s: %s (n=%d)", title, group, ", ".join(parts), values["n"])

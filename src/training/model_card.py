@@ -21,9 +21,12 @@ from brandpulse.training.data import file_sha256
 SUMMARY_KEYS = ("n", "accuracy", "macro_f1", "ece")
 STAR_SUMMARY_KEYS = (
     "band_accuracy",
-    "band_macro_f1",
     "band_balanced_accuracy",
+    "band_recall",
+    "band_macro_f1",
+    "band_confusion_matrix",
     "exact_accuracy",
+    "rating_macro_f1",
     "mae",
     "within_one",
     "binary_accuracy",
@@ -83,6 +86,8 @@ def build_card(
         }
     if meta.get("rating_cuts") is not None:
         card["model"]["rating_cuts"] = meta["rating_cuts"]
+    if meta.get("rating_prior") is not None:  # the rating mix the suggestion assumes
+        card["model"]["rating_prior"] = meta["rating_prior"]
     if reports:
         card["evaluations"] = {name: evaluation_summary(path) for name, path in reports.items()}
     if baseline is not None:

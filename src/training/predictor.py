@@ -14,7 +14,13 @@ from brandpulse.training.combination import Combination
 from brandpulse.training.encoding import CharEncoder
 from brandpulse.training.model import CharCNN
 from brandpulse.training.ngram import HashingBaseline
-from brandpulse.training.scoring import DEFAULT_CUTS, check_cuts, sentiment_score, suggested_rating
+from brandpulse.training.scoring import (
+    DEFAULT_CUTS,
+    RatingPrior,
+    check_cuts,
+    sentiment_score,
+    suggested_rating,
+)
 
 
 def cnn_probabilities(model: CharCNN, batches: Iterable[torch.Tensor], bf16: bool = False) -> np.ndarray:
@@ -45,7 +51,8 @@ class Predictor:
     """A model and its encoder, ready to score texts on the CPU.
 
     With an n-gram model and a combination (as the bundled checkpoint has), the CNN's
-    probabilities are pooled with the n-gram model's; see `combination.py`.
+    probabilities are pooled with the n-gram model's; see `combination.py`. With a rating prior
+    they are then moved to the rating mix it assumes (`scoring.RatingPrior`).
     """
 
     def __init__(
@@ -59,6 +66,7 @@ class Predictor:
         ngram: HashingBaseline | None = None,
         combination: Combination | None = None,
         rating_cuts: Sequence[float] = DEFAULT_CUTS,
+        rating_prior: RatingPrior | None = None,
     ) -> None:
         if (ngram is None) != (combination is None):
             raise ValueError("an n-gram model needs a combination, and a combination an n-gram model")
@@ -71,6 +79,9 @@ class Predictor:
         self.ngram = ngram
         self.combination = combination
         self.rating_cuts = check_cuts(rating_cuts)  # score -> suggested rating (scoring.py)
+        if rating_prior is not None:
+            rating_prior.class_factors(len(self.classes))  # ValueError unless five star classes
+        self.rating_prior = rating_prior
 
     @classmethod
     def from_checkpoint(cls, path: str | Path, batch_size: int = 64, bf16: bool = False) -> Predictor:
@@ -90,6 +101,7 @@ class Predictor:
             ngram=checkpoint.ngram,
             combination=checkpoint.combination,
             rating_cuts=checkpoint.rating_cuts,
+            rating_prior=checkpoint.rating_prior,
         )
 
     def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
@@ -105,6 +117,8 @@ class Predictor:
         probabilities = cnn_probabilities(self.model, batches, self.bf16)
         if self.ngram is not None and self.combination is not None:
             probabilities = self.combination.combine(probabilities, self.ngram.predict_proba(texts))
+        if self.rating_prior is not None:
+            probabilities = self.rating_prior.adjust(probabilities)
         return probabilities
 
     def predict(self, texts: Sequence[str]) -> list[dict[str, Any]]:

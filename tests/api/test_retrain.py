@@ -16,13 +16,18 @@ import sys
 import threading
 from pathlib import Path
 
+import numpy as np
 import pytest
+import torch
 from flask import Flask
 
 from brandpulse.api import registry, retrain
 from brandpulse.api.db import get_database
 from brandpulse.api.models import ModelVersion
-from brandpulse.training.checkpoint import load_checkpoint
+from brandpulse.training import finetune
+from brandpulse.training.checkpoint import load_checkpoint, save_checkpoint
+from brandpulse.training.data import label_scheme, load_dataset, select_rows
+from brandpulse.training.scoring import bands_of
 
 pytestmark = pytest.mark.slow
 
@@ -40,6 +45,57 @@ def app_reviews(reviews_csv: Path) -> list[dict[str, str]]:
     return rows[:1200]
 
 
+@pytest.fixture(scope="module")
+def mixed_company_reviews(reviews_csv: Path, bundled_checkpoint: Path) -> list[dict[str, str]]:
+    """Held-out reviews of the corpus's own domains (companies the bundled model never trained
+    on), 600 each bad, average and good, shuffled: visitors who write many mixed reviews. (A
+    round never trains on held-out test texts, so what a challenger learns from them is their
+    mix: 360 recent reviews judge it.)"""
+    split = json.loads(bundled_checkpoint.with_name("review_stars_split.json").read_text())
+    dataset = load_dataset(
+        reviews_csv,
+        text_column="text",
+        label_column="stars",
+        scheme=label_scheme("stars5"),
+        group_column="source",
+    )
+    held_out = select_rows(dataset, split["test_row_ids"])
+    rng = np.random.default_rng(11)
+    rows = []
+    for band in range(3):
+        members = [
+            i
+            for i in np.flatnonzero(bands_of(held_out.stars) == band)
+            if held_out.groups[i] not in split["holdout_groups"] and len(held_out.texts[i]) >= 30
+        ]
+        rows += [
+            {"text": held_out.texts[i], "stars": str(held_out.stars[i])}
+            for i in rng.choice(members, 600, False)
+        ]
+    random.Random(11).shuffle(rows)
+    return rows
+
+
+@pytest.fixture
+def corpus_mix_champion(tmp_path: Path, bundled_checkpoint: Path) -> Path:
+    """The bundled model as it shipped before issue 23: the same weights, suggesting for the
+    corpus's own rating mix (its validation rows' cut points, no prior): it rarely says 3 stars."""
+    bundled = load_checkpoint(bundled_checkpoint)
+    path = tmp_path / "corpus_mix.safetensors"
+    save_checkpoint(
+        path,
+        bundled.model,
+        classes=bundled.classes,
+        metrics=bundled.metrics,
+        info=bundled.info,
+        dtype=torch.float16,
+        ngram=bundled.ngram,
+        combination=bundled.combination,
+        rating_cuts=(0.225, 0.44, 0.555, 0.82),
+    )
+    return path
+
+
 @pytest.fixture
 def database_url(tmp_path: Path) -> str:
     """SQLite only: a round takes most of a minute, and reads and writes through the same code on
@@ -49,18 +105,7 @@ def database_url(tmp_path: Path) -> str:
 
 @pytest.fixture
 def learning_app(make_app, tmp_path, bundled_checkpoint, reviews_csv) -> Flask:
-    model_dir = tmp_path / "models"
-    app = make_app(
-        MODEL_PATH=bundled_checkpoint,
-        MODEL_DIR=model_dir,
-        RETRAIN_BASE_CORPUS=reviews_csv,
-        RETRAIN_MIN_REVIEWS=100,
-        RETRAIN_FIXED_TEST_ROWS=1500,
-        TRUSTED_PROXIES="127.0.0.1",
-    )
-    with app.app_context(), get_database().connection_context():
-        registry.register_first_champion(bundled_checkpoint, model_dir)
-    return app
+    return learning_app_of(make_app, tmp_path, bundled_checkpoint, reviews_csv)
 
 
 def post(app: Flask, rows: list[dict[str, str]], *, invert: bool = False, address=None) -> None:
@@ -143,6 +188,78 @@ def test_the_gate_rejects_a_challenger_taught_inverted_stars_by_many_addresses(l
             "fingerprint"
         ]
     )
+
+
+def test_visitors_who_write_mixed_reviews_teach_the_loop_their_mix(
+    make_app, tmp_path, corpus_mix_champion, reviews_csv, mixed_company_reviews
+):
+    """(a) A champion that rarely says 3 stars, visitors a third of whose reviews are average: the
+    round estimates their mix, fits the suggestion for it and is promoted; the fixed test, read
+    at the champion's mix, shows nothing forgotten."""
+    app = learning_app_of(make_app, tmp_path, corpus_mix_champion, reviews_csv)
+    post(app, mixed_company_reviews)
+    result = retrain.run_once(app, retrain.RoundOptions(max_steps=STEPS))
+    assert result.status == "promoted", result.reason
+    mix = result.metrics["rating_mix"]
+    assert mix["source"] == "visitors" and mix["corpus"] is None  # the champion stated no mix
+    assert mix["visitors"]["average"] == pytest.approx(1 / 3, abs=0.05)
+    assert mix["assumed"]["average"] == pytest.approx(mix["visitors"]["average"], abs=1e-4)
+    champion, challenger = result.metrics["champion"], result.metrics
+    assert challenger["recent"]["band_recall"]["average"] > champion["recent"]["band_recall"]["average"] + 0.2
+    assert challenger["recent"]["band_accuracy"] > champion["recent"]["band_accuracy"]
+    # On the fixed test's own mix (mostly 1 and 5 stars) the new suggestion looks worse ...
+    assert challenger["fixed"]["band_accuracy"] < champion["fixed"]["band_accuracy"]
+    # ... but at the champion's mix the challenger reads it as well as the champion did.
+    at_champion_mix = challenger["fixed_at_champion_mix"]
+    assert at_champion_mix["band_balanced_accuracy"] >= champion["fixed"]["band_balanced_accuracy"] - 0.02
+    promoted = load_checkpoint(
+        app.extensions["brandpulse.settings"].model_dir / f"{result.challenger}.safetensors"
+    )
+    assert promoted.rating_prior is not None
+    assert promoted.rating_prior.assumed == pytest.approx(tuple(mix["assumed"].values()))
+    row = rows_of(app)[result.challenger]
+    assert json.loads(row.metrics)["rating_mix"]["visitors"] == mix["visitors"]
+
+
+def test_a_challenger_that_has_forgotten_is_rejected_whatever_its_visitors(
+    make_app, tmp_path, corpus_mix_champion, reviews_csv, mixed_company_reviews, monkeypatch
+):
+    """(b) The same visitors as (a), but the fine-tuned CNN comes out damaged (its convolutions
+    scrambled after its pooling was fitted): the gate sees the loss on the fixed test."""
+    real = finetune.train_challenger
+
+    def damaged(*args, **kwargs):
+        challenger = real(*args, **kwargs)
+        generator = torch.Generator().manual_seed(0)
+        with torch.no_grad():
+            for name, parameter in challenger.model.named_parameters():
+                if "conv" in name and parameter.dim() > 1:
+                    parameter.copy_(parameter[torch.randperm(parameter.shape[0], generator=generator)])
+        return challenger
+
+    monkeypatch.setattr(finetune, "train_challenger", damaged)
+    app = learning_app_of(make_app, tmp_path, corpus_mix_champion, reviews_csv)
+    post(app, mixed_company_reviews)
+    result = retrain.run_once(app, retrain.RoundOptions(max_steps=STEPS))
+    assert result.status == "rejected", result.reason
+    assert "forgot on the fixed test" in result.reason
+    assert rows_of(app)[result.challenger].status == "rejected"
+
+
+def learning_app_of(make_app, tmp_path: Path, champion: Path, reviews_csv: Path) -> Flask:
+    """An app whose first champion is `champion`, set up as `learning_app` is."""
+    model_dir = tmp_path / "models"
+    app = make_app(
+        MODEL_PATH=champion,
+        MODEL_DIR=model_dir,
+        RETRAIN_BASE_CORPUS=reviews_csv,
+        RETRAIN_MIN_REVIEWS=100,
+        RETRAIN_FIXED_TEST_ROWS=1500,
+        TRUSTED_PROXIES="127.0.0.1",
+    )
+    with app.app_context(), get_database().connection_context():
+        registry.register_first_champion(champion, model_dir)
+    return app
 
 
 def test_two_rounds_never_overlap(learning_app):

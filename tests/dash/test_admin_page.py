@@ -117,7 +117,7 @@ def click(driver, element) -> None:
     wait(driver).until(clicked)
 
 
-def test_admin_promotes_a_model_and_rolls_it_back(browser, api, web_server, tmp_path):
+def test_admin_promotes_a_model_and_rolls_it_back(browser, api, web_server, tmp_path, model_path):
     challenger = save_tiny_checkpoint(tmp_path / "challenger.safetensors", seed=1)
     register = subprocess.run(
         [
@@ -146,6 +146,9 @@ def test_admin_promotes_a_model_and_rolls_it_back(browser, api, web_server, tmp_
     rows = [row.text for row in table.find_elements(By.CSS_SELECTOR, "tbody tr")]
     assert any(served in row and "champion (served)" in row for row in rows), rows
     assert any(challenger_version in row and "candidate" in row for row in rows), rows
+    served_row = next(row for row in rows if served in row)
+    if load_checkpoint(model_path).rating_prior is not None:  # the bundled model: a third each
+        assert "assumes 33 · 33 · 33 %" in served_row and "corpus 23 · 12 · 64 %" in served_row, served_row
     try:
         click(browser, browser.find_element(By.XPATH, f"//tr[contains(., '{challenger_version}')]//button"))
         wait(browser).until(lambda d: "is the champion" in d.find_element(By.ID, "model-status").text)

@@ -155,6 +155,19 @@ def test_a_control_group_review_is_stored_as_shown_no_suggestion(request_context
     assert stored["score"] == pytest.approx(prediction["score"])
 
 
+def test_a_review_whose_page_showed_no_estimate_is_neither_shown_nor_control(request_context):
+    # Too short to score when the visitor chose their rating: the page showed no estimate, and the
+    # visitor is not in the control group either, so the anchoring figures leave the review out.
+    text = "Fine. Quick delivery, nothing else to add."
+    shown = {"seq": 2, "percent": 0, "reason": "too_short"}
+    before = api_client.get_client().suggestion_figures(ADMIN_TOKEN, days=1)["anchoring"]
+    result = review.submit_review(1, text, 4, {"name": "Uniqlo"}, shown, review.SUGGESTED, True, None)
+    assert result[1] == "success", result[0]
+    stored = _stored("Uniqlo", text)
+    assert stored["suggestion_shown"] is None and stored["suggestion_changed"] is None
+    assert api_client.get_client().suggestion_figures(ADMIN_TOKEN, days=1)["anchoring"] == before
+
+
 def _stored(brand: str, text: str) -> dict[str, Any]:
     items = api_client.get_client().list_reviews(ADMIN_TOKEN, brand=brand, per_page=100)["items"]
     return next(item for item in items if item["text"] == text)
@@ -228,7 +241,8 @@ def test_review_body_sends_the_score_only_for_the_same_text():
 
 
 SHOWN = {"text": "Nice shoes", "score": 0.9, "suggested": 5, "model_version": "m-1"}
-NOT_SHOWN = {"text": "Nice shoes", "rating": 4, "suggestion_shown": False}  # no suggestion, no score
+CONTROL = {"text": "Nice shoes", "rating": 4, "suggestion_shown": False}  # no suggestion, no score
+NO_ESTIMATE = {"text": "Nice shoes", "rating": 4}  # neither shown nor control: nothing said
 
 
 @pytest.mark.parametrize(
@@ -240,18 +254,21 @@ NOT_SHOWN = {"text": "Nice shoes", "rating": 4, "suggestion_shown": False}  # no
         (SHOWN, review.SUGGESTED, True, 3, (True, 5)),  # the suggestion on screen at submission
         ({**SHOWN, "suggested": None}, review.SUGGESTED, True, 3, (True, 3)),  # scoring failed since
         (SHOWN, None, False, None, (True, 5)),  # the group not known to the server: as suggested
-        # Rated before any suggestion appeared, or never scored, or the control group.
-        (SHOWN, review.SUGGESTED, True, None, NOT_SHOWN),
-        ({"seq": 0}, review.SUGGESTED, True, None, NOT_SHOWN),
-        (None, review.SUGGESTED, True, None, NOT_SHOWN),
-        (SHOWN, review.CONTROL, True, None, NOT_SHOWN),
-        (SHOWN, review.CONTROL, True, 5, NOT_SHOWN),
+        # Rated before any suggestion appeared, or never scored (too short, unreadable): no
+        # estimate on the page, and not the control group either.
+        (SHOWN, review.SUGGESTED, True, None, NO_ESTIMATE),
+        ({"seq": 0}, review.SUGGESTED, True, None, NO_ESTIMATE),
+        ({"seq": 4, "reason": "too_short"}, review.SUGGESTED, False, None, NO_ESTIMATE),
+        (None, review.SUGGESTED, True, None, NO_ESTIMATE),
+        # The control group, whatever the page scored.
+        (SHOWN, review.CONTROL, True, None, CONTROL),
+        (SHOWN, review.CONTROL, True, 5, CONTROL),
     ],
 )
 def test_review_body_says_whether_the_visitor_saw_a_suggestion(shown, group, touched, anchor, expected):
     body = review.review_body("Nice shoes", 4, shown, group, touched, anchor)
-    if expected == NOT_SHOWN:
-        assert body == NOT_SHOWN
+    if expected in (CONTROL, NO_ESTIMATE):
+        assert body == expected
     else:
         assert (body["suggestion_shown"], body["suggested_rating"]) == expected
 

@@ -293,7 +293,8 @@ def test_a_control_session_is_shown_no_suggestion(browser, api, control_web_serv
 
 def test_a_suggested_session_stores_the_suggestion_shown(browser, api, web_server):
     """SUGGESTION_CONTROL_SHARE=0: the kept suggestion is stored as shown; a rating chosen before any
-    suggestion appeared is stored as not shown."""
+    suggestion appeared is stored as neither shown nor control (null): it was not anchored, but
+    the visitor was not drawn into the control group either."""
     brand = open_review_page(browser, web_server)
     assert group_of(browser) == "suggested"
     assert browser.find_element(By.ID, "score-area").is_displayed()
@@ -317,7 +318,7 @@ def test_a_suggested_session_stores_the_suggestion_shown(browser, api, web_serve
     assert checked_rating(browser) == 2
     submit_and_wait(browser)
     review = stored_review(api, brand, text)
-    assert review["suggestion_shown"] is False and review["suggestion_changed"] is None
+    assert review["suggestion_shown"] is None and review["suggestion_changed"] is None
     model = requests.post(api.url + "/api/predict", json={"review": text}, timeout=10).json()
     assert review["suggested_rating"] == model["suggested_rating"]
 
@@ -400,7 +401,8 @@ def test_a_review_the_model_cannot_read_gets_no_suggestion(browser, api, web_ser
         for item in api_get(api, "/api/reviews", brand=brand, per_page=100)["items"]
         if item["text"] == text
     )
-    assert review["rating"] == 5 and review["suggestion_shown"] is False  # no suggestion was on screen
+    # No suggestion was on screen, and the visitor is not in the control group: neither (null).
+    assert review["rating"] == 5 and review["suggestion_shown"] is None
 
 
 def test_the_stars_by_mouse(browser, api, web_server):

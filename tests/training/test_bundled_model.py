@@ -29,9 +29,16 @@ RECIPE = load_recipe()
 # Measured on the fixed samples below when the model was trained (docs/model_card.md); the
 # floors sit a few points under, so only a real regression fails.
 SAMPLE_SIZE = 1500
-SAMPLE_FLOOR = {  # measured 0.844, 0.409, 0.941, 0.952 in domain; 0.645 on the apps
-    "in_domain": {"band_accuracy": 0.82, "mae": 0.45, "within_one": 0.92, "binary_accuracy": 0.93},
-    "google_play_apps": {"band_accuracy": 0.62},
+SAMPLE_FLOOR = {  # measured 0.802, 0.744, 0.586, 0.443, 0.924, 0.925 in domain; 0.611, 0.568 on the apps
+    "in_domain": {
+        "band_accuracy": 0.78,
+        "band_balanced_accuracy": 0.72,
+        "average_recall": 0.52,
+        "mae": 0.48,
+        "within_one": 0.90,
+        "binary_accuracy": 0.91,
+    },
+    "google_play_apps": {"band_accuracy": 0.58, "band_balanced_accuracy": 0.54},
 }
 
 
@@ -52,14 +59,23 @@ def test_bundled_checkpoint_is_compact_and_self_describing(bundled_checkpoint):
     card = json.loads(CARD_FILE.read_text())
     assert card["model"]["sha256"] == loaded.sha256
     assert set(card["held_out"]) == {"combined", "charcnn", "ngram"}
-    # The targets set for the shipped model (issue 11), on its whole held-out split.
+    # The suggestion assumes a third of each band (issue 23), stated in the file and the card.
+    assert loaded.rating_prior is not None and loaded.rating_prior.assumed == pytest.approx((1 / 3,) * 3)
+    assert card["model"]["rating_prior"] == loaded.rating_prior.to_dict()
+    # On its whole held-out split: the targets of issue 23 that the shipped model meets (band
+    # accuracy on the rows' own mix >= 0.80, MAE <= 0.50, average recall >= 0.55, good recall
+    # >= 0.85), and floors a little under the measured figures for those it does not yet meet
+    # (balanced 0.743, bad recall 0.810, binary 0.930; apps balanced 0.576, band 0.614):
+    # docs/model_card.md.
     in_domain, unseen = (
         card["held_out"]["combined"]["in_domain"],
         card["held_out"]["combined"]["google_play_apps"],
     )
-    assert in_domain["band_accuracy"] >= 0.75 and in_domain["mae"] <= 0.75
-    assert in_domain["within_one"] >= 0.85 and in_domain["binary_accuracy"] >= 0.93
-    assert unseen["band_accuracy"] >= 0.65
+    assert in_domain["band_accuracy"] >= 0.80 and in_domain["mae"] <= 0.50
+    assert in_domain["band_recall"]["average"] >= 0.55 and in_domain["band_recall"]["good"] >= 0.85
+    assert in_domain["band_balanced_accuracy"] >= 0.73 and in_domain["band_recall"]["bad"] >= 0.79
+    assert in_domain["within_one"] >= 0.90 and in_domain["binary_accuracy"] >= 0.92
+    assert unseen["band_balanced_accuracy"] >= 0.56 and unseen["band_accuracy"] >= 0.60
 
 
 def held_out_rows(reviews_csv) -> Dataset:
@@ -87,6 +103,7 @@ def test_held_out_figures_on_a_fixed_sample(predictor, reviews_csv):
     report = evaluate_model(predictor, sample, selection["holdout_groups"])
     for group, floors in SAMPLE_FLOOR.items():
         stars = report[group]["stars"]
+        stars = {**stars, "average_recall": stars["band_recall"]["average"]}
         for key, floor in floors.items():
             if key == "mae":
                 assert stars[key] <= floor, (group, key, stars[key])

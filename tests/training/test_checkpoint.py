@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import struct
 
+import numpy as np
 import pytest
 import torch
 
@@ -12,6 +14,9 @@ from brandpulse.training.checkpoint import CheckpointError, load_checkpoint, rea
 from brandpulse.training.config import EncoderConfig, ModelConfig
 from brandpulse.training.encoding import CharEncoder
 from brandpulse.training.model import CharCNN
+from brandpulse.training.predictor import Predictor
+from brandpulse.training.scoring import RatingPrior
+from tests.conftest import TINY_ENCODER, TINY_MODEL
 
 
 def _outputs(model, texts):
@@ -96,3 +101,29 @@ def test_class_count_must_match_outputs(tmp_path):
     model = CharCNN(ModelConfig(conv_channels=4, fc_units=8), EncoderConfig())
     with pytest.raises(ValueError, match="class names"):
         save_checkpoint(tmp_path / "x.safetensors", model, classes=("only-one", "two", "three"))
+
+
+def test_the_rating_prior_round_trips_and_moves_the_predictions(tmp_path):
+    model = CharCNN(dataclasses.replace(TINY_MODEL, n_classes=5), TINY_ENCODER).eval()
+    classes = ("1 star", "2 stars", "3 stars", "4 stars", "5 stars")
+    prior = RatingPrior(assumed=(1, 1, 1), calibrated=(0.2, 0.1, 0.7))
+    plain = save_checkpoint(tmp_path / "plain.safetensors", model, classes=classes)
+    with_prior = save_checkpoint(tmp_path / "prior.safetensors", model, classes=classes, rating_prior=prior)
+    assert load_checkpoint(plain).rating_prior is None
+    loaded = load_checkpoint(with_prior)
+    assert loaded.rating_prior == prior and read_metadata(with_prior)["rating_prior"] == prior.to_dict()
+    texts = ["fine, nothing special", "awful"]
+    raw = Predictor.from_loaded(load_checkpoint(plain)).predict_proba(texts)
+    np.testing.assert_allclose(
+        Predictor.from_loaded(loaded).predict_proba(texts), prior.adjust(raw), rtol=1e-6
+    )
+
+
+def test_a_rating_prior_on_a_model_of_other_classes_is_refused(tmp_path, tiny_model):
+    with pytest.raises(ValueError, match="five star classes"):
+        save_checkpoint(
+            tmp_path / "x.safetensors",
+            tiny_model,
+            classes=("a", "b", "c"),
+            rating_prior=RatingPrior((1, 1, 1), (1, 1, 1)),
+        )

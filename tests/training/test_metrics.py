@@ -45,6 +45,20 @@ def test_star_metrics_by_hand():
     assert m["binary_accuracy"] == pytest.approx(3 / 4)
     assert m["star_distribution"] == {"1": 1, "2": 1, "3": 1, "4": 1, "5": 1}
     assert m["rating_confusion_matrix"][4] == [0, 0, 1, 0, 0]  # the 5-star row was suggested 3
+    assert m["band_recall"] == pytest.approx({"bad": 0.5, "average": 0.0, "good": 0.5})
+    # Rows true bad / average / good, columns suggested: bad->bad, bad->avg, avg->good, good->good, good->avg.
+    assert m["band_confusion_matrix"] == [[1, 1, 0], [0, 0, 1], [0, 1, 1]]
+    # Suggested 1, 3, 4, 5, 3 for true 1-5: F1 per star 1, 0, 0, 0, 2/3 (5: precision 1, recall 1/2... ).
+    assert m["rating_macro_f1"] == pytest.approx((1.0 + 0 + 0 + 0 + 0) / 5)
+
+
+def test_star_metrics_weigh_rows_when_given_weights():
+    weights = np.array([3.0, 1.0, 1.0, 1.0, 1.0])  # the exact 1-star row counts three times
+    m = star_metrics(STARS, PROBABILITIES, weights=weights)
+    assert m["n"] == 5
+    assert m["exact_accuracy"] == pytest.approx(3 / 7)
+    assert m["band_recall"]["bad"] == pytest.approx(3 / 4)
+    assert m["band_confusion_matrix"][0] == [3, 1, 0]
 
 
 def test_star_metrics_use_the_cut_points_given():

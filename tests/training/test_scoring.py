@@ -6,8 +6,11 @@ import numpy as np
 import pytest
 
 from brandpulse.training.scoring import (
+    RatingPrior,
+    band_mix,
     check_cuts,
     fit_rating_cuts,
+    fit_rating_rule,
     rating_loss,
     sentiment_score,
     sentiment_scores,
@@ -83,3 +86,59 @@ def test_fitted_cut_points_recover_a_shifted_scale():
     assert rating_loss(suggested_ratings(scores, cuts), stars) < default_loss - 0.2
     assert np.mean(suggested_ratings(scores, cuts) == stars) > 0.95
     assert cuts == fit_rating_cuts(scores, stars)  # deterministic
+
+
+def test_a_rating_prior_moves_each_band_by_the_ratio_of_its_shares():
+    prior = RatingPrior(assumed=(1, 1, 1), calibrated=(0.25, 0.125, 0.625))
+    assert prior.assumed == pytest.approx((1 / 3, 1 / 3, 1 / 3))
+    # Factors bad 4/3, average 8/3, good 8/15, each star class by its band's.
+    factors = np.array([4 / 3, 4 / 3, 8 / 3, 8 / 15, 8 / 15])
+    np.testing.assert_allclose(prior.class_factors(5), factors)
+    p = np.array([[0.1, 0.1, 0.2, 0.3, 0.3]])
+    expected = p * factors / (p * factors).sum()
+    np.testing.assert_allclose(prior.adjust(p), expected)
+    assert prior.adjust(p)[0, 2] > p[0, 2]  # the average band, rare in the calibration rows, gains
+    # The same mix assumed as calibrated moves nothing.
+    np.testing.assert_allclose(RatingPrior((0.2, 0.1, 0.7), (0.2, 0.1, 0.7)).adjust(p), p)
+    assert RatingPrior.from_dict(prior.to_dict()).assumed == pytest.approx(prior.assumed)
+
+
+@pytest.mark.parametrize("mix", [(1, 1), (0, 1, 1), (-1, 1, 1), (1, float("nan"), 1)])
+def test_a_rating_mix_is_three_positive_shares(mix):
+    with pytest.raises(ValueError, match="three positive shares"):
+        RatingPrior(assumed=mix, calibrated=(1, 1, 1))
+
+
+def test_a_prior_needs_the_five_star_classes():
+    with pytest.raises(ValueError, match="five star classes"):
+        RatingPrior((1, 1, 1), (1, 1, 1)).class_factors(3)
+
+
+def test_band_mix_counts_weighted_shares():
+    assert band_mix(np.array([1, 2, 3, 5])) == pytest.approx((0.5, 0.25, 0.25))
+    assert band_mix(np.array([1, 3, 5]), np.array([2.0, 1.0, 1.0])) == pytest.approx((0.5, 0.25, 0.25))
+
+
+def test_a_rule_for_a_balanced_mix_suggests_3_stars_more_often():
+    # Validation rows like the corpus (3 stars one in nine), read as noisily as the bundled model
+    # reads them: the cut points fitted as they are suggest 3 stars for one average review in five.
+    rng = np.random.default_rng(3)
+    stars = rng.choice([1, 2, 3, 4, 5], size=6000, p=[0.18, 0.05, 0.11, 0.16, 0.5])
+    logits = -0.2 * (np.arange(1, 6)[None, :] - stars[:, None]) ** 2 + rng.normal(0, 1.0, (len(stars), 5))
+    probabilities = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+    base_rate = np.log([0.18, 0.05, 0.11, 0.16, 0.5])  # the probabilities carry the rows' mix
+    probabilities = probabilities * np.exp(base_rate)
+    probabilities /= probabilities.sum(axis=1, keepdims=True)
+    scores = sentiment_scores(probabilities)
+    as_is = suggested_ratings(scores, fit_rating_cuts(scores, stars))
+    prior, cuts = fit_rating_rule(probabilities, stars, (1, 1, 1))
+    balanced = suggested_ratings(sentiment_scores(prior.adjust(probabilities)), cuts)
+    assert prior.calibrated == pytest.approx(band_mix(stars))
+
+    def recall(ratings, band):
+        rows = np.digitize(stars, (2.5, 3.5)) == band
+        return np.mean(np.digitize(ratings[rows], (2.5, 3.5)) == band)
+
+    assert recall(as_is, 1) < 0.3 and recall(balanced, 1) > recall(as_is, 1) + 0.3
+    balanced_accuracy = np.mean([recall(balanced, b) for b in range(3)])
+    assert balanced_accuracy > np.mean([recall(as_is, b) for b in range(3)])

@@ -97,7 +97,7 @@ def test_train_command_learns_and_writes_a_usable_checkpoint(tmp_path):
     assert len(split["test_row_ids"]) == 64 and split["seed"] == 2015
     assert any((tmp_path / "tb").iterdir())  # TensorBoard logs written
     with safe_open(str(out), framework="pt") as handle:
-        assert handle.metadata()["format_version"] == "3"
+        assert handle.metadata()["format_version"] == "4"
 
 
 def test_train_command_reports_bad_data_clearly(tmp_path, caplog):

@@ -300,14 +300,15 @@ def reviews_table(items: list[dict[str, Any]]) -> Any:
 
 
 def _suggestion_cell(item: dict[str, Any]) -> Any:
-    """The suggested rating; marked when the visitor was not shown it (the control group)."""
+    """The suggested rating; marked when the visitor was not shown it (the control group; a review
+    whose page showed no estimate has `suggestion_shown` null and is not marked)."""
     suggested = item.get("suggested_rating")
     if not suggested:
         return html.Td("—")
     if item.get("suggestion_shown") is False:
         return html.Td(
             [components.stars(suggested), html.Span(" not shown", className="small text-body-secondary")],
-            title="The visitor rated without seeing it (control group, or rated before it appeared).",
+            title="The visitor rated without seeing it (control group).",
             className="text-nowrap",
         )
     return html.Td(components.stars(suggested), className="text-nowrap")
@@ -492,16 +493,38 @@ def _percent(share: float | None) -> str:
     return "—" if share is None else f"{round(share * 100)}%"
 
 
-def models_table(listing: dict[str, Any]) -> Any:
-    """One row per registered version: status, how visitors took its suggestions, promote button."""
-    header = html.Thead(
-        html.Tr(
-            [
-                html.Th(name)
-                for name in ("Version", "Status", "Promoted", "Reviews", "Kept", "Mean |error|", "")
-            ]
+def _mix(shares: dict[str, Any] | None) -> str:
+    """A rating mix as "bad · average · good" percentages."""
+    if not shares:
+        return "—"
+    return " · ".join(f"{round(float(shares[band]) * 100)}" for band in ("bad", "average", "good")) + " %"
+
+
+def rating_mix_cell(metrics: dict[str, Any] | None) -> Any:
+    """The rating mix a version's suggestion assumes, the visitors' estimate it came from (a
+    retrained version) and the corpus's mix, one line each."""
+    mix = (metrics or {}).get("rating_mix")
+    if not mix:
+        return "—"
+    lines = [html.Div(f"assumes {_mix(mix.get('assumed'))}", className="fw-semibold")]
+    visitors = mix.get("visitors")
+    if visitors:
+        lines.append(
+            html.Div(
+                f"visitors {_mix(visitors)} ({visitors['reviews']} reviews, {visitors['control']} control)",
+                className="small",
+            )
         )
-    )
+    if mix.get("corpus"):
+        lines.append(html.Div(f"corpus {_mix(mix['corpus'])}", className="small text-body-secondary"))
+    return html.Div(lines, className="rating-mix")
+
+
+def models_table(listing: dict[str, Any]) -> Any:
+    """One row per registered version: status, how visitors took its suggestions, the rating mix
+    its suggestion assumes (bad · average · good), promote button."""
+    names = ("Version", "Status", "Promoted", "Reviews", "Kept", "Mean |error|", "Rating mix", "")
+    header = html.Thead(html.Tr([html.Th(name) for name in names]))
     rows = []
     for item in listing["items"]:
         live = item.get("live") or {}
@@ -530,6 +553,7 @@ def models_table(listing: dict[str, Any]) -> Any:
                     html.Td(live.get("reviews", 0)),
                     html.Td(_percent(live.get("kept_suggestion"))),
                     html.Td("—" if error is None else f"{error:.2f} ★"),
+                    html.Td(rating_mix_cell(item.get("metrics"))),
                     html.Td(action),
                 ],
                 className="table-success" if item["status"] == "champion" else None,

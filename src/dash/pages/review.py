@@ -481,16 +481,22 @@ def review_body(
     The visitor saw one if their session is not in the control group and a suggestion was on
     screen when they chose their rating (`anchor`), or they kept the pre-selected one (not
     `touched`). The suggestion sent is the one on screen at submission (else `anchor`). Without
-    one (`suggestion_shown` false) no suggestion and no score are sent: the API stores the model's
-    own, so agreement without a suggestion can be measured. The score is sent only if it belongs
-    to exactly this text; otherwise the API scores the text itself.
+    one no suggestion and no score are sent: the API stores the model's own, so agreement without
+    a suggestion can be measured. `suggestion_shown` is false for the control group only; a
+    visitor of the other group whose page showed no estimate (text too short or unreadable, or
+    a rating chosen before one appeared) sends none, so they count neither as shown nor as
+    control. The score is sent only if it belongs to exactly this text; otherwise the API scores
+    the text itself.
     """
     shown = shown or {}
     seen = shown.get("suggested") if shown.get("suggested") is not None else anchor
     saw = group != CONTROL and seen is not None and (not touched or anchor is not None)
-    body: dict[str, Any] = {"text": text, "rating": rating, "suggestion_shown": saw}
+    body: dict[str, Any] = {"text": text, "rating": rating}
     if not saw:
+        if group == CONTROL:
+            body["suggestion_shown"] = False
         return body
+    body["suggestion_shown"] = True
     body["suggested_rating"] = seen
     if shown.get("score") is not None and shown.get("text") == text:
         body["score"] = shown["score"]
