@@ -20,14 +20,15 @@ correction) runs first with `--no-promote`, and its challenger is measured on th
 in this process, beside the default round's.
 
     python bench/crowd_replay.py [--replay 3000] [--evaluate 2000] [--source google_play_apps]
-                                 [--mix source|equal] [--model PATH]
+                                 [--mix source|equal] [--model PATH] [--champion-rule corpus]
 
 The default source, Google Play app reviews, is the bundled model's held-out source: it never
 trained on it (src/training/bundled/recipe.toml). `--source held-out` replays the bundled
 model's held-out test rows of the sources it trained on (companies it never saw).
 `--mix equal` draws the replayed and the measured reviews a third each bad (1-2 stars), average
 (3) and good (4-5), as visitors who write many mixed reviews would; `source` (the default)
-keeps the source's own mix. `--model` is the first champion (default: the bundled model).
+keeps the source's own mix. `--model` is the first champion (default: the bundled model);
+`--champion-rule corpus` makes it suggest for its corpus's rating mix, as before issue 23.
 Figures: band accuracy on the measured reviews' mix and balanced (the mean of the bands'
 recalls), each band's recall, MAE, within one star. Targets: issue 12, band accuracy on the
 next 2,000 up by 0.08 after 3,000 replayed reviews, the cycle (retrain, gate, swap) within 15
@@ -55,14 +56,18 @@ from typing import Any
 
 import numpy as np
 import requests
+import torch
 from api_latency import free_port, start_api, stop_api, wait_ready  # bench/ is on sys.path
 
-from brandpulse.training.checkpoint import BUNDLED_CHECKPOINT, load_checkpoint
+from brandpulse.api.feedback import normalise
+from brandpulse.api.retrain import load_base_corpus
+from brandpulse.api.settings import Settings
+from brandpulse.training.checkpoint import BUNDLED_CHECKPOINT, load_checkpoint, save_checkpoint
 from brandpulse.training.finetune import star_figures
 from brandpulse.training.metrics import rating_metrics
 from brandpulse.training.predictor import Predictor
 from brandpulse.training.runtime import bf16_is_fast
-from brandpulse.training.scoring import bands_of
+from brandpulse.training.scoring import bands_of, fit_rating_cuts, sentiment_scores
 
 BIN = Path(sys.executable).parent
 REPO = Path(__file__).resolve().parent.parent
@@ -71,16 +76,24 @@ HELD_OUT = "held-out"  # --source: the bundled model's held-out test rows of its
 
 
 def source_rows(corpus: Path, source: str, min_chars: int, seed: int) -> list[dict[str, str]]:
-    """The source's rows long enough to post, in a seeded random order."""
+    """The source's rows long enough to post, in a seeded random order.
+
+    For `held-out`, the bundled model's held-out test rows of its trained-on sources, less the
+    gate's fixed test (a round never trains on those, and judges forgetting on them).
+    """
     with corpus.open(newline="", encoding="utf-8") as handle:
         rows = list(csv.DictReader(handle))
     if source == HELD_OUT:
         split = json.loads(BUNDLED_CHECKPOINT.with_name("review_stars_split.json").read_text())
         test_rows = set(split["test_row_ids"])
+        bundled = load_checkpoint(BUNDLED_CHECKPOINT)
+        fixed = load_base_corpus(corpus, bundled, Settings().retrain_fixed_test_rows)
         rows = [
             row
             for i, row in enumerate(rows)
-            if i in test_rows and row["source"] not in split["holdout_groups"]
+            if i in test_rows
+            and row["source"] not in split["holdout_groups"]
+            and normalise(row["text"]) not in fixed.fixed_test_texts
         ]
     else:
         rows = [row for row in rows if row["source"] == source]
@@ -89,17 +102,56 @@ def source_rows(corpus: Path, source: str, min_chars: int, seed: int) -> list[di
     return rows
 
 
-def equal_bands(rows: list[dict[str, str]], count: int) -> list[dict[str, str]]:
-    """`count` of the rows, a third each bad, average and good (in their order), then interleaved."""
+def equal_bands(rows: list[dict[str, str]], count: int, strict: bool = True) -> list[dict[str, str]]:
+    """`count` of the rows, a third each bad, average and good (in their order), then interleaved.
+
+    A band with fewer rows raises ValueError, or if not `strict` gives all it has.
+    """
     by_band: list[list[dict[str, str]]] = [[], [], []]
     for row in rows:
         by_band[int(bands_of(int(row["stars"])))].append(row)
     share = count // 3
-    if min(len(band) for band in by_band) < share:
+    if strict and min(len(band) for band in by_band) < share:
         raise ValueError(f"fewer than {share} rows in some band: {[len(band) for band in by_band]}")
     chosen = [row for band in by_band for row in band[:share]]
     random.Random(len(chosen)).shuffle(chosen)
     return chosen
+
+
+def split_rows(
+    rows: list[dict[str, str]], replay: int, evaluate: int, mix: str
+) -> tuple[list[dict[str, str]], list[dict[str, str]]]:
+    """(posted, measured): the first `replay` rows and the next `evaluate`, in the source's mix or
+    equal bands. Measured in equal bands, a band short of rows gives what it has: balanced band
+    accuracy, the mean of the recalls, does not depend on the mix."""
+    if mix != "equal":
+        return rows[:replay], rows[replay : replay + evaluate]
+    posted = equal_bands(rows, replay)
+    chosen = {id(row) for row in posted}
+    return posted, equal_bands([row for row in rows if id(row) not in chosen], evaluate, strict=False)
+
+
+def corpus_rule_copy(model: Path, corpus: Path, directory: Path) -> Path:
+    """A copy of `model` that suggests for its corpus's own rating mix, as every checkpoint before
+    issue 23 did: no rating prior, cut points fitted on its validation rows as they are."""
+    checkpoint = load_checkpoint(model)
+    checkpoint.rating_prior = None
+    validation = load_base_corpus(corpus, checkpoint, Settings().retrain_fixed_test_rows).validation
+    bf16 = bf16_is_fast("cpu")
+    scores = sentiment_scores(Predictor.from_loaded(checkpoint, bf16=bf16).predict_proba(validation.texts))
+    path = directory / "corpus_rule.safetensors"
+    save_checkpoint(
+        path,
+        checkpoint.model,
+        classes=checkpoint.classes,
+        metrics=checkpoint.metrics,
+        info=checkpoint.info,
+        dtype=torch.float16,
+        ngram=checkpoint.ngram,
+        combination=checkpoint.combination,
+        rating_cuts=fit_rating_cuts(scores, validation.stars),
+    )
+    return path
 
 
 def figures_of(suggested: Sequence[int], stars: Sequence[int], scores: Sequence[float]) -> dict[str, Any]:
@@ -223,6 +275,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     p.add_argument("--mix", choices=("source", "equal"), default="source", help="the replayed rating mix")
     p.add_argument("--model", type=Path, default=BUNDLED_CHECKPOINT, help="the first champion")
+    p.add_argument(
+        "--champion-rule",
+        choices=("as-is", "corpus"),
+        default="as-is",
+        help="corpus: the first champion's rule refitted for its corpus's rating mix (no prior)",
+    )
     p.add_argument("--corpus", type=Path, default=REPO / "data" / "reviews.csv", help="`make corpus` output")
     p.add_argument("--control-share", type=float, default=0.1, help="visitors shown no suggestion")
     p.add_argument("--lazy-share", type=float, default=0.0, help="shown visitors who keep any suggestion")
@@ -235,19 +293,26 @@ def main(argv: list[str] | None = None) -> int:
     rows = source_rows(args.corpus, args.source, min_chars=20, seed=args.seed)
     if len(rows) < args.replay + args.evaluate:
         p.error(f"{args.source} has {len(rows)} usable rows, fewer than --replay + --evaluate")
-    if args.mix == "equal":
-        try:
-            rows = equal_bands(rows, args.replay + args.evaluate)
-        except ValueError as error:
-            p.error(f"--mix equal: {error}")
-    posted, measured = rows[: args.replay], rows[args.replay : args.replay + args.evaluate]
+    try:
+        posted, measured = split_rows(rows, args.replay, args.evaluate, args.mix)
+    except ValueError as error:
+        p.error(f"--mix equal: {error}")
+    measured_bands = np.bincount(bands_of(np.asarray([int(row["stars"]) for row in measured])), minlength=3)
+    workspace = tempfile.TemporaryDirectory()
+    if args.champion_rule == "corpus":
+        args.model = corpus_rule_copy(args.model, args.corpus, Path(workspace.name))
     champion = load_checkpoint(args.model)
     held_out = champion.info.get("data", {}).get("holdout_groups") or []
     never = args.source in held_out or args.source == HELD_OUT
-    prior = champion.rating_prior.to_dict()["assumed"] if champion.rating_prior else "its corpus's"
+    prior = (
+        champion.rating_prior.to_dict()["assumed"]
+        if champion.rating_prior
+        else f"its corpus's, cut points {champion.rating_cuts}"
+    )
     out.write(
         f"source {args.source} ({'never' if never else 'already'} trained on by the champion), "
-        f"{args.mix} mix: {len(posted)} replayed, the next {len(measured)} measured; control share "
+        f"{args.mix} mix: {len(posted)} replayed, the next {len(measured)} measured "
+        f"(bad, average, good: {', '.join(map(str, measured_bands))}); control share "
         f"{args.control_share}, lazy share {args.lazy_share}; champion {champion.version} "
         f"(rating mix assumed: {prior}); {os.cpu_count()} CPUs, MODEL_BF16 "
         f"{os.environ.get('MODEL_BF16', 'auto')}\n"
@@ -345,6 +410,7 @@ def main(argv: list[str] | None = None) -> int:
         f"{before['within_one']:.3f} -> {after['within_one']:.3f}\n"
         f"cycle (retrain, gate, swap): {retrain_seconds + swap:.0f} s (target 900 s)\n"
     )
+    workspace.cleanup()
     return 0
 
 

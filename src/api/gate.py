@@ -10,11 +10,13 @@ Both models are measured on the same two sets (`finetune.star_figures`):
   recent reviews happen to share. A challenger's suggestion is fitted for the rating mix of its
   visitors (`scoring.RatingPrior`); a page whose visitors write more mixed reviews is then
   right to suggest 3 stars more often, which costs band accuracy on the fixed test's mix (mostly
-  1 and 5 stars) without anything forgotten. So the fixed test is judged with the challenger's
-  rule for the *champion's* mix (`fixed_at_champion_mix`), by measures that the test's own mix
-  does not move: balanced band accuracy and the score's rank correlation with the stars may each
-  fall at most `tolerance`, the recall of each band at most `band_tolerance`. Forgetting shows
-  in them (a damaged CNN, one domain's knowledge lost); a new mix of visitors does not.
+  1 and 5 stars) without anything forgotten. So on the fixed test the challenger suggests each
+  band as often as the champion does there (`fixed_at_champion_rates`), and is judged by
+  measures that the test's own mix does not move: balanced band accuracy and the score's rank
+  correlation with the stars may each fall at most `tolerance`, the recall of each band at most
+  `band_tolerance`. At the same rates they differ only where the models rank the texts
+  differently: forgetting shows in them (a damaged CNN, one domain's knowledge lost); a new mix
+  of visitors, or a rule that trades one band's recall for another's, does not.
 
 Fewer than `min_recent` recent reviews judge nothing: the champion stays. And the recent ratings
 must broadly agree with what the champion reads in their texts (Spearman correlation of its
@@ -77,7 +79,7 @@ def decide(
 ) -> Decision:
     """Compare the figures `{"recent": {...}, "fixed": {...}}` of both models by the rules.
 
-    The challenger's `fixed_at_champion_mix` figures, when present, stand for its `fixed` ones.
+    The challenger's `fixed_at_champion_rates` figures, when present, stand for its `fixed` ones.
     """
     recent_n = int(challenger["recent"].get("n", 0))
     if recent_n < rules.min_recent:
@@ -89,13 +91,14 @@ def decide(
             f"the recent ratings run against what the champion reads in their texts (Spearman "
             f"{correlation:+.3f} < {rules.min_correlation}): suspected coordinated poisoning",
         )
-    fixed = challenger.get("fixed_at_champion_mix") or challenger["fixed"]
+    fixed = challenger.get("fixed_at_champion_rates") or challenger["fixed"]
     recent_gain = challenger["recent"][METRIC] - champion["recent"][METRIC]
     balanced = "band_balanced_accuracy"
     figures = (
         f"recent {champion['recent'][METRIC]:.4f} -> {challenger['recent'][METRIC]:.4f} "
         f"({recent_gain:+.4f}, margin {rules.margin}), fixed balanced "
-        f"{champion['fixed'].get(balanced, 0.0):.4f} -> {fixed.get(balanced, 0.0):.4f} at the champion's mix"
+        f"{champion['fixed'].get(balanced, 0.0):.4f} -> {fixed.get(balanced, 0.0):.4f} "
+        "at the champion's rates"
     )
     if losses := fixed_losses(champion["fixed"], fixed, rules):
         return Decision(False, f"forgot on the fixed test: {'; '.join(losses)}; {figures}")

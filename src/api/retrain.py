@@ -57,7 +57,7 @@ ADVISORY_LOCK_KEY = 0x7265747261  # "retra"
 LOCK_FILE = ".retrain.lock"
 FIXED_TEST_SEED = 2015
 VALIDATION_SHARE = 0.15
-MIN_BASE_VALIDATION = 300
+MIN_BASE_VALIDATION = 2000  # base rows validating at least: a third-of-a-band rule needs its 3-star rows
 STEPS = ("reviews", "base corpus", "train", "evaluate", "register")
 
 
@@ -178,9 +178,8 @@ def load_base_corpus(path: Path, champion: Any, fixed_rows: int) -> BaseCorpus:
     def rows(dataset: Any) -> LabelledRows:
         return LabelledRows(dataset.texts, dataset.stars, np.ones(len(dataset)), ["base"] * len(dataset))
 
-    return BaseCorpus(
-        rows(train), rows(validation), rows(fixed), {feedback_rows.normalise(t) for t in in_domain.texts}
-    )
+    fixed_texts = {feedback_rows.normalise(text) for text in fixed.texts}
+    return BaseCorpus(rows(train), rows(validation), rows(fixed), fixed_texts)
 
 
 def _resolve_champion(settings: Settings) -> tuple[str, Path]:
@@ -266,7 +265,9 @@ def run_round(settings: Settings, options: RoundOptions = RoundOptions()) -> Rou
         path, identity = _save(
             challenger, champion, champion_version, counts, reviews_digest, settings.model_dir
         )
-        figures = _measure(champion, load_checkpoint(path), challenger, base.fixed_test, recent_rows)
+        figures = _measure(
+            champion, load_checkpoint(path), base.fixed_test, recent_rows, settings.inference_bf16
+        )
         decision = decide(
             figures["champion"],
             figures["challenger"],
@@ -326,7 +327,10 @@ def _training_rows(base: BaseCorpus, reviews: list, weights: np.ndarray, setting
         feedback_train.weights = feedback_train.weights * scale
     n_base_val = min(len(base.validation), max(MIN_BASE_VALIDATION, len(feedback_val)))
     base_val_idx = np.sort(rng.choice(len(base.validation), n_base_val, replace=False))
-    return base.train + feedback_train, base.validation.subset(base_val_idx) + feedback_val
+    base_val = base.validation.subset(base_val_idx)
+    if len(feedback_val):  # the stored reviews carry the same share of the validation weight
+        base_val.weights = np.full(n_base_val, len(feedback_val) * (1 - share) / share / n_base_val)
+    return base.train + feedback_train, base_val + feedback_val
 
 
 def _train(
@@ -341,7 +345,9 @@ def _train(
     from brandpulse.training.runtime import use_threads
 
     use_threads(settings.retrain_threads or None)
-    config = FinetuneConfig(cnn_epochs=settings.retrain_cnn_epochs, max_steps=options.max_steps)
+    config = FinetuneConfig(
+        cnn_epochs=settings.retrain_cnn_epochs, max_steps=options.max_steps, bf16=settings.inference_bf16
+    )
     try:
         return train_challenger(champion, train, validation, config, assumed_mix=assumed_mix)
     except ValueError as error:
@@ -390,29 +396,37 @@ def _save(
 
 
 def _measure(
-    champion: Any, challenger: Any, trained: Any, fixed: Any, recent: Any
+    champion: Any, challenger: Any, fixed: Any, recent: Any, bf16: bool
 ) -> dict[str, dict[str, Any]]:
     """Both models' star figures on the fixed test and the recent reviews (the files as served).
 
-    The challenger is also measured on the fixed test with the rule it would use for the
-    champion's rating mix (`fixed_at_champion_mix`): what the gate compares there, so a new mix
-    of visitors is not taken for forgetting.
+    The challenger is also measured on the fixed test suggesting each band as often as the
+    champion does there (`fixed_at_champion_rates`, `scoring.cuts_at_band_counts`): what the gate
+    compares, so that a rule fitted for a new mix of visitors is not taken for forgetting. The CNN
+    runs under bfloat16 autocast if `bf16` (MODEL_BF16, as in serving).
     """
-    from brandpulse.training.finetune import star_figures
+    from brandpulse.training.finetune import probability_figures, star_figures
     from brandpulse.training.predictor import Predictor
-    from brandpulse.training.runtime import bf16_is_fast
+    from brandpulse.training.scoring import bands_of, cuts_at_band_counts, sentiment_scores, suggested_ratings
 
     figures: dict[str, dict[str, Any]] = {}
+    champion_bands = None
     for name, checkpoint in (("champion", champion), ("challenger", challenger)):
-        predictor = Predictor.from_loaded(checkpoint, batch_size=128, bf16=bf16_is_fast("cpu"))
+        predictor = Predictor.from_loaded(checkpoint, batch_size=128, bf16=bf16)
+        probabilities = predictor.predict_proba(list(fixed.texts))
+        scores = sentiment_scores(probabilities)
         figures[name] = {
             "version": checkpoint.version,
-            "fixed": star_figures(predictor, fixed.texts, fixed.stars),
+            "fixed": probability_figures(probabilities, fixed.stars, checkpoint.rating_cuts),
             "recent": star_figures(predictor, recent.texts, recent.stars, recent.weights),
         }
-        if name == "challenger" and trained.champion_rule is not None:
-            predictor.rating_prior, predictor.rating_cuts = trained.champion_rule
-            figures[name]["fixed_at_champion_mix"] = star_figures(predictor, fixed.texts, fixed.stars)
+        if champion_bands is None:
+            champion_bands = np.bincount(
+                bands_of(suggested_ratings(scores, checkpoint.rating_cuts)), minlength=3
+            )
+        else:
+            cuts = cuts_at_band_counts(scores, checkpoint.rating_cuts, champion_bands)
+            figures[name]["fixed_at_champion_rates"] = probability_figures(probabilities, fixed.stars, cuts)
     return figures
 
 
@@ -431,7 +445,7 @@ def _record(
     decision; promote it if it passed."""
     metrics = {
         "fixed": figures["challenger"]["fixed"],
-        "fixed_at_champion_mix": figures["challenger"].get("fixed_at_champion_mix"),
+        "fixed_at_champion_rates": figures["challenger"].get("fixed_at_champion_rates"),
         "recent": figures["challenger"]["recent"],
         "champion": figures["champion"],
         "gate": decision.as_dict(),

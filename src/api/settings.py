@@ -101,7 +101,7 @@ class Settings(EnvSettings):
     retrain_min_chars: NonNegativeInt = 20  # shorter reviews say too little to learn from
     retrain_max_per_client_day: PositiveInt = 20  # reviews one client address may contribute per day
     retrain_recent_share: float = Field(0.2, gt=0, lt=1)  # newest share held out to judge the challenger
-    retrain_feedback_share: float = Field(0.5, gt=0, lt=1)  # share of the training weight of stored reviews
+    retrain_feedback_share: float = Field(0.3, gt=0, lt=1)  # share of the training weight of stored reviews
     retrain_kept_weight: str = "auto"  # weight of a kept suggestion: auto (control group) or 0-1
     retrain_margin: Share = 0.01  # band accuracy the challenger must gain on the recent reviews
     retrain_tolerance: Share = 0.02  # balanced band accuracy, score correlation it may lose (fixed test)

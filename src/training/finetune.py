@@ -40,7 +40,12 @@ from brandpulse.training.model import CharCNN
 from brandpulse.training.ngram import DEFAULT_FEATURES, HashingBaseline
 from brandpulse.training.predictor import Predictor
 from brandpulse.training.runtime import bf16_is_fast
-from brandpulse.training.scoring import RatingPrior, fit_rating_cuts, fit_rating_rule, sentiment_scores
+from brandpulse.training.scoring import (
+    RatingPrior,
+    band_mix,
+    fit_rating_rule,
+    sentiment_scores,
+)
 from brandpulse.training.trainer import TrainConfig, resolve_device, train_model
 
 logger = logging.getLogger(__name__)
@@ -100,6 +105,7 @@ class FinetuneConfig:
     char_noise: float = 0.15  # as the recipe: reading through typos must not be unlearnt
     ordinal_weight: float = 1.0
     max_steps: int | None = None  # a CNN step budget (tests, smoke runs)
+    bf16: bool | None = None  # bfloat16 autocast; None: where the device has it natively
     ngram_epochs: int = 5
     ngram_batch_size: int = 1000
     ngram_alpha: float = 3e-6
@@ -117,9 +123,6 @@ class Challenger:
     combination: Combination
     rating_cuts: tuple[float, ...]
     rating_prior: RatingPrior | None = None
-    # The rule (prior, cut points) this challenger would use for the mix its champion assumes:
-    # the gate compares the two models' knowledge under one mix (api/gate.py).
-    champion_rule: tuple[RatingPrior | None, tuple[float, ...]] | None = None
     seconds: dict[str, float] = field(default_factory=dict)
     info: dict[str, Any] = field(default_factory=dict)
 
@@ -175,6 +178,13 @@ def label_scheme_of(champion: Checkpoint) -> str:
     return scheme
 
 
+def corpus_mix(rows: Dataset) -> tuple[float, float, float]:
+    """The band mix of the base corpus's rows among these (of all, if none): the mix a checkpoint
+    from before rating priors suggests for, its cut points fitted on its corpus's validation rows."""
+    from_base = np.asarray([group == "base" for group in rows.groups], dtype=bool)
+    return band_mix(rows.stars[from_base] if from_base.any() else rows.stars)
+
+
 def train_challenger(
     champion: Checkpoint,
     train: LabelledRows,
@@ -185,7 +195,7 @@ def train_challenger(
     """Fine-tune the champion's CNN, refit its n-gram model, pooling and rating rule on these rows.
 
     `assumed_mix` (bad, average, good shares) is the rating mix the challenger suggests for;
-    None keeps the champion's (or, for a champion without one, the validation rows' own).
+    None keeps the champion's (for a champion from before rating priors, `corpus_mix`).
     """
     if champion.ngram is None:
         raise ValueError("the champion has no n-gram model to refit (not a pooled checkpoint)")
@@ -193,7 +203,7 @@ def train_challenger(
         raise ValueError("a challenger needs training and validation rows")
     scheme = label_scheme_of(champion)
     train_set, train_weights = as_dataset(train, champion.classes, scheme)
-    val_set, _ = as_dataset(validation, champion.classes, scheme)
+    val_set, val_weights = as_dataset(validation, champion.classes, scheme)
     seconds: dict[str, float] = {}
 
     started = time.perf_counter()
@@ -206,7 +216,7 @@ def train_challenger(
         schedule="cosine",
         weight_decay=config.weight_decay,
         patience=1,
-        bf16=bf16_is_fast(device),
+        bf16=bf16_is_fast(device) if config.bf16 is None else config.bf16,
         seed=config.seed,
         max_steps=config.max_steps,
         device=device,
@@ -240,14 +250,11 @@ def train_challenger(
     combination = fit_combination(cnn_val, ngram_val, val_set.labels)
     pooled = combination.combine(cnn_val, ngram_val)
 
-    def rule_for(mix: Sequence[float] | None) -> tuple[RatingPrior | None, tuple[float, ...]]:
-        if mix is None:
-            return None, fit_rating_cuts(sentiment_scores(pooled), val_set.stars)
-        return fit_rating_rule(pooled, val_set.stars, mix)
-
-    champion_mix = champion.rating_prior.assumed if champion.rating_prior is not None else None
-    prior, cuts = rule_for(assumed_mix if assumed_mix is not None else champion_mix)
-    champion_rule = rule_for(champion_mix) if assumed_mix is not None else (prior, cuts)
+    # The rule for the visitors' mix, fitted on every validation row as weighted (the stored
+    # reviews carry the share of the weight they carry in training).
+    champion_mix = champion.rating_prior.assumed if champion.rating_prior is not None else corpus_mix(val_set)
+    assumed = assumed_mix if assumed_mix is not None else champion_mix
+    prior, cuts = fit_rating_rule(pooled, val_set.stars, assumed, weights=val_weights)
     seconds["pooling"] = round(time.perf_counter() - started, 1)
     logger.info(
         "pooling %s, rating cut points %s and prior %s fitted",
@@ -262,7 +269,6 @@ def train_challenger(
         combination=combination,
         rating_cuts=tuple(cuts),
         rating_prior=prior,
-        champion_rule=champion_rule,
         seconds=seconds,
         info={
             "method": "fine-tuned from the champion's CNN; n-gram model, pooling and rating rule refitted",
@@ -289,9 +295,15 @@ def star_figures(
     """
     if not len(texts):
         return {"n": 0}
+    return probability_figures(predictor.predict_proba(list(texts)), stars, predictor.rating_cuts, weights)
+
+
+def probability_figures(
+    probabilities: np.ndarray, stars: np.ndarray, cuts: Sequence[float], weights: np.ndarray | None = None
+) -> dict[str, Any]:
+    """`star_figures` of probabilities already computed, suggested with these cut points."""
     stars = np.asarray(stars, dtype=np.int64)
-    probabilities = predictor.predict_proba(list(texts))
-    figures = star_metrics(stars, probabilities, predictor.rating_cuts, weights)
+    figures = star_metrics(stars, probabilities, cuts, weights)
 
     from scipy.stats import spearmanr  # scipy comes with scikit-learn
 

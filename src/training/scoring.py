@@ -155,6 +155,36 @@ def suggested_ratings(scores: np.ndarray, cuts: Sequence[float] = DEFAULT_CUTS) 
     return 1 + np.searchsorted(np.asarray(cuts, dtype=np.float64), scores, side="right").astype(np.int64)
 
 
+def cuts_at_band_counts(
+    scores: np.ndarray, cuts: Sequence[float], counts: Sequence[int]
+) -> tuple[float, ...]:
+    """Cut points that suggest the bad band (1-2 stars) for the `counts[0]` lowest of these scores
+    and the good band (4-5) for the `counts[2]` highest, the average band for the rest.
+
+    Two models compared at the same suggestion rates on the same texts differ only in how well
+    they rank them, not in where their rules put the bands. The cut points inside the bad and
+    good bands are kept where they still fit.
+    """
+    ordered = np.sort(np.asarray(scores, dtype=np.float64))
+    n_bad, n_good = int(counts[0]), int(counts[2])
+    if len(ordered) == 0 or n_bad + n_good > len(ordered) or min(n_bad, n_good) < 0:
+        raise ValueError(f"band counts {tuple(counts)} do not fit {len(ordered)} scores")
+
+    def boundary(below: int) -> float:  # between the `below` lowest scores and the rest
+        if below <= 0:
+            return float(ordered[0]) - 1e-9
+        if below >= len(ordered):
+            return float(ordered[-1]) + 1e-9
+        return float(ordered[below - 1] + ordered[below]) / 2.0 + 1e-12
+
+    gap = 1e-6
+    low = min(max(boundary(n_bad), 2 * gap), 1.0 - 3 * gap)
+    high = min(max(boundary(len(ordered) - n_good), low + gap), 1.0 - 2 * gap)
+    first = min(float(cuts[0]), low - gap / 2)
+    last = max(float(cuts[3]), high + gap / 2)
+    return check_cuts((max(first, gap / 2), low, high, min(last, 1.0 - gap / 2)))
+
+
 def rating_loss(ratings: np.ndarray, stars: np.ndarray, weights: np.ndarray | None = None) -> float:
     """What `fit_rating_cuts` minimises: mean absolute error in stars minus band accuracy.
 

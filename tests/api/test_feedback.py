@@ -169,11 +169,11 @@ RULES = GateRules(margin=0.01, tolerance=0.02, band_tolerance=0.05, min_recent=3
 
 
 def challenger(
-    recent: float, at_champion_mix: dict | None = None, n: int = 600, own_fixed: dict | None = None
+    recent: float, at_champion_rates: dict | None = None, n: int = 600, own_fixed: dict | None = None
 ):
     figures = {"recent": {"n": n, "band_accuracy": recent}, "fixed": own_fixed or fixed()}
-    if at_champion_mix is not None:
-        figures["fixed_at_champion_mix"] = at_champion_mix
+    if at_champion_rates is not None:
+        figures["fixed_at_champion_rates"] = at_champion_rates
     return figures
 
 
@@ -205,12 +205,12 @@ def test_the_gate_rejects_a_challenger_that_forgot_on_the_fixed_test(forgotten, 
 def test_a_new_mix_of_visitors_is_not_taken_for_forgetting():
     # Fitted for visitors who write more mixed reviews, the challenger suggests 3 stars more often:
     # on the fixed test's own mix (mostly 1 and 5 stars) band accuracy and the extremes' recall
-    # fall, while at the champion's mix it has forgotten nothing.
+    # fall, while suggesting each band as often as the champion it has forgotten nothing.
     own = fixed(band=0.77, bad=0.74, average=0.70, good=0.78, balanced=0.74)
     decision = decide(CHAMPION, challenger(0.76, fixed(balanced=0.745), own_fixed=own), RULES)
     assert decision.promote, decision.reason
-    # Judged on its own rule's figures (no figures at the champion's mix), the same challenger
-    # would be rejected: the figures at the champion's mix are what the gate reads.
+    # Judged on its own rule's figures (no figures at the champion's rates), the same challenger
+    # would be rejected: the figures at the champion's rates are what the gate reads.
     assert not decide(CHAMPION, challenger(0.76, own_fixed=own), RULES).promote
 
 

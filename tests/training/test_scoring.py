@@ -9,6 +9,7 @@ from brandpulse.training.scoring import (
     RatingPrior,
     band_mix,
     check_cuts,
+    cuts_at_band_counts,
     fit_rating_cuts,
     fit_rating_rule,
     rating_loss,
@@ -142,3 +143,23 @@ def test_a_rule_for_a_balanced_mix_suggests_3_stars_more_often():
     assert recall(as_is, 1) < 0.3 and recall(balanced, 1) > recall(as_is, 1) + 0.3
     balanced_accuracy = np.mean([recall(balanced, b) for b in range(3)])
     assert balanced_accuracy > np.mean([recall(as_is, b) for b in range(3)])
+
+
+def test_cut_points_at_band_counts_suggest_each_band_that_often():
+    rng = np.random.default_rng(8)
+    scores = rng.uniform(0, 1, 1000)
+    cuts = cuts_at_band_counts(scores, (0.2, 0.4, 0.6, 0.8), (250, 100, 650))
+    bands = np.digitize(suggested_ratings(scores, cuts), (2.5, 3.5))
+    assert np.bincount(bands, minlength=3).tolist() == [250, 100, 650]
+    assert cuts[0] == 0.2  # still below the bad band's upper boundary: kept
+    # No average band at all, and every score bad.
+    assert np.bincount(
+        np.digitize(suggested_ratings(scores, cuts_at_band_counts(scores, cuts, (400, 0, 600))), (2.5, 3.5)),
+        minlength=3,
+    ).tolist() == [400, 0, 600]
+    assert np.bincount(
+        np.digitize(suggested_ratings(scores, cuts_at_band_counts(scores, cuts, (1000, 0, 0))), (2.5, 3.5)),
+        minlength=3,
+    ).tolist() == [1000, 0, 0]
+    with pytest.raises(ValueError, match="do not fit"):
+        cuts_at_band_counts(scores, cuts, (600, 0, 600))
