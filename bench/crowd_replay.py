@@ -56,13 +56,12 @@ from typing import Any
 
 import numpy as np
 import requests
-import torch
 from api_latency import free_port, start_api, stop_api, wait_ready  # bench/ is on sys.path
 
 from brandpulse.api.feedback import normalise
 from brandpulse.api.retrain import load_base_corpus
 from brandpulse.api.settings import Settings
-from brandpulse.training.checkpoint import BUNDLED_CHECKPOINT, load_checkpoint, save_checkpoint
+from brandpulse.training.checkpoint import BUNDLED_CHECKPOINT, load_checkpoint, save_with_rule
 from brandpulse.training.finetune import star_figures
 from brandpulse.training.metrics import rating_metrics
 from brandpulse.training.predictor import Predictor
@@ -139,19 +138,9 @@ def corpus_rule_copy(model: Path, corpus: Path, directory: Path) -> Path:
     validation = load_base_corpus(corpus, checkpoint, Settings().retrain_fixed_test_rows).validation
     bf16 = bf16_is_fast("cpu")
     scores = sentiment_scores(Predictor.from_loaded(checkpoint, bf16=bf16).predict_proba(validation.texts))
-    path = directory / "corpus_rule.safetensors"
-    save_checkpoint(
-        path,
-        checkpoint.model,
-        classes=checkpoint.classes,
-        metrics=checkpoint.metrics,
-        info=checkpoint.info,
-        dtype=torch.float16,
-        ngram=checkpoint.ngram,
-        combination=checkpoint.combination,
-        rating_cuts=fit_rating_cuts(scores, validation.stars),
+    return save_with_rule(
+        directory / "corpus_rule.safetensors", checkpoint, fit_rating_cuts(scores, validation.stars)
     )
-    return path
 
 
 def figures_of(suggested: Sequence[int], stars: Sequence[int], scores: Sequence[float]) -> dict[str, Any]:

@@ -409,25 +409,28 @@ def _measure(
     from brandpulse.training.predictor import Predictor
     from brandpulse.training.scoring import bands_of, cuts_at_band_counts, sentiment_scores, suggested_ratings
 
-    figures: dict[str, dict[str, Any]] = {}
-    champion_bands = None
-    for name, checkpoint in (("champion", champion), ("challenger", challenger)):
+    def measured(checkpoint: Any) -> tuple[dict[str, Any], np.ndarray]:
+        """The checkpoint's figures, and its probabilities on the fixed test."""
         predictor = Predictor.from_loaded(checkpoint, batch_size=128, bf16=bf16)
         probabilities = predictor.predict_proba(list(fixed.texts))
-        scores = sentiment_scores(probabilities)
-        figures[name] = {
+        return {
             "version": checkpoint.version,
             "fixed": probability_figures(probabilities, fixed.stars, checkpoint.rating_cuts),
             "recent": star_figures(predictor, recent.texts, recent.stars, recent.weights),
-        }
-        if champion_bands is None:
-            champion_bands = np.bincount(
-                bands_of(suggested_ratings(scores, checkpoint.rating_cuts)), minlength=3
-            )
-        else:
-            cuts = cuts_at_band_counts(scores, checkpoint.rating_cuts, champion_bands)
-            figures[name]["fixed_at_champion_rates"] = probability_figures(probabilities, fixed.stars, cuts)
-    return figures
+        }, probabilities
+
+    champion_figures, champion_probabilities = measured(champion)
+    challenger_figures, challenger_probabilities = measured(challenger)
+    champion_ratings = suggested_ratings(sentiment_scores(champion_probabilities), champion.rating_cuts)
+    cuts = cuts_at_band_counts(
+        sentiment_scores(challenger_probabilities),
+        challenger.rating_cuts,
+        np.bincount(bands_of(champion_ratings), minlength=3),
+    )
+    challenger_figures["fixed_at_champion_rates"] = probability_figures(
+        challenger_probabilities, fixed.stars, cuts
+    )
+    return {"champion": champion_figures, "challenger": challenger_figures}
 
 
 def _record(

@@ -163,6 +163,29 @@ def read_metadata(path: str | Path) -> dict[str, Any]:
         raise CheckpointError(f"{path}: checkpoint metadata is incomplete or corrupt ({error})") from None
 
 
+def save_with_rule(
+    path: str | Path,
+    checkpoint: Checkpoint,
+    rating_cuts: tuple[float, ...],
+    rating_prior: RatingPrior | None = None,
+    dtype: torch.dtype = torch.float16,
+) -> Path:
+    """Write a loaded checkpoint again, the same model with another rating rule (cut points and
+    prior); its description is kept."""
+    return save_checkpoint(
+        path,
+        checkpoint.model,
+        classes=checkpoint.classes,
+        metrics=checkpoint.metrics,
+        info=checkpoint.info,
+        dtype=dtype,
+        ngram=checkpoint.ngram,
+        combination=checkpoint.combination,
+        rating_cuts=rating_cuts,
+        rating_prior=rating_prior,
+    )
+
+
 def load_checkpoint(path: str | Path, map_location: str = "cpu") -> Checkpoint:
     """Rebuild the model a checkpoint describes and load its weights, in eval mode.
 

@@ -25,7 +25,7 @@ from brandpulse.api import registry, retrain
 from brandpulse.api.db import get_database
 from brandpulse.api.models import ModelVersion
 from brandpulse.training import finetune
-from brandpulse.training.checkpoint import load_checkpoint, save_checkpoint
+from brandpulse.training.checkpoint import load_checkpoint, save_with_rule
 from brandpulse.training.data import label_scheme, load_dataset, select_rows
 from brandpulse.training.scoring import bands_of
 
@@ -80,19 +80,7 @@ def corpus_mix_champion(tmp_path: Path, bundled_checkpoint: Path) -> Path:
     """The bundled model as it shipped before issue 23: the same weights, suggesting for the
     corpus's own rating mix (its validation rows' cut points, no prior): it rarely says 3 stars."""
     bundled = load_checkpoint(bundled_checkpoint)
-    path = tmp_path / "corpus_mix.safetensors"
-    save_checkpoint(
-        path,
-        bundled.model,
-        classes=bundled.classes,
-        metrics=bundled.metrics,
-        info=bundled.info,
-        dtype=torch.float16,
-        ngram=bundled.ngram,
-        combination=bundled.combination,
-        rating_cuts=(0.225, 0.44, 0.555, 0.82),
-    )
-    return path
+    return save_with_rule(tmp_path / "corpus_mix.safetensors", bundled, (0.225, 0.44, 0.555, 0.82))
 
 
 @pytest.fixture
