@@ -47,6 +47,7 @@ from datetime import datetime
 import numpy as np
 
 from brandpulse.api.models import Review
+from brandpulse.training.scoring import bands_of
 
 logger = logging.getLogger(__name__)
 
@@ -240,8 +241,7 @@ class VisitorMix:
 def visitor_mix(feedback: Feedback) -> VisitorMix:
     """The visitors' rating mix from the usable reviews and their weights (module docstring)."""
     stars = np.asarray([review.rating for review in feedback.reviews], dtype=np.int64)
-    bands = np.digitize(stars, (2.5, 3.5))  # as scoring.bands_of: 1-2, 3, 4-5
-    totals = np.bincount(bands, weights=feedback.weights, minlength=3) + MIX_PSEUDO_REVIEWS
+    totals = np.bincount(bands_of(stars), weights=feedback.weights, minlength=3) + MIX_PSEUDO_REVIEWS
     control = sum(review.suggestion_shown is False for review in feedback.reviews)
     shares = totals / totals.sum()
     return VisitorMix(
