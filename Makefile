@@ -65,7 +65,7 @@ format: venv  ## apply ruff's formatting and import order
 bench: venv  ## print training and inference speed figures
 	$(PY) bench/model_speed.py
 
-# The bundled model, as src/training/bundled/recipe.toml says: corpus, char-CNN, n-gram model,
+# The bundled model, as src/model/bundled/recipe.toml says: corpus, char-CNN, n-gram model,
 # their pooling, model card and held-out evaluation (about 1.5 hours on 2 CPU cores; a GPU is
 # used when there is one). `train-bundled --dry-run` prints the commands, `--from STEP` resumes.
 train-bundled: venv data  ## retrain the bundled default model from its recipe

@@ -43,11 +43,11 @@ if str(REPO) not in sys.path:  # run as `python bench/api_latency.py`: the tests
     sys.path.insert(0, str(REPO))
 
 from brandpulse.api.settings import Settings  # noqa: E402
-from brandpulse.training.checkpoint import BUNDLED_CHECKPOINT, save_checkpoint  # noqa: E402
-from brandpulse.training.config import EncoderConfig, model_config_from_preset  # noqa: E402
-from brandpulse.training.model import CharCNN  # noqa: E402
-from brandpulse.training.predictor import Predictor  # noqa: E402
-from brandpulse.training.runtime import use_threads  # noqa: E402
+from brandpulse.model.charcnn import CharCNN  # noqa: E402
+from brandpulse.model.checkpoint import BUNDLED_CHECKPOINT, save_checkpoint  # noqa: E402
+from brandpulse.model.config import EncoderConfig, model_config_from_preset  # noqa: E402
+from brandpulse.model.predictor import Predictor  # noqa: E402
+from brandpulse.model.runtime import use_threads  # noqa: E402
 from tests.support.servers import free_port, stop_process  # noqa: E402  (also imported from here by the other benchmarks)
 
 BIN = Path(sys.executable).parent

@@ -287,7 +287,7 @@ def web_server(api_url: str, logs: Path, environment: dict[str, str]) -> Iterato
 @contextmanager
 def servers(src: Path | None) -> Iterator[tuple[str, str]]:
     """The API and the web page on free loopback ports; yields their URLs."""
-    from brandpulse.training.checkpoint import BUNDLED_CHECKPOINT
+    from brandpulse.model.checkpoint import BUNDLED_CHECKPOINT
 
     if not BUNDLED_CHECKPOINT.is_file():
         raise SystemExit(f"the bundled model is missing ({BUNDLED_CHECKPOINT})")

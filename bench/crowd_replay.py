@@ -23,7 +23,7 @@ in this process, beside the default round's.
                                  [--mix source|equal] [--model PATH] [--champion-rule corpus]
 
 The default source, Google Play app reviews, is the bundled model's held-out source: it never
-trained on it (src/training/bundled/recipe.toml). `--source held-out` replays the bundled
+trained on it (src/model/bundled/recipe.toml). `--source held-out` replays the bundled
 model's held-out test rows of the sources it trained on (companies it never saw).
 `--mix equal` draws the replayed and the measured reviews a third each bad (1-2 stars), average
 (3) and good (4-5), as visitors who write many mixed reviews would; `source` (the default)
@@ -58,15 +58,15 @@ import numpy as np
 import requests
 from api_latency import free_port, start_api, stop_api, wait_ready  # bench/ is on sys.path
 
-from brandpulse.api.feedback import normalise
-from brandpulse.api.retrain import load_base_corpus
 from brandpulse.api.settings import Settings
-from brandpulse.training.checkpoint import BUNDLED_CHECKPOINT, load_checkpoint, save_with_rule
-from brandpulse.training.finetune import star_figures
+from brandpulse.learning.feedback import normalise
+from brandpulse.learning.finetune import star_figures
+from brandpulse.learning.retrain import load_base_corpus
+from brandpulse.model.checkpoint import BUNDLED_CHECKPOINT, load_checkpoint, save_with_rule
+from brandpulse.model.predictor import Predictor
+from brandpulse.model.runtime import bf16_is_fast
+from brandpulse.model.scoring import bands_of, fit_rating_cuts, sentiment_scores
 from brandpulse.training.metrics import rating_metrics
-from brandpulse.training.predictor import Predictor
-from brandpulse.training.runtime import bf16_is_fast
-from brandpulse.training.scoring import bands_of, fit_rating_cuts, sentiment_scores
 
 BIN = Path(sys.executable).parent
 REPO = Path(__file__).resolve().parent.parent

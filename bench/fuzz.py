@@ -32,7 +32,7 @@ REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:  # run as `python bench/fuzz.py`: the tests' helpers live in tests/
     sys.path.insert(0, str(REPO))
 
-from brandpulse.training.checkpoint import BUNDLED_CHECKPOINT  # noqa: E402
+from brandpulse.model.checkpoint import BUNDLED_CHECKPOINT  # noqa: E402
 from tests.support.contract import fuzz, serve  # noqa: E402
 from tests.support.servers import (  # noqa: E402
     ApiServer,

@@ -84,8 +84,8 @@ wrk.headers["Content-Type"] = "application/json"
 def in_process_rate(batch: int = 32, seconds: float = 10.0) -> float:
     """Texts/s of the served model in this process on batches of `batch`, with every core."""
     from brandpulse.api.settings import Settings
-    from brandpulse.training.predictor import Predictor
-    from brandpulse.training.runtime import available_cpus, use_threads
+    from brandpulse.model.predictor import Predictor
+    from brandpulse.model.runtime import available_cpus, use_threads
 
     settings = Settings.from_env()
     use_threads(available_cpus())

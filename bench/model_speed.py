@@ -20,12 +20,12 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from brandpulse.training.checkpoint import BUNDLED_CHECKPOINT
-from brandpulse.training.config import EncoderConfig, model_config_from_preset
-from brandpulse.training.model import CharCNN
-from brandpulse.training.predictor import Predictor
+from brandpulse.model.charcnn import CharCNN
+from brandpulse.model.checkpoint import BUNDLED_CHECKPOINT
+from brandpulse.model.config import EncoderConfig, model_config_from_preset
+from brandpulse.model.predictor import Predictor
+from brandpulse.model.runtime import cpu_has_native_bf16, use_threads
 from brandpulse.training.recipe import load_recipe
-from brandpulse.training.runtime import cpu_has_native_bf16, use_threads
 
 REVIEW = (
     (

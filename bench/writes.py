@@ -288,14 +288,15 @@ def profile_write_path(database_url: str | None = None, repeats: int = 300) -> l
             return profile_write_path(url, repeats)
     from flask import Response
 
-    from brandpulse.api import create_app, idempotency, logging_setup, metrics, review_store
-    from brandpulse.api.db import get_database
-    from brandpulse.api.migrations import upgrade
-    from brandpulse.api.models import Brand, Review
-    from brandpulse.api.parsing import BODY
-    from brandpulse.api.reviews import REVIEW_OUT, _answer, bp
-    from brandpulse.api.schemas import ReviewCreateSchema
-    from brandpulse.api.seeding import seed_brands
+    from brandpulse.api import create_app, logging_setup, metrics
+    from brandpulse.api.endpoints.parsing import BODY
+    from brandpulse.api.endpoints.reviews import REVIEW_OUT, _answer, bp
+    from brandpulse.api.endpoints.schemas import ReviewCreateSchema
+    from brandpulse.api.storage import idempotency, review_store
+    from brandpulse.api.storage.db import get_database
+    from brandpulse.api.storage.migrations import upgrade
+    from brandpulse.api.storage.seeding import seed_brands
+    from brandpulse.api.storage.tables import Brand, Review
 
     app = create_app({"DATABASE_URL": database_url, "ADMIN_TOKEN": ADMIN_TOKEN, **RATE_LIMITS_OFF})
     db = get_database(app)
@@ -403,29 +404,29 @@ def profile_write_path(database_url: str | None = None, repeats: int = 300) -> l
             figures = _measure(post, backend, repeats)
         rows.append({"part": "whole request, in-process test client", "way": way, **figures})
         logger.info("%-34s %-40s %s", rows[-1]["part"], way, _figures_text(rows[-1]))
-    from brandpulse.api.db import dispose
+    from brandpulse.api.storage.db import dispose
 
     dispose(app)
     return rows
 
 
 def _atomic_create(db: Any, fields: dict[str, Any]) -> None:
-    from brandpulse.api.models import Review
+    from brandpulse.api.storage.tables import Review
 
     with db.atomic():
         Review.create(**fields)
 
 
 def _insert_now(db: Any, brand: Any, fields: dict[str, Any]) -> None:
-    from brandpulse.api.models import Review
-    from brandpulse.api.review_store import insert_review
+    from brandpulse.api.storage.review_store import insert_review
+    from brandpulse.api.storage.tables import Review
 
     insert_review(Review(**fields), db)
 
 
 def _insert_keyed(db: Any, brand: Any, fields: dict[str, Any], idempotency: Any) -> None:
-    from brandpulse.api.models import Review
-    from brandpulse.api.review_store import insert_review
+    from brandpulse.api.storage.review_store import insert_review
+    from brandpulse.api.storage.tables import Review
 
     with db.atomic():
         insert_review(Review(**fields), db)
@@ -475,10 +476,10 @@ def _fill(app: Any, rows: int) -> float:
     """Insert `rows` reviews (schema at version 4), then upgrade to the latest; the upgrade's seconds."""
     from peewee import PostgresqlDatabase
 
-    from brandpulse.api.db import get_database
-    from brandpulse.api.migrations import upgrade
-    from brandpulse.api.models import Review
-    from brandpulse.api.seeding import seed_brands
+    from brandpulse.api.storage.db import get_database
+    from brandpulse.api.storage.migrations import upgrade
+    from brandpulse.api.storage.seeding import seed_brands
+    from brandpulse.api.storage.tables import Review
 
     db = get_database(app)
     with app.app_context(), db.connection_context():
@@ -502,7 +503,7 @@ def _fill(app: Any, rows: int) -> float:
 
 
 def _fill_sqlite(db: Any, rows: int) -> None:
-    from brandpulse.api.models import Brand
+    from brandpulse.api.storage.tables import Brand
 
     draw = random.Random(13)
     brands = {brand.name: brand.id for brand in Brand.select()}
@@ -550,7 +551,7 @@ def bench_listing(
         with temporary_database() as url:
             return bench_listing(url, rows, per_page, walk)
     from brandpulse.api import create_app
-    from brandpulse.api.db import dispose
+    from brandpulse.api.storage.db import dispose
 
     app = create_app(
         {"DATABASE_URL": database_url, "ADMIN_TOKEN": ADMIN_TOKEN, "LOG_LEVEL": "WARNING", **RATE_LIMITS_OFF}

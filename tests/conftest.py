@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from brandpulse.training.checkpoint import BUNDLED_CHECKPOINT, save_checkpoint
-from brandpulse.training.config import EncoderConfig, ModelConfig
-from brandpulse.training.model import CharCNN
+from brandpulse.model.charcnn import CharCNN
+from brandpulse.model.checkpoint import BUNDLED_CHECKPOINT, save_checkpoint
+from brandpulse.model.config import EncoderConfig, ModelConfig
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 MOVIE_REVIEWS_CSV = REPO_ROOT / "data" / "movie_reviews.csv"

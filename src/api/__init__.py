@@ -10,25 +10,21 @@ from flask import Flask
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     """Build the API app from the environment, overridden by `config` (setting or Flask keys)."""
-    from brandpulse.api import (
+    from brandpulse.api import cli, logging_setup, metrics, ratelimit
+    from brandpulse.api.endpoints import (
         brands,
-        cli,
         client_config,
-        db,
         docs,
         errors,
         health,
-        inference,
-        logging_setup,
-        metrics,
         model_versions,
         predict,
-        ratelimit,
         reviews,
-        shedding,
         stats,
     )
+    from brandpulse.api.serving import inference, shedding
     from brandpulse.api.settings import SETTING_NAMES, Settings
+    from brandpulse.api.storage import db
 
     config = dict(config or {})
     settings = Settings.from_env(overrides=config)

@@ -11,9 +11,9 @@ from flask import Flask, current_app
 from flask.cli import AppGroup
 from peewee import InterfaceError, OperationalError
 
-from brandpulse.api import idempotency, migrations, registry, seeding
-from brandpulse.api.db import get_database
 from brandpulse.api.settings import Settings
+from brandpulse.api.storage import idempotency, migrations, registry, seeding
+from brandpulse.api.storage.db import get_database
 
 db_cli = AppGroup("db", help="Database schema and seed data.")
 
@@ -132,7 +132,7 @@ def check_command() -> None:
     The compose `migrate` service and the Kubernetes migration Job end with it, so a deployment
     whose model cannot load stops there, naming the file, before any API process starts.
     """
-    from brandpulse.api.inference import ModelUnavailable, get_model
+    from brandpulse.api.serving.inference import ModelUnavailable, get_model
 
     settings = _settings()
     with _connection():
@@ -198,7 +198,7 @@ def rollback_command(by: str) -> None:
 @click.option("--max-steps", type=int, help="CNN fine-tuning step budget (smoke runs)")
 def retrain_command(no_promote: bool, max_steps: int | None) -> None:
     """Train a challenger from the stored reviews; the gate promotes it or records why not."""
-    from brandpulse.api import retrain
+    from brandpulse.learning import retrain
 
     options = retrain.RoundOptions(promote=not no_promote, max_steps=max_steps)
     try:

@@ -78,8 +78,8 @@ def on_exit(server) -> None:
 
 
 def _load_model(app, log, watch: bool = True) -> None:
-    from brandpulse.api.inference import ModelUnavailable, get_model
-    from brandpulse.training.language import english_test
+    from brandpulse.api.serving.inference import ModelUnavailable, get_model
+    from brandpulse.model.language import english_test
 
     english_test().probability("")  # the language model too (0.6 s), not on a visitor's request
     try:

@@ -31,8 +31,8 @@ from pydantic import (
 
 from brandpulse.env_settings import EnvSettings, LogLevel, Share
 from brandpulse.env_settings import SettingsError as SettingsError  # raised by from_env, for callers
-from brandpulse.training.hardware import available_cpus, cpu_has_native_bf16
-from brandpulse.training.paths import BUNDLED_CHECKPOINT
+from brandpulse.model.hardware import available_cpus, cpu_has_native_bf16
+from brandpulse.model.paths import BUNDLED_CHECKPOINT
 
 DATABASE_SCHEMES = ("sqlite", "postgres", "postgresql", "postgres+pool", "postgresql+pool")
 MIN_ADMIN_TOKEN_LENGTH = 16

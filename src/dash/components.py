@@ -16,7 +16,7 @@ RATINGS = (1, 2, 3, 4, 5)
 RATING_WORDS = ("Bad", "Poor", "Average", "Good", "Excellent")  # what 1 ... 5 stars mean
 CHOOSE = "Choose a rating from 1 to 5 stars."
 HIDDEN = "visually-hidden"  # Bootstrap: read by screen readers, not shown
-# The API's `unreliable_reason` values (brandpulse.training.legibility; not imported: it is the
+# The API's `unreliable_reason` values (brandpulse.model.legibility; not imported: it is the
 # API's rule, and the web page learns it from each prediction).
 TOO_SHORT, OUTSIDE_ALPHABET, NOT_ENGLISH = "too_short", "outside_alphabet", "not_english"
 

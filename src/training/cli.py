@@ -1,4 +1,4 @@
-"""Command-line pieces shared by `train`, `train-baseline`, `evaluate` and `combine-models`.
+"""Command-line pieces shared by `train`, `train-ngram`, `evaluate` and `combine-models`.
 
 The data options are defined once, so every command reads and splits a file the same way and
 records its selection under the same keys (`data.SELECTION_KEYS`).

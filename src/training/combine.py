@@ -25,16 +25,13 @@ from typing import Any
 import numpy as np
 import torch
 
-from brandpulse.training.checkpoint import Checkpoint, CheckpointError, load_checkpoint, save_checkpoint
-from brandpulse.training.cli import add_runtime_arguments
-from brandpulse.training.combination import fit_combination
-from brandpulse.training.data import DataError, Dataset, fingerprint, selection_of, training_data
-from brandpulse.training.encoding import CharEncoder
-from brandpulse.training.metrics import classification_metrics, log_report, metrics_by_group
-from brandpulse.training.ngram import HashingBaseline
-from brandpulse.training.predictor import Predictor
-from brandpulse.training.runtime import configure_logging, use_threads
-from brandpulse.training.scoring import (
+from brandpulse.model.checkpoint import Checkpoint, CheckpointError, load_checkpoint, save_checkpoint
+from brandpulse.model.encoding import CharEncoder
+from brandpulse.model.ngram import HashedNgramModel
+from brandpulse.model.pooling import fit_combination
+from brandpulse.model.predictor import Predictor
+from brandpulse.model.runtime import configure_logging, use_threads
+from brandpulse.model.scoring import (
     DEFAULT_CUTS,
     RatingPrior,
     check_mix,
@@ -42,14 +39,17 @@ from brandpulse.training.scoring import (
     fit_rating_rule,
     sentiment_scores,
 )
+from brandpulse.training.cli import add_runtime_arguments
+from brandpulse.training.data import DataError, Dataset, fingerprint, selection_of, training_data
+from brandpulse.training.metrics import classification_metrics, log_report, metrics_by_group
 
 logger = logging.getLogger(__name__)
 
 
-def read_ngram_file(path: Path) -> tuple[HashingBaseline, dict[str, Any]]:
-    """The n-gram model of a `train-baseline` file and the info it records (data selection)."""
+def read_ngram_file(path: Path) -> tuple[HashedNgramModel, dict[str, Any]]:
+    """The n-gram model of a `train-ngram` file and the info it records (data selection)."""
     try:
-        model, saved = HashingBaseline.read(path)
+        model, saved = HashedNgramModel.read(path)
     except Exception as error:  # safetensors raises several types for a bad file
         raise CheckpointError(f"{path}: not a readable n-gram model ({error})") from None
     return model, saved["info"]
@@ -74,7 +74,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the `combine-models` command line; returns the process exit code."""
     p = argparse.ArgumentParser(prog="combine-models", description=__doc__.splitlines()[0])
     p.add_argument("--cnn", type=Path, required=True, help="char-CNN checkpoint written by `train`")
-    p.add_argument("--ngram", type=Path, required=True, help="n-gram model written by `train-baseline`")
+    p.add_argument("--ngram", type=Path, required=True, help="n-gram model written by `train-ngram`")
     p.add_argument("--data", type=Path, required=True, help="the data both were trained on")
     p.add_argument("--out", type=Path, required=True, help="combined checkpoint to write (.safetensors)")
     p.add_argument("--fp16", action="store_true", help="store weights as float16 (half the size)")

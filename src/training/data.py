@@ -31,7 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
-from brandpulse.training.scoring import bands_of
+from brandpulse.model.scoring import bands_of
 
 logger = logging.getLogger(__name__)
 
@@ -320,7 +320,7 @@ def strata_of(dataset: Dataset) -> np.ndarray:
     return group_index * len(dataset.classes) + dataset.labels
 
 
-# The settings that select and split a data file's rows, as `train` and `train-baseline` record
+# The settings that select and split a data file's rows, as `train` and `train-ngram` record
 # them beside the data fingerprint: the same keys and values give the same rows. Keys added
 # later have defaults, so a model recorded before them still rebuilds its rows.
 SELECTION_KEYS = (
@@ -428,7 +428,7 @@ def training_data(
 ) -> tuple[Dataset, Dataset, Dataset, Dataset]:
     """All rows of `path` as `selection` (the SELECTION_KEYS) picks them, then (train, validation, test).
 
-    `train`, `train-baseline` and `combine-models` all read their rows through here, so the same
+    `train`, `train-ngram` and `combine-models` all read their rows through here, so the same
     recorded selection always gives the same rows. DataError or ValueError for bad data or settings.
     """
     selection = selection_of(selection)

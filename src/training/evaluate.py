@@ -22,8 +22,10 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from brandpulse.model.checkpoint import BUNDLED_CHECKPOINT, CheckpointError, load_checkpoint
+from brandpulse.model.runtime import configure_logging, use_threads
+from brandpulse.model.scoring import DEFAULT_CUTS, sentiment_scores
 from brandpulse.training.augment import change_characters
-from brandpulse.training.checkpoint import BUNDLED_CHECKPOINT, CheckpointError, load_checkpoint
 from brandpulse.training.cli import add_data_arguments, add_runtime_arguments
 from brandpulse.training.data import (
     BINARY_CLASSES,
@@ -41,8 +43,6 @@ from brandpulse.training.metrics import (
     polarity_metrics,
     star_metrics,
 )
-from brandpulse.training.runtime import configure_logging, use_threads
-from brandpulse.training.scoring import DEFAULT_CUTS, sentiment_scores
 
 logger = logging.getLogger(__name__)
 
@@ -59,9 +59,9 @@ def load_model(path: str | Path) -> TextClassifier:
     """Load a CNN checkpoint or a hashing baseline, whichever the file holds."""
     from safetensors import safe_open
 
-    from brandpulse.training.ngram import FORMAT as BASELINE_FORMAT
-    from brandpulse.training.ngram import HashingBaseline
-    from brandpulse.training.predictor import Predictor
+    from brandpulse.model.ngram import FORMAT as BASELINE_FORMAT
+    from brandpulse.model.ngram import HashedNgramModel
+    from brandpulse.model.predictor import Predictor
 
     try:
         with safe_open(str(path), framework="np") as handle:
@@ -69,7 +69,7 @@ def load_model(path: str | Path) -> TextClassifier:
     except Exception as error:  # safetensors raises several types for a bad file
         raise CheckpointError(f"{path}: not a readable model file ({error})") from None
     if kind == BASELINE_FORMAT:
-        return HashingBaseline.load(path)
+        return HashedNgramModel.load(path)
     return Predictor.from_loaded(load_checkpoint(path), batch_size=128)
 
 

@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 from sklearn.metrics import accuracy_score, confusion_matrix, f1_score, precision_recall_fscore_support
 
-from brandpulse.training.scoring import BANDS, DEFAULT_CUTS, bands_of, sentiment_scores, suggested_ratings
+from brandpulse.model.scoring import BANDS, DEFAULT_CUTS, bands_of, sentiment_scores, suggested_ratings
 
 CALIBRATION_BINS = 15
 _FLOOR = 1e-12

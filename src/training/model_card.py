@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from brandpulse.training.checkpoint import BUNDLED_CHECKPOINT, read_metadata
+from brandpulse.model.checkpoint import BUNDLED_CHECKPOINT, read_metadata
 from brandpulse.training.data import file_sha256
 
 SUMMARY_KEYS = ("n", "accuracy", "macro_f1", "ece")
@@ -91,9 +91,9 @@ def build_card(
     if reports:
         card["evaluations"] = {name: evaluation_summary(path) for name, path in reports.items()}
     if baseline is not None:
-        from brandpulse.training.ngram import HashingBaseline
+        from brandpulse.model.ngram import HashedNgramModel
 
-        baseline_metrics = HashingBaseline.read(baseline)[1]["metrics"]
+        baseline_metrics = HashedNgramModel.read(baseline)[1]["metrics"]
         card["held_out"]["hashing_baseline"] = summarise(baseline_metrics.get("test", {}))
     return card
 

@@ -12,9 +12,9 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from brandpulse.training.checkpoint import BUNDLED_CHECKPOINT, CheckpointError
-from brandpulse.training.predictor import Predictor
-from brandpulse.training.runtime import configure_logging, use_threads
+from brandpulse.model.checkpoint import BUNDLED_CHECKPOINT, CheckpointError
+from brandpulse.model.predictor import Predictor
+from brandpulse.model.runtime import configure_logging, use_threads
 
 logger = logging.getLogger(__name__)
 

@@ -1,9 +1,9 @@
-"""`train-bundled`: rebuild the bundled model from its recipe, `src/training/bundled/recipe.toml`.
+"""`train-bundled`: rebuild the bundled model from its recipe, `src/model/bundled/recipe.toml`.
 
 The recipe is the one place that holds how the shipped model is made: the corpus, the rows
 and split both models share, the CNN's and the n-gram model's settings, and where the
 results go. This command turns each step into the argument list of the command that runs it
-(`build-corpus`, `train`, `train-baseline`, `combine-models`, `evaluate` on the held-out rows and
+(`build-corpus`, `train`, `train-ngram`, `combine-models`, `evaluate` on the held-out rows and
 on the movie reviews for reference, `model-card`) and runs them in order; `--dry-run` prints the
 commands instead, `--from STEP` resumes at a step.
 """
@@ -19,11 +19,12 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from brandpulse.training.runtime import configure_logging
+from brandpulse.model.paths import BUNDLED_CHECKPOINT
+from brandpulse.model.runtime import configure_logging
 
 logger = logging.getLogger(__name__)
 
-RECIPE = Path(__file__).resolve().parent / "bundled" / "recipe.toml"
+RECIPE = BUNDLED_CHECKPOINT.parent / "recipe.toml"
 STEPS = ("corpus", "cnn", "ngram", "combine", "evaluate", "reference", "card")
 
 
@@ -76,7 +77,7 @@ def step_commands(recipe: dict[str, Any], root: Path) -> list[tuple[str, str, li
     return [
         ("corpus", "build-corpus", corpus),
         ("cnn", "train", [*selection, *options(recipe["cnn"]), "--split-out", split, "--out", cnn]),
-        ("ngram", "train-baseline", [*selection, *options(recipe["ngram"]), "--out", ngram]),
+        ("ngram", "train-ngram", [*selection, *options(recipe["ngram"]), "--out", ngram]),
         (
             "combine",
             "combine-models",
@@ -118,13 +119,13 @@ def step_commands(recipe: dict[str, Any], root: Path) -> list[tuple[str, str, li
 
 def command_mains() -> dict[str, Callable[[list[str]], int]]:
     """Each step's command, as the function its console script runs."""
-    from brandpulse.training import baseline, combine, evaluate, model_card, train
+    from brandpulse.training import combine, evaluate, model_card, train, train_ngram
     from brandpulse.training.corpus import build
 
     return {
         "build-corpus": build.main,
         "train": train.main,
-        "train-baseline": baseline.main,
+        "train-ngram": train_ngram.main,
         "combine-models": combine.main,
         "model-card": model_card.main,
         "evaluate": evaluate.main,

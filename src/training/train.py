@@ -1,6 +1,6 @@
 """`train`: fit the character-level CNN on a labelled CSV/JSONL file and save a checkpoint.
 
-Example (one step of the bundled model's recipe, `src/training/bundled/recipe.toml`)::
+Example (one step of the bundled model's recipe, `src/model/bundled/recipe.toml`)::
 
     train --data data/reviews.csv --label-column stars --labels stars5 \
           --group-column source --company-column company --holdout-group <source> \
@@ -24,15 +24,15 @@ from typing import Any
 
 import torch
 
-from brandpulse.training.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from brandpulse.model.charcnn import CharCNN
+from brandpulse.model.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from brandpulse.model.config import EncoderConfig, model_config_from_preset, to_dict
+from brandpulse.model.encoding import CharEncoder
+from brandpulse.model.runtime import bf16_is_fast, configure_logging, set_seed, use_threads
+from brandpulse.model.scoring import DEFAULT_CUTS, fit_rating_cuts, sentiment_scores
 from brandpulse.training.cli import add_data_arguments, add_runtime_arguments, selection_from_args
-from brandpulse.training.config import EncoderConfig, model_config_from_preset, to_dict
 from brandpulse.training.data import DataError, data_record, split_record, training_data
-from brandpulse.training.encoding import CharEncoder
 from brandpulse.training.metrics import log_report, metrics_by_group
-from brandpulse.training.model import CharCNN
-from brandpulse.training.runtime import bf16_is_fast, configure_logging, set_seed, use_threads
-from brandpulse.training.scoring import DEFAULT_CUTS, fit_rating_cuts, sentiment_scores
 from brandpulse.training.trainer import (
     TrainConfig,
     encode_dataset,

@@ -20,13 +20,13 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
+from brandpulse.model.charcnn import CharCNN
+from brandpulse.model.encoding import CharEncoder
+from brandpulse.model.predictor import cnn_probabilities
+from brandpulse.model.runtime import set_seed
 from brandpulse.training.augment import change_indices
 from brandpulse.training.data import Dataset
-from brandpulse.training.encoding import CharEncoder
 from brandpulse.training.metrics import classification_metrics
-from brandpulse.training.model import CharCNN
-from brandpulse.training.predictor import cnn_probabilities
-from brandpulse.training.runtime import set_seed
 
 logger = logging.getLogger(__name__)
 

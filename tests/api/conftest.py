@@ -18,11 +18,11 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from brandpulse.api import create_app
-from brandpulse.api.db import dispose, get_database
-from brandpulse.api.inference import get_model
-from brandpulse.api.migrations import upgrade
-from brandpulse.api.models import Brand, Review
-from brandpulse.api.seeding import seed_brands
+from brandpulse.api.serving.inference import get_model
+from brandpulse.api.storage.db import dispose, get_database
+from brandpulse.api.storage.migrations import upgrade
+from brandpulse.api.storage.seeding import seed_brands
+from brandpulse.api.storage.tables import Brand, Review
 from tests.conftest import skip_or_fail
 from tests.support.postgres import (
     POSTGRES_ADMIN_DSN,

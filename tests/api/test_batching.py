@@ -8,8 +8,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from brandpulse.api.batching import MicroBatcher, Overloaded
-from brandpulse.api.inference import ModelService, get_model
+from brandpulse.api.serving.batching import MicroBatcher, Overloaded
+from brandpulse.api.serving.inference import ModelService, get_model
 
 TEXTS = [
     "Friendly staff and quick delivery, I would order from them again without a doubt.",

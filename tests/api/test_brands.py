@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import csv
 
-from brandpulse.api.db import get_database
-from brandpulse.api.models import Brand
-from brandpulse.api.seeding import BUNDLED_BRANDS
+from brandpulse.api.storage.db import get_database
+from brandpulse.api.storage.seeding import BUNDLED_BRANDS
+from brandpulse.api.storage.tables import Brand
 
 
 def bundled_names() -> list[str]:

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from brandpulse.api.db import get_database
-from brandpulse.api.migrations import LATEST_VERSION, MIGRATIONS
-from brandpulse.api.models import Brand, ModelVersion, SchemaVersion
+from brandpulse.api.storage.db import get_database
+from brandpulse.api.storage.migrations import LATEST_VERSION, MIGRATIONS
+from brandpulse.api.storage.tables import Brand, ModelVersion, SchemaVersion
 from tests.api.conftest import brand_names, counts
 
 

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from brandpulse.api import create_app
-from brandpulse.api.client_config import client_config
-from brandpulse.api.schemas import REVIEW_SORTS
+from brandpulse.api.endpoints.client_config import client_config
+from brandpulse.api.endpoints.schemas import REVIEW_SORTS
 from brandpulse.api.settings import Settings
 from tests.api.conftest import ADMIN, post_review
 

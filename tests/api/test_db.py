@@ -6,9 +6,9 @@ import peewee
 import pytest
 from playhouse.pool import PooledPostgresqlDatabase
 
-from brandpulse.api.db import get_database
-from brandpulse.api.inference import get_model
-from brandpulse.api.models import Brand, Review
+from brandpulse.api.serving.inference import get_model
+from brandpulse.api.storage.db import get_database
+from brandpulse.api.storage.tables import Brand, Review
 from tests.api.conftest import post_review
 
 

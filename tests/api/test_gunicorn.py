@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from brandpulse.api import gunicorn_conf
-from brandpulse.training.checkpoint import load_checkpoint
+from brandpulse.model.checkpoint import load_checkpoint
 from tests.api.conftest import ADMIN, ADMIN_TOKEN
 from tests.conftest import save_tiny_checkpoint
 from tests.support.servers import free_port, stop_process

@@ -14,10 +14,10 @@ from pathlib import Path
 
 import pytest
 
-from brandpulse.api import idempotency
-from brandpulse.api.db import get_database
-from brandpulse.api.inference import get_model
-from brandpulse.api.models import IdempotencyKey, Review, utcnow
+from brandpulse.api.serving.inference import get_model
+from brandpulse.api.storage import idempotency
+from brandpulse.api.storage.db import get_database
+from brandpulse.api.storage.tables import IdempotencyKey, Review, utcnow
 from tests.api.conftest import ADMIN_TOKEN, NO_RATE_LIMITS, counts
 from tests.support.servers import stop_process
 
@@ -262,7 +262,7 @@ def test_400_reviews_each_sent_twice_at_once_are_stored_once(database_url, tiny_
             ids.add(left[1]["id"])
     assert len(ids) == 400
     from brandpulse.api import create_app
-    from brandpulse.api.db import dispose
+    from brandpulse.api.storage.db import dispose
 
     app = create_app({"DATABASE_URL": database_url, "MODEL_PATH": tiny_checkpoint})
     try:

@@ -1,6 +1,6 @@
 """Where forward passes run: one inference thread per process, safe to fork after a preload.
 
-The timing reasons are in `brandpulse.api.inference` and bench/api_latency.py; these tests
+The timing reasons are in `brandpulse.api.serving.inference` and bench/api_latency.py; these tests
 check the behaviour the design relies on, with the real bundled model.
 """
 
@@ -13,7 +13,7 @@ import threading
 
 import torch
 
-from brandpulse.api.inference import ModelService
+from brandpulse.api.serving.inference import ModelService
 
 TEXT = "Friendly staff and quick delivery, I would order from them again without a doubt."
 
@@ -45,7 +45,7 @@ FORK_AFTER_PRELOAD = textwrap.dedent(
     """
     import os, sys
     import torch
-    from brandpulse.api.inference import ModelService
+    from brandpulse.api.serving.inference import ModelService
 
     torch.set_num_threads(2)
     service = ModelService(sys.argv[1], threads=2)

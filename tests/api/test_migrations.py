@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from brandpulse.api.db import get_database
-from brandpulse.api.migrations import LATEST_VERSION, REVIEW_LIST_INDEXES, current_version, upgrade
-from brandpulse.api.models import Brand, IdempotencyKey, Review
-from brandpulse.api.seeding import seed_brands
+from brandpulse.api.storage.db import get_database
+from brandpulse.api.storage.migrations import LATEST_VERSION, REVIEW_LIST_INDEXES, current_version, upgrade
+from brandpulse.api.storage.seeding import seed_brands
+from brandpulse.api.storage.tables import Brand, IdempotencyKey, Review
 from tests.api.conftest import ADMIN
 
 

@@ -15,11 +15,12 @@ import pytest
 from peewee import IntegrityError
 from werkzeug.serving import make_server
 
-from brandpulse.api import inference, registry
-from brandpulse.api.db import get_database
-from brandpulse.api.inference import get_model
-from brandpulse.api.models import ModelVersion
-from brandpulse.training.checkpoint import load_checkpoint
+from brandpulse.api.serving import inference
+from brandpulse.api.serving.inference import get_model
+from brandpulse.api.storage import registry
+from brandpulse.api.storage.db import get_database
+from brandpulse.api.storage.tables import ModelVersion
+from brandpulse.model.checkpoint import load_checkpoint
 from tests.api.conftest import ADMIN
 from tests.conftest import save_tiny_checkpoint
 

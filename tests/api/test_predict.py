@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from brandpulse.training.scoring import suggested_rating
+from brandpulse.model.scoring import suggested_rating
 from tests.api.conftest import post_measured
 
 REVIEW = "Friendly staff and great quality, I will come back."

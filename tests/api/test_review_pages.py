@@ -8,10 +8,10 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from brandpulse.api import review_pages
-from brandpulse.api.db import get_database
-from brandpulse.api.models import Brand, Review
-from brandpulse.api.schemas import REVIEW_SORTS
+from brandpulse.api.endpoints.schemas import REVIEW_SORTS
+from brandpulse.api.storage import review_pages
+from brandpulse.api.storage.db import get_database
+from brandpulse.api.storage.tables import Brand, Review
 from tests.api.conftest import ADMIN, post_review
 
 ROWS = 53

@@ -11,10 +11,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from brandpulse.api.db import get_database
-from brandpulse.api.models import Review
+from brandpulse.api.storage.db import get_database
+from brandpulse.api.storage.tables import Review
+from brandpulse.model.scoring import suggested_rating
 from brandpulse.training.data import label_scheme, load_dataset
-from brandpulse.training.scoring import suggested_rating
 from tests.api.conftest import ADMIN, counts, post_review
 
 TEXT = "Good shoes, comfortable and well made."
@@ -207,7 +207,7 @@ def test_export_csv_is_what_train_reads(app, client, tmp_path):
 
 
 def test_export_filters_and_streams_in_chunks(app, client, monkeypatch):
-    from brandpulse.api import reviews
+    from brandpulse.api.endpoints import reviews
 
     monkeypatch.setattr(reviews, "EXPORT_CHUNK", 2)
     _seed_reviews(app, client)
@@ -282,8 +282,8 @@ def test_public_responses_never_carry_personal_data(client):
 
 
 def test_a_brand_removed_after_its_id_was_cached_is_unknown_again(app, client):
-    from brandpulse.api.models import Brand
-    from brandpulse.api.review_store import brand_ids
+    from brandpulse.api.storage.review_store import brand_ids
+    from brandpulse.api.storage.tables import Brand
 
     assert post_review(client, brand="Uniqlo", score=0.5).status_code == 201  # Uniqlo's id is cached
     with app.app_context(), get_database().connection_context():

@@ -10,7 +10,7 @@ import pytest
 
 from brandpulse.api import create_app
 from brandpulse.api.settings import Settings, SettingsError
-from brandpulse.training.checkpoint import BUNDLED_CHECKPOINT
+from brandpulse.model.checkpoint import BUNDLED_CHECKPOINT
 
 SRC = Path(__file__).resolve().parents[2] / "src"
 
@@ -107,16 +107,19 @@ def test_only_settings_reads_the_environment():
 
 
 def test_imports_have_no_side_effects(tmp_path):
-    # Import every module of the package (the gunicorn entry point too) in a fresh interpreter,
-    # in an empty directory, with an unreachable database and no model: nothing may connect,
-    # load, create a file or fail.
+    # Import every module of the API, the learning loop and the model (the gunicorn entry point
+    # too) in a fresh interpreter, in an empty directory, with an unreachable database and no
+    # model: nothing may connect, load, create a file or fail.
     code = """
 import importlib, pkgutil, sys
-import brandpulse.api as package
-names = [m.name for m in pkgutil.iter_modules(package.__path__, "brandpulse.api.")]
+names = []
+for package in ("brandpulse.api", "brandpulse.learning", "brandpulse.model"):
+    root = importlib.import_module(package)
+    names += [m.name for m in pkgutil.walk_packages(root.__path__, package + ".")]
 for name in names:
     importlib.import_module(name)
-from brandpulse.api import db, inference
+from brandpulse.api.storage import db
+from brandpulse.api.serving import inference
 assert inference._cache == {}, "a model was loaded"
 assert db.database.obj.is_closed(), "a database connection was opened"
 print(len(names))
@@ -130,7 +133,7 @@ print(len(names))
         [sys.executable, "-c", code], cwd=tmp_path, env=environ, capture_output=True, text=True, timeout=120
     )
     assert result.returncode == 0, result.stderr
-    assert int(result.stdout) >= 18
+    assert int(result.stdout) >= 50
     assert list(tmp_path.iterdir()) == []
 
 

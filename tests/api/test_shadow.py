@@ -6,10 +6,10 @@ import logging
 import shutil
 import time
 
-from brandpulse.api import registry
-from brandpulse.api.db import get_database
-from brandpulse.api.inference import get_model
-from brandpulse.training.checkpoint import load_checkpoint
+from brandpulse.api.serving.inference import get_model
+from brandpulse.api.storage import registry
+from brandpulse.api.storage.db import get_database
+from brandpulse.model.checkpoint import load_checkpoint
 from tests.conftest import save_tiny_checkpoint
 
 
@@ -42,7 +42,7 @@ def test_the_candidate_scores_live_predictions_in_the_shadow(make_app, tmp_path,
         registry.register(candidate, model_dir=model_dir)
     client = app.test_client()
     logs = _Records()
-    logging.getLogger("brandpulse.api.shadow").addHandler(logs)
+    logging.getLogger("brandpulse.api.serving.shadow").addHandler(logs)
     served = client.post("/api/predict", json={"review": "Fast delivery and friendly staff."}).get_json()
     candidate_version = load_checkpoint(candidate).version
     assert served.get("model_version") == load_checkpoint(champion).version, served  # the champion answers
@@ -52,7 +52,7 @@ def test_the_candidate_scores_live_predictions_in_the_shadow(make_app, tmp_path,
     record = next(r for r in logs.records if r.getMessage() == "shadow prediction")
     assert record.candidate == candidate_version and record.champion == served["model_version"]
     assert 1 <= record.candidate_rating <= 5 and 0 <= record.candidate_score <= 1
-    logging.getLogger("brandpulse.api.shadow").removeHandler(logs)
+    logging.getLogger("brandpulse.api.serving.shadow").removeHandler(logs)
 
     def counted() -> bool:  # the counter follows the log line on the shadow thread
         metrics = client.get("/metrics").get_data(as_text=True)

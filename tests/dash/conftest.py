@@ -23,7 +23,7 @@ import pytest
 import requests
 
 from brandpulse.api import create_app as create_api
-from brandpulse.training.checkpoint import BUNDLED_CHECKPOINT
+from brandpulse.model.checkpoint import BUNDLED_CHECKPOINT
 from tests.conftest import skip_or_fail
 from tests.support.chromium import headless_chromium
 from tests.support.servers import (

@@ -14,7 +14,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support import expected_conditions as ec
 
-from brandpulse.training.checkpoint import load_checkpoint
+from brandpulse.model.checkpoint import load_checkpoint
 from tests.conftest import save_tiny_checkpoint
 from tests.dash.browser import (
     assert_only_loopback,

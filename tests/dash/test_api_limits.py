@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from brandpulse.api import create_app as create_api
-from brandpulse.api.client_config import client_config
+from brandpulse.api.endpoints.client_config import client_config
 from brandpulse.api.settings import Settings
 from brandpulse.dash.api_client import ApiClient, ApiError
 from brandpulse.dash.api_limits import EXTENSION, FALLBACK, ApiLimits, LimitsCache, current_limits

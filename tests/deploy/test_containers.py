@@ -442,7 +442,7 @@ def test_the_train_profile_writes_a_checkpoint_to_the_mounted_folder(stack):
 def test_the_learning_image_has_what_retrain_needs(stack):
     result = stack.project.compose(
         "--profile", "learning", "run", "--rm", "--no-deps", "--entrypoint", "python", "retrain",
-        "-c", "import sklearn, scipy; from brandpulse.api.retrain import main; main(['--help'])",
+        "-c", "import sklearn, scipy; from brandpulse.learning.retrain import main; main(['--help'])",
         timeout=300,
     )  # fmt: skip
     assert "--schedule" in result.stdout

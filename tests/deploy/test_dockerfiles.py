@@ -152,10 +152,10 @@ def test_the_wheel_the_images_install_carries_model_seed_list_and_assets(tmp_pat
     (wheel,) = tmp_path.glob("brandpulse-*.whl")
     names = set(zipfile.ZipFile(wheel).namelist())
     for required in (
-        "brandpulse/training/bundled/review_stars.safetensors",
-        "brandpulse/training/bundled/review_stars.card.json",
-        "brandpulse/training/bundled/recipe.toml",
-        "brandpulse/api/seed/brands.csv",
+        "brandpulse/model/bundled/review_stars.safetensors",
+        "brandpulse/model/bundled/review_stars.card.json",
+        "brandpulse/model/bundled/recipe.toml",
+        "brandpulse/api/storage/seed/brands.csv",
         "brandpulse/dash/assets/bootstrap.min.css",
         "brandpulse/dash/assets/brandpulse.js",
         "brandpulse/dash/assets/favicon.ico",

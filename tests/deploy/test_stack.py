@@ -26,7 +26,7 @@ import requests
 
 from brandpulse.api.settings import Settings
 from brandpulse.dash.settings import WebSettings
-from brandpulse.training.checkpoint import BUNDLED_CHECKPOINT
+from brandpulse.model.checkpoint import BUNDLED_CHECKPOINT
 from tests.conftest import save_tiny_checkpoint, skip_or_fail
 from tests.support.postgres import POSTGRES_ADMIN_DSN, throwaway_database, unreachable
 from tests.support.postgres import database_url as postgres_url

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import brandpulse.api
-from brandpulse.api.db import dispose
-from brandpulse.api.seeding import read_brands
+from brandpulse.api.storage.db import dispose
+from brandpulse.api.storage.seeding import read_brands
+from brandpulse.model.checkpoint import load_checkpoint
 from brandpulse.training import train
-from brandpulse.training.checkpoint import load_checkpoint
 from brandpulse.training.data import label_scheme, load_dataset
 from tests.scraping.test_crawl import EXPECTED_BRANDS, EXPECTED_REVIEWS
 

@@ -42,10 +42,10 @@ from schemathesis.engine import events, from_schema
 from schemathesis.generation import GenerationMode
 from werkzeug.serving import WSGIRequestHandler, make_server
 
-from brandpulse.api import review_pages
-from brandpulse.api.models import NAME_MAX
-from brandpulse.api.parsing import SERVER_REFUSALS
-from brandpulse.api.schemas import CURSOR_MAX, REVIEW_SORTS, UtcDateTime
+from brandpulse.api.endpoints.parsing import SERVER_REFUSALS
+from brandpulse.api.endpoints.schemas import CURSOR_MAX, REVIEW_SORTS, UtcDateTime
+from brandpulse.api.storage import review_pages
+from brandpulse.api.storage.tables import NAME_MAX
 
 logger = logging.getLogger(__name__)
 

@@ -159,11 +159,11 @@ def prepare_database(url: str, model_path: Path, data_dir: Path | None = None) -
     """Create the schema of a new database, seed the bundled brands and, as `db upgrade` does,
     record the model as the registry's first champion (in `<data_dir>/models`, as `api_settings`)."""
     from brandpulse.api import create_app
-    from brandpulse.api.db import dispose, get_database
-    from brandpulse.api.inference import get_model
-    from brandpulse.api.migrations import upgrade
-    from brandpulse.api.registry import register_first_champion
-    from brandpulse.api.seeding import seed_brands
+    from brandpulse.api.serving.inference import get_model
+    from brandpulse.api.storage.db import dispose, get_database
+    from brandpulse.api.storage.migrations import upgrade
+    from brandpulse.api.storage.registry import register_first_champion
+    from brandpulse.api.storage.seeding import seed_brands
 
     config: dict[str, Any] = {"DATABASE_URL": url, "MODEL_PATH": model_path, "LOG_LEVEL": "WARNING"}
     if data_dir is not None:
@@ -184,7 +184,7 @@ def serve_in_thread(app: Any, name: str = "api") -> Iterator[str]:
     """Serve a Flask app from a thread of this process (werkzeug); yields its base URL."""
     from werkzeug.serving import make_server
 
-    from brandpulse.api.db import dispose
+    from brandpulse.api.storage.db import dispose
 
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, name=name, daemon=True)

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from brandpulse.model.language import EnglishTest
 from brandpulse.training.corpus import build
 from brandpulse.training.corpus.cleaning import (
     NearDuplicates,
@@ -20,7 +21,6 @@ from brandpulse.training.corpus.cleaning import (
 from brandpulse.training.corpus.manifest import ManifestError, load_manifest
 from brandpulse.training.corpus.readers import join_title_and_body, parse_stars, read_source
 from brandpulse.training.data import DataError
-from brandpulse.training.language import EnglishTest
 
 
 @pytest.mark.parametrize(

@@ -6,8 +6,8 @@ import json
 
 import pytest
 
+from brandpulse.model.checkpoint import save_checkpoint
 from brandpulse.training import model_card
-from brandpulse.training.checkpoint import save_checkpoint
 
 STAR_FIGURES = {
     "n": 10,

@@ -29,19 +29,19 @@ def test_every_step_parses_and_both_models_select_the_same_rows(tmp_path):
     }
     assert list(steps) == list(recipe.STEPS)
     cnn = build_parser().parse_args(steps["cnn"][1])
-    from brandpulse.training.baseline import build_parser as baseline_parser
+    from brandpulse.training.train_ngram import build_parser as baseline_parser
 
     ngram = baseline_parser().parse_args(steps["ngram"][1])
     assert selection_from_args(cnn) == selection_from_args(ngram)  # same rows, same split
     assert set(selection_from_args(cnn)) == set(SELECTION_KEYS)
     assert cnn.out.parent == tmp_path / "models" and str(cnn.split_out).endswith("review_stars_split.json")
-    assert steps["combine"][1][-1].endswith("src/training/bundled/review_stars.safetensors")
+    assert steps["combine"][1][-1].endswith("src/model/bundled/review_stars.safetensors")
 
 
 def test_dry_run_prints_the_commands(capsys, tmp_path):
     assert recipe.main(["--dry-run", "--root", str(tmp_path), "--from", "ngram", "--to", "combine"]) == 0
     lines = capsys.readouterr().out.splitlines()
-    assert [line.split()[0] for line in lines] == ["train-baseline", "combine-models"]
+    assert [line.split()[0] for line in lines] == ["train-ngram", "combine-models"]
 
 
 def test_a_bad_recipe_is_reported(tmp_path, caplog):

@@ -11,11 +11,11 @@ import pytest
 import torch
 from safetensors import safe_open
 
+from brandpulse.model.charcnn import CharCNN
+from brandpulse.model.checkpoint import load_checkpoint
+from brandpulse.model.predictor import Predictor
 from brandpulse.training import train
-from brandpulse.training.checkpoint import load_checkpoint
 from brandpulse.training.data import STARS5_CLASSES
-from brandpulse.training.model import CharCNN
-from brandpulse.training.predictor import Predictor
 from brandpulse.training.trainer import initialise_from, training_loss
 from tests.conftest import TINY_ENCODER, TINY_MODEL
 

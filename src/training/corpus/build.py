@@ -28,6 +28,8 @@ from typing import Any
 
 import numpy as np
 
+from brandpulse.model.language import EnglishTest
+from brandpulse.model.runtime import configure_logging
 from brandpulse.training.corpus.cleaning import (
     NearDuplicates,
     clean_text,
@@ -38,8 +40,6 @@ from brandpulse.training.corpus.cleaning import (
 from brandpulse.training.corpus.manifest import Manifest, ManifestError, Source, load_manifest
 from brandpulse.training.corpus.readers import RawReview, read_source
 from brandpulse.training.data import DataError, file_sha256
-from brandpulse.training.language import EnglishTest
-from brandpulse.training.runtime import configure_logging
 
 logger = logging.getLogger(__name__)
 

@@ -4,7 +4,7 @@
   with ftfy; the straight quote is in the model's alphabet, the curly one is not), removes HTML
   tags and entities, and tidies blanks (runs of spaces become one, at most one empty line).
 - `is_markup_only`: a text that had content, all of it markup.
-- `EnglishTest` (`brandpulse.training.language`, shared with serving): py3langid on the cleaned
+- `EnglishTest` (`brandpulse.model.language`, shared with serving): py3langid on the cleaned
   text. langid.py labels many short English reviews ("Nice app tiktok") as Nigerian Pidgin, an
   English-based creole, so both labels count as English, as does any text whose probability of
   the two is at least 0.25.

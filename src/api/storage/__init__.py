@@ -1,0 +1,2 @@
+"""The API's database: connection, tables, migrations, and the queries over stored reviews and
+model versions."""

@@ -1,0 +1,220 @@
+"""Versioned schema migrations: `flask --app brandpulse.api db upgrade` applies the pending ones.
+
+Each migration has a number, a name and a function; `schema_version` records the applied ones.
+An upgrade runs in one transaction under a lock (an advisory lock on PostgreSQL, an immediate
+write lock on SQLite), so running it twice, or twice at once, applies each migration once.
+
+A migration declares the tables as they were at its version (frozen models below), never the
+live classes of `models.py`: those will change, and an old migration must keep creating the
+schema it always created. Later migrations alter tables with `playhouse.migrate`.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+from peewee import (
+    AutoField,
+    BooleanField,
+    CharField,
+    Check,
+    Database,
+    DateTimeField,
+    FloatField,
+    ForeignKeyField,
+    Model,
+    PostgresqlDatabase,
+    SmallIntegerField,
+    SqliteDatabase,
+    TextField,
+)
+
+from brandpulse.api.storage.db import database
+from brandpulse.api.storage.tables import SchemaVersion, utcnow
+
+logger = logging.getLogger(__name__)
+
+ADVISORY_LOCK_KEY = 0x6272616E64  # "brand": serialises concurrent upgrades on PostgreSQL
+
+
+@dataclass(frozen=True)
+class Migration:
+    """One schema change."""
+
+    version: int
+    name: str
+    apply: Callable[[Database], None]
+
+
+def _v1_initial(db: Database) -> None:
+    """Brands and reviews, as of version 1."""
+
+    class Base(Model):
+        class Meta:
+            database = db
+
+    class Brand(Base):
+        id = AutoField()
+        name = CharField(max_length=200, unique=True)
+        website = CharField(max_length=500, null=True)
+        logo_url = CharField(max_length=500, null=True)
+        created_at = DateTimeField(default=utcnow)
+
+        class Meta:
+            table_name = "brand"
+
+    class Review(Base):
+        id = AutoField()
+        brand = ForeignKeyField(Brand, backref="reviews", on_delete="RESTRICT")
+        text = TextField()
+        rating = SmallIntegerField(constraints=[Check("rating BETWEEN 1 AND 5")])
+        suggested_rating = SmallIntegerField(
+            null=True, constraints=[Check("suggested_rating BETWEEN 1 AND 5")]
+        )
+        score = FloatField(null=True, constraints=[Check("score >= 0 AND score <= 1")])
+        model_version = CharField(max_length=64, null=True)
+        user_agent = CharField(max_length=512, null=True)
+        ip_address = CharField(max_length=45, null=True)
+        created_at = DateTimeField(default=utcnow, index=True)
+
+        class Meta:
+            table_name = "review"
+
+    db.create_tables([Brand, Review], safe=True)
+
+
+def _v2_model_registry(db: Database) -> None:
+    """The model registry (version 2): one row per model, at most one champion."""
+
+    class ModelVersion(Model):
+        id = AutoField()
+        version = CharField(max_length=64, unique=True)
+        parent = CharField(max_length=64, null=True)
+        file = CharField(max_length=500)
+        sha256 = CharField(max_length=64)
+        data_fingerprint = CharField(max_length=64, null=True)
+        counts = TextField(null=True)
+        metrics = TextField(null=True)
+        status = CharField(
+            max_length=16,
+            constraints=[Check("status IN ('champion', 'candidate', 'rejected', 'retired')")],
+        )
+        reason = TextField(null=True)
+        created_at = DateTimeField(default=utcnow)
+        promoted_at = DateTimeField(null=True)
+        promoted_by = CharField(max_length=200, null=True)
+
+        class Meta:
+            database = db
+            table_name = "model_version"
+
+    db.create_tables([ModelVersion])
+    # At most one champion: SQLite and PostgreSQL both take a partial unique index.
+    db.execute_sql(
+        "CREATE UNIQUE INDEX model_version_one_champion ON model_version (status) WHERE status = 'champion'"
+    )
+
+
+def _v3_review_feedback(db: Database) -> None:
+    """Per review (version 3): was the suggestion shown, did the visitor change it, did an admin flag it."""
+    from playhouse.migrate import PostgresqlMigrator, SqliteMigrator, migrate
+
+    migrator = SqliteMigrator(db) if isinstance(db, SqliteDatabase) else PostgresqlMigrator(db)
+    migrate(
+        migrator.add_column("review", "suggestion_shown", BooleanField(null=True)),
+        migrator.add_column("review", "suggestion_changed", BooleanField(null=True)),
+        migrator.add_column("review", "flagged", BooleanField(default=False)),
+    )
+
+
+def _v4_idempotency_keys(db: Database) -> None:
+    """The first answers of review posts sent with an Idempotency-Key (version 4)."""
+
+    class IdempotencyKey(Model):
+        key = CharField(max_length=255, primary_key=True)
+        fingerprint = CharField(max_length=64)
+        status = SmallIntegerField()
+        response = TextField()
+        created_at = DateTimeField(default=utcnow, index=True)
+
+        class Meta:
+            database = db
+            table_name = "idempotency_key"
+
+    db.create_tables([IdempotencyKey])
+
+
+# The review list's orders and filters at a million rows (docs/performance.md): each sort key with
+# the id that breaks its ties, the brand filter with the default order and the brand order.
+REVIEW_LIST_INDEXES = {
+    "review_created_at_id": ("created_at", "id"),
+    "review_rating_id": ("rating", "id"),
+    "review_suggested_rating_id": ("suggested_rating", "id"),
+    "review_score_id": ("score", "id"),
+    "review_brand_id_id": ("brand_id", "id"),
+    "review_brand_id_created_at_id": ("brand_id", "created_at", "id"),
+}
+
+
+def _v5_review_list_indexes(db: Database) -> None:
+    """Indexes for the review list at scale (version 5); they replace the single-column ones on
+    `created_at` and `brand_id`, which they begin with."""
+    for name, columns in REVIEW_LIST_INDEXES.items():
+        db.execute_sql(f"CREATE INDEX {name} ON review ({', '.join(columns)})")
+    for name in ("review_created_at", "review_brand_id"):
+        db.execute_sql(f"DROP INDEX IF EXISTS {name}")
+    if isinstance(db, PostgresqlDatabase):
+        db.execute_sql("ANALYZE review")  # the planner's row counts, for the brand filter's plans
+
+
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(1, "brands and reviews", _v1_initial),
+    Migration(2, "model registry", _v2_model_registry),
+    Migration(3, "review feedback: suggestion shown and changed, flagged", _v3_review_feedback),
+    Migration(4, "idempotency keys of review posts", _v4_idempotency_keys),
+    Migration(5, "review list indexes: (sort key, id) and (brand, created_at, id)", _v5_review_list_indexes),
+)
+LATEST_VERSION = MIGRATIONS[-1].version
+REGISTRY_VERSION = 2  # the first version with the model registry
+
+
+@contextmanager
+def _exclusive(db: Database) -> Iterator[None]:
+    """One transaction that no other upgrade can run beside."""
+    if isinstance(db, SqliteDatabase):
+        with db.atomic("IMMEDIATE"):
+            yield
+    else:
+        with db.atomic():
+            if isinstance(db, PostgresqlDatabase):
+                db.execute_sql("SELECT pg_advisory_xact_lock(%s)", (ADVISORY_LOCK_KEY,))
+            yield
+
+
+def current_version() -> int:
+    """The highest applied migration, 0 for an empty database."""
+    if not database.table_exists(SchemaVersion._meta.table_name):
+        return 0
+    latest = SchemaVersion.select(SchemaVersion.version).order_by(SchemaVersion.version.desc()).first()
+    return latest.version if latest else 0
+
+
+def upgrade(target: int | None = None) -> list[int]:
+    """Apply the pending migrations up to `target` (default: all); return the versions applied."""
+    target = LATEST_VERSION if target is None else target
+    db = database.obj
+    applied = []
+    with _exclusive(db):
+        db.create_tables([SchemaVersion], safe=True)
+        done = {row.version for row in SchemaVersion.select(SchemaVersion.version)}
+        for migration in MIGRATIONS:
+            if migration.version in done or migration.version > target:
+                continue
+            logger.info("applying migration %d: %s", migration.version, migration.name)
+            migration.apply(db)
+            SchemaVersion.create(version=migration.version, name=migration.name)
+            applied.append(migration.version)
+    return applied
