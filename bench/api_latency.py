@@ -95,7 +95,7 @@ def paced_rounds(port: int, predictor: Predictor, rounds: int, pause: float) -> 
     """Times (ms) of the CNN forward, the whole model and a request, interleaved, each after `pause` s."""
     indices = predictor.encoder.encode_batch([TEXT])
     autocast = torch.autocast("cpu", dtype=torch.bfloat16, enabled=predictor.bf16)
-    body = json.dumps({"review": TEXT}).encode()
+    body = json.dumps({"text": TEXT}).encode()
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
     times: dict[str, list[float]] = {"forward": [], "model": [], "request": []}
 
@@ -156,7 +156,7 @@ def stop_api(server: subprocess.Popen) -> None:
 
 def run_clients(port: int, clients: int, requests: int) -> tuple[list[float], float]:
     """Latencies (ms) of `requests` predictions from `clients` keep-alive clients, and wall time (s)."""
-    body = json.dumps({"review": TEXT}).encode()
+    body = json.dumps({"text": TEXT}).encode()
     headers = {"Content-Type": "application/json"}
     latencies: list[float] = []
     lock = threading.Lock()

@@ -428,7 +428,7 @@ def paced_timings(api_url: str | None, web_url: str, body: str | None, rounds: i
         text = texts[index % len(texts)]
         if api_url:
             started = time.perf_counter()
-            session.post(api_url + "/api/predict", json={"review": text}, timeout=10).raise_for_status()
+            session.post(api_url + "/api/predict", json={"text": text}, timeout=10).raise_for_status()
             timings["api"].append((time.perf_counter() - started) * 1000)
             pause.wait(PACED_INTERVAL_S)
         if payload:

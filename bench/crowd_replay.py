@@ -155,7 +155,7 @@ def score_over_http(session: requests.Session, url: str, rows: list[dict[str, st
     suggested, scores, version = [], [], ""
     for start in range(0, len(rows), 32):
         batch = [row["text"] for row in rows[start : start + 32]]
-        response = session.post(f"{url}/api/predict/batch", json={"reviews": batch}, timeout=60)
+        response = session.post(f"{url}/api/predict/batch", json={"texts": batch}, timeout=60)
         response.raise_for_status()
         body = response.json()
         suggested += [prediction["suggested_rating"] for prediction in body["predictions"]]
@@ -189,7 +189,7 @@ def replay(
             counts["control"] += 1
         else:
             prediction = session.post(
-                f"{url}/api/predict", json={"review": row["text"]}, headers=headers
+                f"{url}/api/predict", json={"text": row["text"]}, headers=headers
             ).json()
             body.update(
                 suggestion_shown=True,
@@ -235,7 +235,7 @@ class VersionWatch(threading.Thread):
         session = requests.Session()
         while not self.stop.wait(0.2):
             try:
-                response = session.post(f"{self.url}/api/predict", json={"review": "Which model answers?"})
+                response = session.post(f"{self.url}/api/predict", json={"text": "Which model answers?"})
                 response.raise_for_status()
                 self.first_seen.setdefault(response.json()["model_version"], datetime.now(UTC))
             except requests.RequestException:

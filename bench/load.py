@@ -213,9 +213,9 @@ def bench_predict(
     for layout in layouts:
         rows = []
         with serving(layout, src) as port:
-            wrk(port, "/api/predict", {"review": TEXT}, max(clients), 3)  # warm-up
+            wrk(port, "/api/predict", {"text": TEXT}, max(clients), 3)  # warm-up
             for count in clients:
-                row = wrk(port, "/api/predict", {"review": TEXT}, count, seconds)
+                row = wrk(port, "/api/predict", {"text": TEXT}, count, seconds)
                 row["share_of_in_process"] = row["ok_per_s"] / reference
                 rows.append(row)
                 logger.info("%s %s", layout, _row_text(row))
@@ -256,7 +256,7 @@ def bench_overload(layout: str, clients: int, seconds: float, src: Path | None) 
         prober = threading.Thread(target=lambda: latencies.extend(probe(port, "/healthz", stop)))
         prober.start()
         try:
-            load = wrk(port, "/api/predict", {"review": TEXT}, clients, seconds)
+            load = wrk(port, "/api/predict", {"text": TEXT}, clients, seconds)
         finally:
             stop.set()
             prober.join()

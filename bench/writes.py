@@ -290,8 +290,8 @@ def profile_write_path(database_url: str | None = None, repeats: int = 300) -> l
 
     from brandpulse.api import create_app, logging_setup, metrics
     from brandpulse.api.endpoints.parsing import BODY
+    from brandpulse.api.endpoints.review_schemas import ReviewCreateSchema
     from brandpulse.api.endpoints.reviews import REVIEW_OUT, _answer, bp
-    from brandpulse.api.endpoints.schemas import ReviewCreateSchema
     from brandpulse.api.storage import idempotency, review_store
     from brandpulse.api.storage.db import get_database
     from brandpulse.api.storage.migrations import upgrade

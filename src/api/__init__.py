@@ -23,6 +23,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         stats,
     )
     from brandpulse.api.serving import inference, shedding
+    from brandpulse.api.settings import EXTENSION as SETTINGS_EXTENSION
     from brandpulse.api.settings import SETTING_NAMES, Settings
     from brandpulse.api.storage import db
 
@@ -31,7 +32,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app = Flask(__name__, static_folder=None)
     app.config.update(settings.flask_config())
     app.config.update({key: value for key, value in config.items() if key not in SETTING_NAMES})
-    app.extensions["brandpulse.settings"] = settings
+    app.extensions[SETTINGS_EXTENSION] = settings
 
     logging_setup.init_app(app, settings)
     metrics.init_app(app, settings)

@@ -11,7 +11,7 @@ from flask import Flask, current_app
 from flask.cli import AppGroup
 from peewee import InterfaceError, OperationalError
 
-from brandpulse.api.settings import Settings
+from brandpulse.api.settings import current_settings
 from brandpulse.api.storage import idempotency, migrations, registry, seeding
 from brandpulse.api.storage.db import get_database
 
@@ -35,13 +35,9 @@ def upgrade_command(target: int | None) -> None:
         click.echo(f"model registry: {first.version} ({first.file}) is the first champion")
 
 
-def _settings() -> Settings:
-    return current_app.extensions["brandpulse.settings"]
-
-
 def _first_champion() -> registry.ModelVersion | None:
     """On an install without a champion, record MODEL_PATH as the champion (if it is readable)."""
-    settings = _settings()
+    settings = current_settings()
     try:
         return registry.register_first_champion(settings.model_path, settings.model_dir)
     except registry.RegistryError as error:
@@ -80,7 +76,7 @@ def version_command() -> None:
 def prune_idempotency_keys_command() -> None:
     """Delete the Idempotency-Keys older than IDEMPOTENCY_TTL_HOURS (the workers also do, now and then)."""
     with _connection():
-        deleted = idempotency.prune_expired(_settings().idempotency_ttl_hours)
+        deleted = idempotency.prune_expired(current_settings().idempotency_ttl_hours)
     click.echo(f"{deleted} expired idempotency keys deleted")
 
 
@@ -134,7 +130,7 @@ def check_command() -> None:
     """
     from brandpulse.api.serving.inference import ModelUnavailable, get_model
 
-    settings = _settings()
+    settings = current_settings()
     with _connection():
         has_registry = migrations.current_version() >= migrations.REGISTRY_VERSION
         champion = registry.read_champion(get_database(), settings.model_dir) if has_registry else None
@@ -160,7 +156,7 @@ def register_command(checkpoint: Path, parent: str | None) -> None:
     with _connection():
         _registry_ready()
         try:
-            row = registry.register(checkpoint, model_dir=_settings().model_dir, parent=parent)
+            row = registry.register(checkpoint, model_dir=current_settings().model_dir, parent=parent)
         except registry.RegistryError as error:
             raise click.ClickException(str(error)) from None
     click.echo(f"registered {row.version} as a candidate")
@@ -174,7 +170,7 @@ def promote_command(version: str, by: str) -> None:
     with _connection():
         _registry_ready()
         try:
-            row = registry.promote(version, by=by, model_dir=_settings().model_dir)
+            row = registry.promote(version, by=by, model_dir=current_settings().model_dir)
         except registry.RegistryError as error:
             raise click.ClickException(str(error)) from None
     click.echo(f"{row.version} is the champion")
@@ -187,7 +183,7 @@ def rollback_command(by: str) -> None:
     with _connection():
         _registry_ready()
         try:
-            row = registry.rollback(by=by, model_dir=_settings().model_dir)
+            row = registry.rollback(by=by, model_dir=current_settings().model_dir)
         except registry.RegistryError as error:
             raise click.ClickException(str(error)) from None
     click.echo(f"rolled back: {row.version} is the champion")

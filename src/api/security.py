@@ -13,23 +13,19 @@ from collections.abc import Callable
 from functools import lru_cache, wraps
 from typing import Any, TypeVar
 
-from flask import current_app, request
+from flask import request
 from webargs.flaskparser import abort
 
-from brandpulse.api.settings import Settings
+from brandpulse.api.settings import current_settings
 
 F = TypeVar("F", bound=Callable[..., Any])
 BEARER_CHALLENGE = {"WWW-Authenticate": 'Bearer realm="brandpulse-admin"'}
 SECURITY_SCHEME = "AdminToken"  # its name in the OpenAPI document
 
 
-def _settings() -> Settings:
-    return current_app.extensions["brandpulse.settings"]
-
-
 def check_admin() -> None:
     """Abort with 403 (disabled or wrong token) or 401 (no bearer token) unless the caller is admin."""
-    expected = _settings().admin_token
+    expected = current_settings().admin_token
     if not expected:
         abort(403, message="admin endpoints are disabled: the server has no ADMIN_TOKEN")
     scheme, _, supplied = request.headers.get("Authorization", "").partition(" ")
@@ -66,7 +62,7 @@ def _address(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
 def client_ip() -> str | None:
     """The address of the client that sent the current request."""
     remote = request.remote_addr
-    trusted = _networks(_settings().trusted_proxies)
+    trusted = _networks(current_settings().trusted_proxies)
     peer = _address(remote or "")
     if peer is None or not trusted or not any(peer in network for network in trusted):
         return remote

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
+from flask import Flask, current_app
 from pydantic import (
     Field,
     NonNegativeFloat,
@@ -240,3 +241,10 @@ class Settings(EnvSettings):
 
 
 SETTING_NAMES = frozenset(name for field in Settings.model_fields for name in (field, field.upper()))
+
+EXTENSION = "brandpulse.settings"  # where create_app keeps an app's Settings
+
+
+def current_settings(app: Flask | None = None) -> Settings:
+    """The settings of `app` (default: the app of the current request or command)."""
+    return (app or current_app).extensions[EXTENSION]

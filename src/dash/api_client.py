@@ -172,7 +172,7 @@ class ApiClient:
 
     def predict(self, text: str, headers: dict[str, str | None] | None = None) -> dict[str, Any]:
         """The model's reading of a text: score, label, suggested_rating, model_version."""
-        return self._json("POST", "/api/predict", json={"review": text}, headers=headers)
+        return self._json("POST", "/api/predict", json={"text": text}, headers=headers)
 
     def brands(self) -> list[dict[str, Any]]:
         """Every brand, by name."""

@@ -44,7 +44,7 @@ import numpy as np
 from flask import Flask
 from peewee import Database, PostgresqlDatabase
 
-from brandpulse.api.settings import Settings
+from brandpulse.api.settings import Settings, current_settings
 from brandpulse.api.storage import migrations, registry
 from brandpulse.api.storage.db import get_database
 from brandpulse.learning import feedback as feedback_rows
@@ -483,7 +483,7 @@ def run_once(app: Flask, options: RoundOptions = RoundOptions()) -> RoundResult:
     """One round under the lock, in the app's context with a connection of its own."""
     if reason := fitting_unavailable():
         raise RetrainError(reason)
-    settings: Settings = app.extensions["brandpulse.settings"]
+    settings = current_settings(app)
     with app.app_context():
         db = get_database()
         opened = db.connect(reuse_if_open=True)
@@ -574,7 +574,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         promote=not args.no_promote, max_steps=args.max_steps, kept_weight=args.kept_weight
     )
     if args.schedule is not None:
-        cron = args.schedule or app.extensions["brandpulse.settings"].retrain_schedule
+        cron = args.schedule or current_settings(app).retrain_schedule
         return run_scheduled(app, cron, options, args.report)
     try:
         result = run_once(app, options)

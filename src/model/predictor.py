@@ -12,6 +12,7 @@ import torch
 from brandpulse.model.charcnn import CharCNN
 from brandpulse.model.checkpoint import Checkpoint, load_checkpoint
 from brandpulse.model.encoding import CharEncoder
+from brandpulse.model.legibility import unreliable_reason
 from brandpulse.model.ngram import HashedNgramModel
 from brandpulse.model.pooling import Combination
 from brandpulse.model.scoring import (
@@ -121,17 +122,26 @@ class Predictor:
             probabilities = self.rating_prior.adjust(probabilities)
         return probabilities
 
-    def predict(self, texts: Sequence[str]) -> list[dict[str, Any]]:
-        """One result per text: label, probabilities by class, score and suggested rating."""
+    def predict(self, texts: Sequence[str], min_length: int | None = None) -> list[dict[str, Any]]:
+        """One result per text: label, probabilities by class, score and suggested rating.
+
+        With `min_length` (the API's shortest review), each result also says whether its score is a
+        usable suggestion (`reliable`) and if not why (`unreliable_reason`, legibility.py), judged
+        with this model's own alphabet, so a score and its verdict always come from one model.
+        """
         results = []
-        for row in self.predict_proba(texts):
+        for text, row in zip(texts, self.predict_proba(texts), strict=True):
             score = sentiment_score(row)
-            results.append(
-                {
-                    "label": self.classes[int(row.argmax())],
-                    "probabilities": {name: float(p) for name, p in zip(self.classes, row, strict=True)},
-                    "score": score,
-                    "suggested_rating": suggested_rating(score, self.rating_cuts),
-                }
-            )
+            result = {
+                "label": self.classes[int(row.argmax())],
+                "probabilities": {name: float(p) for name, p in zip(self.classes, row, strict=True)},
+                "score": score,
+                "suggested_rating": suggested_rating(score, self.rating_cuts),
+            }
+            if min_length is not None:
+                config = self.encoder.config
+                reason = unreliable_reason(text, min_length, config.alphabet, config.lowercase)
+                result["reliable"] = reason is None
+                result["unreliable_reason"] = reason
+            results.append(result)
         return results

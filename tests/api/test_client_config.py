@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from brandpulse.api import create_app
 from brandpulse.api.endpoints.client_config import client_config
-from brandpulse.api.endpoints.schemas import REVIEW_SORTS
+from brandpulse.api.endpoints.review_schemas import REVIEW_SORTS
 from brandpulse.api.settings import Settings
 from tests.api.conftest import ADMIN, post_review
 

@@ -18,8 +18,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from brandpulse.api.endpoints.field_types import BLANKS, FLOAT32_TINY, Real, text_pattern
 from brandpulse.api.endpoints.parsing import SERVER_REFUSALS
-from brandpulse.api.endpoints.schemas import BLANKS, FLOAT32_TINY, Real, text_pattern
 from tests.api.conftest import ADMIN, ADMIN_TOKEN, post_review
 from tests.support.contract import fuzz, load_schema, serve
 

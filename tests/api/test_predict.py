@@ -33,14 +33,14 @@ def _check_prediction(body: dict) -> None:
 
 
 def test_predict_json(client):
-    response = client.post("/api/predict", json={"review": REVIEW})
+    response = client.post("/api/predict", json={"text": REVIEW})
     assert response.status_code == 200
     assert response.mimetype == "application/json"
     _check_prediction(response.json)
 
 
 def test_a_usable_prediction_says_so(client):
-    body = client.post("/api/predict", json={"review": REVIEW}).json
+    body = client.post("/api/predict", json={"text": REVIEW}).json
     assert (body["reliable"], body["unreliable_reason"]) == (True, None)
 
 
@@ -56,26 +56,26 @@ def test_a_usable_prediction_says_so(client):
     ],
 )
 def test_a_prediction_says_when_its_score_is_no_usable_suggestion(client, text, reason):
-    body = client.post("/api/predict", json={"review": text}).json
+    body = client.post("/api/predict", json={"text": text}).json
     _check_prediction(body)  # the score is still there, for clients that want it
     assert (body["reliable"], body["unreliable_reason"]) == (False, reason)
 
 
 def test_english_with_accented_words_is_read(client):
     review = "The café was lovely, the crème brûlée perfect and the staff very kind."
-    body = client.post("/api/predict", json={"review": review}).json
+    body = client.post("/api/predict", json={"text": review}).json
     assert (body["reliable"], body["unreliable_reason"]) == (True, None)
 
 
 def test_the_too_short_line_is_the_review_minimum(make_app):
     client = make_app(REVIEW_MIN_LENGTH=4).test_client()
-    assert client.post("/api/predict", json={"review": "Good."}).json["reliable"] is True
-    assert client.post("/api/predict", json={"review": "ok"}).json["unreliable_reason"] == "too_short"
+    assert client.post("/api/predict", json={"text": "Good."}).json["reliable"] is True
+    assert client.post("/api/predict", json={"text": "ok"}).json["unreliable_reason"] == "too_short"
 
 
 def test_a_batch_says_it_per_text(client):
     texts = [REVIEW, "ok", JAPANESE]
-    predictions = client.post("/api/predict/batch", json={"reviews": texts}).json["predictions"]
+    predictions = client.post("/api/predict/batch", json={"texts": texts}).json["predictions"]
     assert [(p["reliable"], p["unreliable_reason"]) for p in predictions] == [
         (True, None),
         (False, "too_short"),
@@ -99,13 +99,13 @@ def test_predict_refuses_a_form_body(client):
 
 def test_predict_batch_keeps_order_and_matches_single(client):
     texts = [REVIEW, "Awful. Broken after a day and nobody answered.", "ok"]
-    response = client.post("/api/predict/batch", json={"reviews": texts})
+    response = client.post("/api/predict/batch", json={"texts": texts})
     assert response.status_code == 200
     predictions = response.json["predictions"]
     assert len(predictions) == 3
     for text, prediction in zip(texts, predictions, strict=True):
         _check_prediction(prediction)
-        single = client.post("/api/predict", json={"review": text}).json
+        single = client.post("/api/predict", json={"text": text}).json
         assert prediction["score"] == pytest.approx(single["score"], abs=1e-6)
     assert response.json["model_version"] == predictions[0]["model_version"]
 
@@ -119,15 +119,15 @@ def test_predict_batch_refuses_a_form_body(client):
 
 def test_predict_batch_size_is_capped(make_app):
     client = make_app(PREDICT_BATCH_MAX=3).test_client()
-    assert client.post("/api/predict/batch", json={"reviews": ["a"] * 3}).status_code == 200
-    response = client.post("/api/predict/batch", json={"reviews": ["a"] * 4})
+    assert client.post("/api/predict/batch", json={"texts": ["a"] * 3}).status_code == 200
+    response = client.post("/api/predict/batch", json={"texts": ["a"] * 4})
     assert response.status_code == 422
-    assert "reviews" in response.json["error"]["fields"]
+    assert "texts" in response.json["error"]["fields"]
 
 
 def test_predict_without_a_model_is_503(make_app, tmp_path):
     client = make_app(MODEL_PATH=tmp_path / "missing.safetensors").test_client()
-    response = client.post("/api/predict", json={"review": REVIEW})
+    response = client.post("/api/predict", json={"text": REVIEW})
     assert response.status_code == 503
     assert response.json["error"]["code"] == "service_unavailable"
     assert "Traceback" not in response.get_data(as_text=True)
@@ -135,7 +135,7 @@ def test_predict_without_a_model_is_503(make_app, tmp_path):
 
 def test_a_5_mb_review_is_refused_before_it_is_read(client):
     start = time.perf_counter()
-    response = client.post("/api/predict", json={"review": "x" * (5 * 1024 * 1024)})
+    response = client.post("/api/predict", json={"text": "x" * (5 * 1024 * 1024)})
     assert response.status_code == 413
     assert response.json["error"]["code"] == "payload_too_large"
     assert time.perf_counter() - start < 2.0
@@ -146,9 +146,42 @@ def test_a_5_mb_review_costs_no_more_than_the_model_input_when_allowed(make_app)
     # characters reach the model: time and memory stay those of reading the body.
     client = make_app(MAX_CONTENT_LENGTH=8 * 1024 * 1024).test_client()
     body = ('{"review": "' + "great product, " * (5 * 1024 * 1024 // 15) + '"}').encode()
-    short = client.post("/api/predict", json={"review": "great product, " * 10}).json
+    short = client.post("/api/predict", json={"text": "great product, " * 10}).json
     response, elapsed, peak = post_measured(client, body)
     assert response.status_code == 200
     assert response.json["score"] == pytest.approx(short["score"], abs=1e-6)  # same first 64 characters
     assert elapsed < 5.0
     assert peak < 8 * len(body)  # body bytes, the decoded string and its parse: no per-character blow-up
+
+
+def test_text_is_the_field_and_review_its_deprecated_alias(client):
+    new = client.post("/api/predict", json={"text": REVIEW})
+    old = client.post("/api/predict", json={"review": REVIEW})
+    assert new.status_code == old.status_code == 200
+    assert new.json["score"] == old.json["score"]
+    batch_new = client.post("/api/predict/batch", json={"texts": [REVIEW, JAPANESE]})
+    batch_old = client.post("/api/predict/batch", json={"reviews": [REVIEW, JAPANESE]})
+    assert batch_new.status_code == batch_old.status_code == 200
+    assert batch_new.json["predictions"] == batch_old.json["predictions"]
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "field", "words"),
+    [
+        ("/api/predict", {"text": REVIEW, "review": REVIEW}, "review", "Send `text` only"),
+        ("/api/predict", {}, "text", "Missing data"),
+        ("/api/predict/batch", {"texts": [REVIEW], "reviews": [REVIEW]}, "reviews", "Send `texts` only"),
+        ("/api/predict/batch", {}, "texts", "Missing data"),
+    ],
+)
+def test_both_names_or_neither_is_a_422_naming_the_field(client, path, body, field, words):
+    response = client.post(path, json=body)
+    assert response.status_code == 422
+    assert words in str(response.json["error"]["fields"][field])
+
+
+def test_the_document_marks_the_alias_deprecated(client):
+    document = client.get("/api/openapi.json").json
+    schema = document["components"]["schemas"]["PredictRequest"]
+    assert schema["properties"]["review"]["deprecated"] is True
+    assert schema["oneOf"] == [{"required": ["text"]}, {"required": ["review"]}]

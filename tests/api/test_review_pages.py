@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from brandpulse.api.endpoints.schemas import REVIEW_SORTS
+from brandpulse.api.endpoints.review_schemas import REVIEW_SORTS
 from brandpulse.api.storage import review_pages
 from brandpulse.api.storage.db import get_database
 from brandpulse.api.storage.tables import Brand, Review

@@ -13,6 +13,8 @@ import pytest
 
 from brandpulse.api.storage.db import get_database
 from brandpulse.api.storage.tables import Review
+from brandpulse.model.checkpoint import load_checkpoint
+from brandpulse.model.paths import BUNDLED_CHECKPOINT
 from brandpulse.model.scoring import suggested_rating
 from brandpulse.training.data import label_scheme, load_dataset
 from tests.api.conftest import ADMIN, counts, post_review
@@ -57,11 +59,20 @@ def test_create_review_refuses_a_form_body(app, client):
     assert counts(app)["reviews"] == 0
 
 
-def test_supplied_score_and_suggestion_are_kept(client):
-    response = post_review(client, score=0.9, suggested_rating=2, model_version="client-model")
+def test_supplied_score_and_shown_suggestion_are_kept(client):
+    response = post_review(
+        client, score=0.9, suggested_rating=2, suggestion_shown=True, model_version="client-model"
+    )
     assert response.status_code == 201
     assert (response.json["score"], response.json["suggested_rating"]) == (0.9, 2)
     assert response.json["model_version"] == "client-model"
+
+
+def test_a_suggestion_not_shown_is_the_served_models_whatever_the_client_sent(client):
+    response = post_review(client, score=0.9, suggested_rating=2)
+    assert (response.json["score"], response.json["suggested_rating"]) == (0.9, suggested_rating(0.9))
+    control = post_review(client, score=0.9, suggested_rating=2, suggestion_shown=False)
+    assert control.json["suggested_rating"] == suggested_rating(0.9) == 5
 
 
 def test_supplied_score_alone_implies_the_suggestion(client):
@@ -69,8 +80,20 @@ def test_supplied_score_alone_implies_the_suggestion(client):
     assert response.json["suggested_rating"] == suggested_rating(0.1) == 1
 
 
-def test_supplied_suggestion_alone_is_kept_and_the_model_scores(client):
-    response = post_review(client, suggested_rating=5)
+def test_a_score_sent_alone_gets_the_served_models_rule_not_the_default_cuts(make_app):
+    # The bundled model's cut points are fitted (0.56 between 3 and 4 stars), not the defaults
+    # (0.625): a score of 0.58 is 4 stars by the served model's rule, 3 by the default one.
+    app = make_app(MODEL_PATH=BUNDLED_CHECKPOINT)
+    cuts = load_checkpoint(BUNDLED_CHECKPOINT).rating_cuts
+    assert suggested_rating(0.58, cuts) == 4 and suggested_rating(0.58) == 3
+    response = post_review(app.test_client(), score=0.58)
+    assert response.status_code == 201
+    assert response.json["suggested_rating"] == 4
+    assert stored(app, response.json["id"]).suggested_rating == 4
+
+
+def test_supplied_shown_suggestion_alone_is_kept_and_the_model_scores(client):
+    response = post_review(client, suggested_rating=5, suggestion_shown=True)
     assert response.json["suggested_rating"] == 5
     assert response.json["model_version"].startswith("tiny-")
 
@@ -79,7 +102,10 @@ def test_review_needs_the_model_when_no_score_is_supplied(make_app, tmp_path):
     app = make_app(MODEL_PATH=tmp_path / "missing.safetensors")
     client = app.test_client()
     assert post_review(client).status_code == 503
-    assert post_review(client, score=0.5).status_code == 201
+    # With a score the review is stored all the same: no model, so no suggestion of its own.
+    response = post_review(client, score=0.5)
+    assert response.status_code == 201
+    assert (response.json["score"], response.json["suggested_rating"]) == (0.5, None)
 
 
 def test_forwarded_for_is_ignored_unless_the_peer_is_a_trusted_proxy(make_app):

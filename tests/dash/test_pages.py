@@ -10,7 +10,16 @@ import pytest
 
 from brandpulse.dash import api_client
 from brandpulse.dash.api_limits import current_limits
-from brandpulse.dash.pages import admin, review
+from brandpulse.dash.pages import (
+    admin,
+    admin_charts,
+    admin_models,
+    admin_reviews,
+    review,
+    review_brand,
+    review_scoring,
+    review_submit,
+)
 from tests.dash.conftest import ADMIN_TOKEN
 from tests.support.servers import free_port
 
@@ -32,7 +41,7 @@ def api_down(web_app: Any, monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_scoring_a_text(request_context):
-    view = review.score_text({"seq": 5, "text": "Lovely colours and fast shipping"})
+    view = review_scoring.score_text({"seq": 5, "text": "Lovely colours and fast shipping"})
     assert view["seq"] == 5 and view["text"] == "Lovely colours and fast shipping"
     assert view["suggested"] in range(1, 6) and view["label"] == f"{view['percent']}%"
     assert view["reason"] is None and view["status"].startswith("Sounds ")
@@ -55,69 +64,69 @@ def test_scoring_a_text(request_context):
     ],
 )
 def test_a_score_the_api_calls_unreliable_is_not_shown(request_context, text, reason, status):
-    view = review.score_text({"seq": 9, "text": text})
+    view = review_scoring.score_text({"seq": 9, "text": text})
     assert view["reason"] == reason and view["status"].startswith(status)
     assert (view["suggested"], view["score"], view["percent"], view["label"]) == (None, None, 0, "")
 
 
 def test_an_empty_text_resets_without_asking_the_api(request_context, api_down):
-    view = review.score_text({"seq": 6, "text": "   "})
+    view = review_scoring.score_text({"seq": 6, "text": "   "})
     assert (view["seq"], view["percent"], view["suggested"], view["status"]) == (6, 0, None, "")
 
 
 def test_scoring_with_the_api_down_says_so(request_context, api_down):
-    view = review.score_text({"seq": 7, "text": "Nice"})
+    view = review_scoring.score_text({"seq": 7, "text": "Nice"})
     assert view["unavailable"] and view["trouble"]  # the bar stays, the page retries
     assert view["status"].startswith("Not scored: The review service cannot be reached")
 
 
 def test_the_first_brand(request_context):
-    brand, _, _, notice_open, options, trouble = review.first_brand({"name": "ikea", "from": "query"})
+    brand, _, _, notice_open, options, trouble = review_brand.first_brand({"name": "ikea", "from": "query"})
     assert brand["name"] == "IKEA" and notice_open is False and trouble is dash.no_update
     assert {"label": "IKEA", "value": "IKEA"} in options
-    assert review.first_brand(None)[0]["name"]
+    assert review_brand.first_brand(None)[0]["name"]
 
 
 def test_an_unknown_brand_in_the_address_is_named(request_context):
-    brand, _, notice, notice_open, options, _ = review.first_brand({"name": "DHL", "from": "query"})
+    brand, _, notice, notice_open, options, _ = review_brand.first_brand({"name": "DHL", "from": "query"})
     assert brand["name"] != "DHL" and notice_open
     assert notice.startswith("There is no brand called “DHL” here.") and brand["name"] in notice
     # A draft's brand that went away: another brand, without a word.
-    brand, _, _, notice_open, *_ = review.first_brand({"name": "DHL", "from": "draft"})
+    brand, _, _, notice_open, *_ = review_brand.first_brand({"name": "DHL", "from": "draft"})
     assert brand["name"] and notice_open is False
 
 
 def test_the_first_brand_with_the_api_down(request_context, api_down):
-    brand, card, _, notice_open, options, trouble = review.first_brand(None)
+    brand, card, _, notice_open, options, trouble = review_brand.first_brand(None)
     assert brand is dash.no_update and options is dash.no_update  # the page's retry loads it
     assert "cannot be reached" in str(card.to_plotly_json()) and "Trying again" in str(card.to_plotly_json())
     assert trouble["message"] == api_client.UNREACHABLE
 
 
 def test_the_retry_loads_the_brand_once_the_api_answers(request_context):
-    state, brand, options = review.check_connection({"n": 3}, None, {"name": "nike", "from": "draft"})
+    state, brand, options = review_brand.check_connection({"n": 3}, None, {"name": "nike", "from": "draft"})
     assert state == {"n": 3, "ok": True} and brand["name"] == "Nike" and options
-    state, brand, options = review.check_connection({"n": 4}, {"name": "Nike"}, None)
+    state, brand, options = review_brand.check_connection({"n": 4}, {"name": "Nike"}, None)
     assert state == {"n": 4, "ok": True} and brand is dash.no_update
 
 
 def test_the_retry_with_the_api_still_down(request_context, api_down):
-    state, brand, _ = review.check_connection({"n": 5}, {"name": "Nike"}, None)
+    state, brand, _ = review_brand.check_connection({"n": 5}, {"name": "Nike"}, None)
     assert state["ok"] is False and state["n"] == 5 and brand is dash.no_update
 
 
 def test_picking_a_brand(request_context):
-    brand, picker, *_, notice_open, trouble = review.pick_brand("adidas")
+    brand, picker, *_, notice_open, trouble = review_brand.pick_brand("adidas")
     assert brand["name"] == "Adidas" and picker == "" and notice_open is False
-    assert review.pick_brand("No Such Brand")[3] == "warning"
+    assert review_brand.pick_brand("No Such Brand")[3] == "warning"
     with pytest.raises(dash.exceptions.PreventUpdate):
-        review.pick_brand(None)
+        review_brand.pick_brand(None)
 
 
 def test_the_heading_names_the_brand(request_context):
-    card, heading = review.show_brand({"name": "Nike", "website": None})
+    card, heading = review_brand.show_brand({"name": "Nike", "website": None})
     assert heading == "Review Nike"
-    assert review.show_brand(None)[1] == "Review a brand"
+    assert review_brand.show_brand(None)[1] == "Review a brand"
 
 
 def test_submit_saves_and_moves_on(request_context):
@@ -130,7 +139,9 @@ def test_submit_saves_and_moves_on(request_context):
         "model_version": "m",
     }
     message, colour, is_open, following, text, rating, touched, anchor, attempt, trouble = (
-        review.submit_review(1, "Warm jacket, lasts for years.", 5, brand, shown, review.SUGGESTED, True, 4)
+        review_submit.submit_review(
+            1, "Warm jacket, lasts for years.", 5, brand, shown, review_scoring.SUGGESTED, True, 4
+        )
     )
     assert colour == "success" and is_open and "review of Patagonia was saved" in message
     assert following["name"] != "Patagonia" and message.endswith(f"Next up: {following['name']}.")
@@ -146,7 +157,9 @@ def test_submit_saves_and_moves_on(request_context):
 def test_a_control_group_review_is_stored_as_shown_no_suggestion(request_context):
     text = "Cosy hoodie, the sleeves are a bit long."
     shown = {"seq": 0, "percent": 0}  # never scored: the control group's text is not sent while typing
-    result = review.submit_review(1, text, 3, {"name": "Uniqlo"}, shown, review.CONTROL, True, None)
+    result = review_submit.submit_review(
+        1, text, 3, {"name": "Uniqlo"}, shown, review_scoring.CONTROL, True, None
+    )
     assert result[1] == "success", result[0]
     stored = _stored("Uniqlo", text)
     assert stored["suggestion_shown"] is False and stored["suggestion_changed"] is None
@@ -161,7 +174,9 @@ def test_a_review_whose_page_showed_no_estimate_is_neither_shown_nor_control(req
     text = "Fine. Quick delivery, nothing else to add."
     shown = {"seq": 2, "percent": 0, "reason": "too_short"}
     before = api_client.get_client().suggestion_figures(ADMIN_TOKEN, days=1)["anchoring"]
-    result = review.submit_review(1, text, 4, {"name": "Uniqlo"}, shown, review.SUGGESTED, True, None)
+    result = review_submit.submit_review(
+        1, text, 4, {"name": "Uniqlo"}, shown, review_scoring.SUGGESTED, True, None
+    )
     assert result[1] == "success", result[0]
     stored = _stored("Uniqlo", text)
     assert stored["suggestion_shown"] is None and stored["suggestion_changed"] is None
@@ -181,17 +196,17 @@ def _stored(brand: str, text: str) -> dict[str, Any]:
     ],
 )
 def test_submit_asks_for_what_is_missing(request_context, text, rating, expected):
-    message, colour, is_open, *rest = review.submit_review(1, text, rating, {"name": "Nike"}, None)
+    message, colour, is_open, *rest = review_submit.submit_review(1, text, rating, {"name": "Nike"}, None)
     assert (message, colour, is_open) == (expected, "warning", True)
     assert rest == [dash.no_update] * 7
 
 
 def test_submit_with_the_api_down_keeps_everything(request_context, api_down):
-    message, colour, is_open, *rest, attempt, trouble = review.submit_review(
+    message, colour, is_open, *rest, attempt, trouble = review_submit.submit_review(
         1, "Good enough for me, really.", 4, {"name": "Nike"}, None
     )
     assert colour == "danger" and is_open
-    assert message.startswith(review.NOT_SAVED) and "cannot be reached" in message
+    assert message.startswith(review_submit.NOT_SAVED) and "cannot be reached" in message
     assert rest == [dash.no_update] * 5  # brand, text, rating and choice stay as they are
     assert attempt["body"]["text"] == "Good enough for me, really." and attempt["key"]  # kept to retry
     assert trouble["message"] == api_client.UNREACHABLE  # the page says "Connection lost" and retries
@@ -209,22 +224,22 @@ def test_a_retried_submit_sends_its_key_again_and_is_stored_once(request_context
 
     text = "Sturdy boots, dry feet all winter long."
     monkeypatch.setattr(client, "create_review", lost_answer)
-    *_, attempt, _ = review.submit_review(1, text, 5, {"name": "Patagonia"}, None)
+    *_, attempt, _ = review_submit.submit_review(1, text, 5, {"name": "Patagonia"}, None)
     monkeypatch.setattr(
         client, "create_review", lambda **kwargs: (sent.append(kwargs["idempotency_key"]), create(**kwargs))
     )
-    result = review.submit_review(1, text, 5, {"name": "Patagonia"}, None, attempt=attempt)
+    result = review_submit.submit_review(1, text, 5, {"name": "Patagonia"}, None, attempt=attempt)
     assert result[1] == "success" and result[-2] is None
     assert sent[0] == sent[1] == attempt["key"]
     items = api_client.get_client().list_reviews(ADMIN_TOKEN, brand="Patagonia", per_page=100)["items"]
     assert [item["text"] for item in items].count(text) == 1
-    other = review.submit_key(attempt, {**attempt["body"], "rating": 4})  # an edited review: a new key
+    other = review_submit.submit_key(attempt, {**attempt["body"], "rating": 4})  # an edited review: a new key
     assert other != attempt["key"]
 
 
 def test_review_body_sends_the_score_only_for_the_same_text():
     shown = {"text": "Nice shoes", "score": 0.9, "suggested": 5, "model_version": "m-1"}
-    assert review.review_body("Nice shoes", 4, shown) == {
+    assert review_submit.review_body("Nice shoes", 4, shown) == {
         "text": "Nice shoes",
         "rating": 4,
         "suggestion_shown": True,
@@ -232,7 +247,7 @@ def test_review_body_sends_the_score_only_for_the_same_text():
         "score": 0.9,
         "model_version": "m-1",
     }
-    assert review.review_body("Nice shoes!", 4, shown) == {
+    assert review_submit.review_body("Nice shoes!", 4, shown) == {
         "text": "Nice shoes!",
         "rating": 4,
         "suggestion_shown": True,
@@ -249,24 +264,24 @@ NO_ESTIMATE = {"text": "Nice shoes", "rating": 4}  # neither shown nor control: 
     ("shown", "group", "touched", "anchor", "expected"),
     [
         # The pre-selected suggestion kept, or a rating chosen with a suggestion on screen.
-        (SHOWN, review.SUGGESTED, False, None, (True, 5)),
-        (SHOWN, review.SUGGESTED, True, 5, (True, 5)),
-        (SHOWN, review.SUGGESTED, True, 3, (True, 5)),  # the suggestion on screen at submission
-        ({**SHOWN, "suggested": None}, review.SUGGESTED, True, 3, (True, 3)),  # scoring failed since
+        (SHOWN, review_scoring.SUGGESTED, False, None, (True, 5)),
+        (SHOWN, review_scoring.SUGGESTED, True, 5, (True, 5)),
+        (SHOWN, review_scoring.SUGGESTED, True, 3, (True, 5)),  # the suggestion on screen at submission
+        ({**SHOWN, "suggested": None}, review_scoring.SUGGESTED, True, 3, (True, 3)),  # scoring failed since
         (SHOWN, None, False, None, (True, 5)),  # the group not known to the server: as suggested
         # Rated before any suggestion appeared, or never scored (too short, unreadable): no
         # estimate on the page, and not the control group either.
-        (SHOWN, review.SUGGESTED, True, None, NO_ESTIMATE),
-        ({"seq": 0}, review.SUGGESTED, True, None, NO_ESTIMATE),
-        ({"seq": 4, "reason": "too_short"}, review.SUGGESTED, False, None, NO_ESTIMATE),
-        (None, review.SUGGESTED, True, None, NO_ESTIMATE),
+        (SHOWN, review_scoring.SUGGESTED, True, None, NO_ESTIMATE),
+        ({"seq": 0}, review_scoring.SUGGESTED, True, None, NO_ESTIMATE),
+        ({"seq": 4, "reason": "too_short"}, review_scoring.SUGGESTED, False, None, NO_ESTIMATE),
+        (None, review_scoring.SUGGESTED, True, None, NO_ESTIMATE),
         # The control group, whatever the page scored.
-        (SHOWN, review.CONTROL, True, None, CONTROL),
-        (SHOWN, review.CONTROL, True, 5, CONTROL),
+        (SHOWN, review_scoring.CONTROL, True, None, CONTROL),
+        (SHOWN, review_scoring.CONTROL, True, 5, CONTROL),
     ],
 )
 def test_review_body_says_whether_the_visitor_saw_a_suggestion(shown, group, touched, anchor, expected):
-    body = review.review_body("Nice shoes", 4, shown, group, touched, anchor)
+    body = review_submit.review_body("Nice shoes", 4, shown, group, touched, anchor)
     if expected in (CONTROL, NO_ESTIMATE):
         assert body == expected
     else:
@@ -274,15 +289,18 @@ def test_review_body_says_whether_the_visitor_saw_a_suggestion(shown, group, tou
 
 
 def test_summarize_rating():
-    assert review.summarize_rating({"suggested": 4}, 2, True) == "suggested 4 ★ — your rating 2 ★"
-    assert review.summarize_rating(None, None, False).startswith("Start typing")
+    assert review_scoring.summarize_rating({"suggested": 4}, 2, True) == "suggested 4 ★ — your rating 2 ★"
+    assert review_scoring.summarize_rating(None, None, False).startswith("Start typing")
     assert (
-        review.summarize_rating({"suggested": 4}, None, False, review.CONTROL)
+        review_scoring.summarize_rating({"suggested": 4}, None, False, review_scoring.CONTROL)
         == "Choose a rating from 1 to 5 stars."
     )
-    assert review.summarize_rating({"suggested": 4}, 2, True, review.CONTROL) == "Your rating 2 ★"
+    assert (
+        review_scoring.summarize_rating({"suggested": 4}, 2, True, review_scoring.CONTROL)
+        == "Your rating 2 ★"
+    )
     no_score = {"suggested": None, "reason": "outside_alphabet"}
-    assert review.summarize_rating(no_score, None, False) == "Choose a rating from 1 to 5 stars."
+    assert review_scoring.summarize_rating(no_score, None, False) == "Choose a rating from 1 to 5 stars."
 
 
 def test_the_control_share_comes_from_the_settings(web_app):
@@ -307,47 +325,53 @@ def test_sign_in_with_the_api_down(request_context, api_down):
 
 
 def test_a_page_of_reviews(request_context):
-    page = admin.fetch_page(ADMIN_TOKEN, 1, 20, admin.ANY, admin.ANY, None)  # the API's order: newest first
+    page = admin_reviews.fetch_page(
+        ADMIN_TOKEN, 1, 20, admin_reviews.ANY, admin_reviews.ANY, None
+    )  # the API's order: newest first
     assert set(page) >= {"items", "total", "page", "pages"}
     created = [item["created_at"] for item in page["items"]]
     assert created == sorted(created, reverse=True)
-    by_rating = admin.fetch_page(ADMIN_TOKEN, 1, 20, admin.ANY, admin.ANY, "rating")["items"]
+    by_rating = admin_reviews.fetch_page(ADMIN_TOKEN, 1, 20, admin_reviews.ANY, admin_reviews.ANY, "rating")[
+        "items"
+    ]
     assert [item["rating"] for item in by_rating] == sorted(item["rating"] for item in by_rating)
-    only_fours = admin.fetch_page(ADMIN_TOKEN, 1, 20, admin.ANY, "4", "-score")["items"]
+    only_fours = admin_reviews.fetch_page(ADMIN_TOKEN, 1, 20, admin_reviews.ANY, "4", "-score")["items"]
     assert all(item["rating"] == 4 for item in only_fours)
     scores = [item["score"] for item in only_fours]
     assert scores == sorted(scores, reverse=True)
 
 
 def test_every_sort_choice_is_one_the_api_accepts(request_context):
-    offered = [option["value"] for option in admin.sort_options(current_limits())]
-    assert set(admin.SORT_LABELS) <= set(offered)  # every order the page names is one the API has
+    offered = [option["value"] for option in admin_reviews.sort_options(current_limits())]
+    assert set(admin_reviews.SORT_LABELS) <= set(offered)  # every order the page names is one the API has
     for sort in offered:
-        items = admin.fetch_page(ADMIN_TOKEN, 1, 100, admin.ANY, admin.ANY, sort)["items"]
+        items = admin_reviews.fetch_page(ADMIN_TOKEN, 1, 100, admin_reviews.ANY, admin_reviews.ANY, sort)[
+            "items"
+        ]
         key = sort.lstrip("-")
         values = [item["brand"] if key == "brand" else item[key] for item in items]
         assert values == sorted(values, reverse=sort.startswith("-")), sort
 
 
 def test_filters():
-    assert admin.filters(admin.ANY, admin.ANY) == {"brand": None, "rating": None}
-    assert admin.filters("Nike", "5") == {"brand": "Nike", "rating": 5}
+    assert admin_reviews.filters(admin_reviews.ANY, admin_reviews.ANY) == {"brand": None, "rating": None}
+    assert admin_reviews.filters("Nike", "5") == {"brand": "Nike", "rating": 5}
 
 
 def test_export_downloads_csv(request_context):
-    download, status = admin.export_csv(1, ADMIN_TOKEN, admin.ANY, admin.ANY)
+    download, status = admin_reviews.export_csv(1, ADMIN_TOKEN, admin_reviews.ANY, admin_reviews.ANY)
     assert status == "" and download["filename"] == "reviews.csv"
     assert download["content"].startswith("text,label,brand,created_at,suggested_rating,score")
 
 
 def test_charts_and_summary(request_context):
-    summary, *figures = admin.load_charts(ADMIN_TOKEN, None)
+    summary, *figures = admin_charts.load_charts(ADMIN_TOKEN, None)
     assert summary is not None and len(figures) == 4
     per_day, ratings, suggestions, _ = figures
     counts = api_client.get_client().review_summary(ADMIN_TOKEN)
     assert sum(per_day.data[0].y) == sum(ratings.data[0].y) == counts["total"] > 0
     assert suggestions.data[0].type == "heatmap"
-    summary, *figures = admin.load_charts(None, None)
+    summary, *figures = admin_charts.load_charts(None, None)
     assert summary is None
 
 
@@ -356,16 +380,16 @@ def test_flagging_from_the_admin_page(request_context):
     created = client.create_review(
         brand="Starbucks", text="Buy followers cheap at example dot com!!", rating=5
     )
-    assert admin.flag(ADMIN_TOKEN, created["id"], True) == (
+    assert admin_reviews.flag(ADMIN_TOKEN, created["id"], True) == (
         f"Review {created['id']} flagged: it will never be used to retrain the model."
     )
     assert _stored("Starbucks", created["text"])["flagged"] is True
-    page = admin.fetch_page(ADMIN_TOKEN, 1, 100, "Starbucks", admin.ANY, "-created_at")
-    table = str(admin.reviews_table(page["items"]).to_plotly_json())
+    page = admin_reviews.fetch_page(ADMIN_TOKEN, 1, 100, "Starbucks", admin_reviews.ANY, "-created_at")
+    table = str(admin_reviews.reviews_table(page["items"]).to_plotly_json())
     assert "'action': 'unflag'" in table and "table-warning" in table
-    assert "unflagged" in admin.flag(ADMIN_TOKEN, created["id"], False)
+    assert "unflagged" in admin_reviews.flag(ADMIN_TOKEN, created["id"], False)
     assert _stored("Starbucks", created["text"])["flagged"] is False
-    assert "was not changed" in admin.flag(ADMIN_TOKEN, 987_654_321, True)
+    assert "was not changed" in admin_reviews.flag(ADMIN_TOKEN, 987_654_321, True)
 
 
 ANCHORING = [
@@ -390,7 +414,7 @@ ANCHORING = [
 
 
 def test_anchoring_rows_pair_the_groups_and_take_the_difference():
-    rows = admin.anchoring_rows(ANCHORING)
+    rows = admin_models.anchoring_rows(ANCHORING)
     assert [row["version"] for row in rows] == [None, "m-1", "m-2"]
     overall, first, second = rows
     assert (overall["shown"]["reviews"], overall["control"]["reviews"]) == (10, 4)
@@ -398,11 +422,11 @@ def test_anchoring_rows_pair_the_groups_and_take_the_difference():
     assert overall["error_effect"] == pytest.approx(-0.85)
     assert first["kept_effect"] == pytest.approx(0.25)
     assert second["control"] is None and second["kept_effect"] is None  # no control group: no effect
-    assert admin.anchoring_rows([]) == []
+    assert admin_models.anchoring_rows([]) == []
 
 
 def test_the_anchoring_table():
-    table = admin.anchoring_table(ANCHORING)
+    table = admin_models.anchoring_table(ANCHORING)
     cells = [
         [
             cell.children if isinstance(cell.children, str | int) else cell.children.children
@@ -412,7 +436,7 @@ def test_the_anchoring_table():
     ]
     assert cells[0] == ["All versions", 10, "70%", "0.40 ★", 4, "25%", "1.25 ★", "+45.0 pts", "-0.85 ★"]
     assert cells[2] == ["m-2", 4, "100%", "0.00 ★", 0, "—", "—", "—", "—"]
-    assert "No reviews" in str(admin.anchoring_table([]).to_plotly_json())
+    assert "No reviews" in str(admin_models.anchoring_table([]).to_plotly_json())
 
 
 def test_suggestion_figures_on_the_admin_page(request_context):
@@ -427,13 +451,13 @@ def test_suggestion_figures_on_the_admin_page(request_context):
     client.create_review(
         brand="Decathlon", text="Sturdy tent, easy to pitch.", rating=2, suggestion_shown=False
     )
-    table, figure = admin.load_suggestions(ADMIN_TOKEN, None)
+    table, figure = admin_models.load_suggestions(ADMIN_TOKEN, None)
     assert table.id == "anchoring-list" and "All versions" in str(table.to_plotly_json())
     assert figure.data and figure.data[0].type == "scatter"
-    assert admin.load_suggestions(None, None)[0] is None
+    assert admin_models.load_suggestions(None, None)[0] is None
 
 
 def test_suggestion_figures_with_the_api_down(request_context, api_down):
-    table, figure = admin.load_suggestions(ADMIN_TOKEN, None)
+    table, figure = admin_models.load_suggestions(ADMIN_TOKEN, None)
     assert "could not be loaded" in str(table.children) and not figure.data
-    assert "cannot be reached" in admin.flag(ADMIN_TOKEN, 1, True)
+    assert "cannot be reached" in admin_reviews.flag(ADMIN_TOKEN, 1, True)

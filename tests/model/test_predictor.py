@@ -8,6 +8,7 @@ import json
 import numpy as np
 import pytest
 
+from brandpulse.model.legibility import OUTSIDE_ALPHABET, TOO_SHORT, unreliable_reason
 from brandpulse.model.predictor import Predictor
 from brandpulse.model.scoring import sentiment_score, suggested_rating
 from brandpulse.training import evaluate, predict
@@ -23,6 +24,23 @@ def test_prediction_fields_are_consistent(tiny_checkpoint):
     assert result["label"] == max(result["probabilities"], key=result["probabilities"].get)
     assert result["score"] == pytest.approx(sentiment_score(probabilities))
     assert result["suggested_rating"] == suggested_rating(result["score"])
+
+
+def test_with_a_minimum_length_each_answer_carries_its_own_models_legibility_verdict(tiny_checkpoint):
+    predictor = Predictor.from_checkpoint(tiny_checkpoint)
+    texts = ["The delivery was quick and the staff friendly.", "Fine.", "配達がとても早くて親切でした。"]
+    results = predictor.predict(texts, min_length=15)
+    assert [(r["reliable"], r["unreliable_reason"]) for r in results] == [
+        (True, None),
+        (False, TOO_SHORT),
+        (False, OUTSIDE_ALPHABET),
+    ]
+    # The verdict is read with this predictor's own alphabet, the one its score was read with.
+    config = predictor.encoder.config
+    assert [r["unreliable_reason"] for r in results] == [
+        unreliable_reason(text, 15, config.alphabet, config.lowercase) for text in texts
+    ]
+    assert all(r["score"] == p["score"] for r, p in zip(results, predictor.predict(texts), strict=True))
 
 
 def test_batches_give_the_same_answers_as_single_texts(tiny_checkpoint):

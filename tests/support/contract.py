@@ -42,8 +42,9 @@ from schemathesis.engine import events, from_schema
 from schemathesis.generation import GenerationMode
 from werkzeug.serving import WSGIRequestHandler, make_server
 
+from brandpulse.api.endpoints.field_types import CURSOR_MAX, UtcDateTime
 from brandpulse.api.endpoints.parsing import SERVER_REFUSALS
-from brandpulse.api.endpoints.schemas import CURSOR_MAX, REVIEW_SORTS, UtcDateTime
+from brandpulse.api.endpoints.review_schemas import REVIEW_SORTS
 from brandpulse.api.storage import review_pages
 from brandpulse.api.storage.tables import NAME_MAX
 

@@ -11,12 +11,11 @@ from __future__ import annotations
 from typing import Any
 
 import marshmallow as ma
-from flask import current_app
 from marshmallow import fields
 
 from brandpulse.api.endpoints.parsing import Blueprint
-from brandpulse.api.endpoints.schemas import REVIEW_SORTS, ReviewListQuerySchema
-from brandpulse.api.settings import Settings
+from brandpulse.api.endpoints.review_schemas import REVIEW_SORTS, ReviewListQuerySchema
+from brandpulse.api.settings import Settings, current_settings
 
 bp = Blueprint("config", __name__, url_prefix="/api", description="What a client must respect.")
 
@@ -77,4 +76,4 @@ def client_config(settings: Settings) -> dict[str, Any]:
 @bp.errors(429)
 def get_config() -> dict[str, Any]:
     """The limits a client must respect: review length, batch and page sizes, sort orders, rate limits."""
-    return client_config(current_app.extensions["brandpulse.settings"])
+    return client_config(current_settings())

@@ -1,7 +1,7 @@
 """The OpenAPI document (`/api/openapi.json`) and Swagger UI (`/api/docs`), assets served locally.
 
 The document is built when the blueprints are registered, inside the app's context, so the limits
-that are settings (`schemas.SettingLength`, `NonBlank`) are stated with their configured values.
+that are settings (`field_types.SettingLength`, `NonBlank`) are stated with their configured values.
 """
 
 from __future__ import annotations

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import current_app
 from webargs.flaskparser import abort
 
 from brandpulse.api.endpoints.parsing import BODY, BODY_ERRORS, Blueprint
@@ -21,7 +20,7 @@ from brandpulse.api.endpoints.schemas import (
 )
 from brandpulse.api.security import SECURITY_SCHEME, admin_required
 from brandpulse.api.serving.inference import get_model
-from brandpulse.api.settings import Settings
+from brandpulse.api.settings import current_settings
 from brandpulse.api.storage import registry, suggestion_stats
 from brandpulse.api.storage.db import open_connection
 
@@ -30,10 +29,6 @@ bp.before_request(open_connection)
 
 ADMIN = {"security": [{SECURITY_SCHEME: []}]}
 ADMIN_ERRORS = (401, 403, 429, 503)
-
-
-def _settings() -> Settings:
-    return current_app.extensions["brandpulse.settings"]
 
 
 @bp.route("/models", methods=["GET"])
@@ -71,7 +66,9 @@ def suggestion_figures(args: dict[str, Any]) -> dict[str, Any]:
 def promote(args: dict[str, Any], version: str) -> dict[str, Any]:
     """Make a registered version the champion; the API serves it within MODEL_POLL_SECONDS (admin)."""
     try:
-        row = registry.promote(version, by=(args or {}).get("by", "admin"), model_dir=_settings().model_dir)
+        row = registry.promote(
+            version, by=(args or {}).get("by", "admin"), model_dir=current_settings().model_dir
+        )
     except registry.UnknownVersion as error:
         abort(404, message=str(error))
     except registry.RegistryError as error:
@@ -88,7 +85,7 @@ def promote(args: dict[str, Any], version: str) -> dict[str, Any]:
 def rollback(args: dict[str, Any]) -> dict[str, Any]:
     """Make the previous champion the champion again (admin)."""
     try:
-        row = registry.rollback(by=(args or {}).get("by", "admin"), model_dir=_settings().model_dir)
+        row = registry.rollback(by=(args or {}).get("by", "admin"), model_dir=current_settings().model_dir)
     except registry.RegistryError as error:
         abort(409, message=str(error))
     return registry.as_dict(row)

@@ -4,15 +4,13 @@ Each prediction also says whether its score is a usable suggestion (`reliable`),
 (`unreliable_reason`): a text shorter than `REVIEW_MIN_LENGTH`, one mostly outside the model's
 alphabet, which the CNN sees as an almost empty input, or one clearly written in another language
 than English (`brandpulse.model.legibility` explains the rule; it is the one rule for every
-client). The score is returned either way.
+client). The served model's Predictor gives both, so a score and its verdict come from one model
+even across a hot swap. The score is returned either way.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
-
-from flask import current_app
 
 from brandpulse.api.endpoints.parsing import BODY, BODY_ERRORS, Blueprint
 from brandpulse.api.endpoints.schemas import (
@@ -21,22 +19,9 @@ from brandpulse.api.endpoints.schemas import (
     PredictionSchema,
     PredictRequestSchema,
 )
-from brandpulse.api.serving.inference import ModelService, get_model
-from brandpulse.model.legibility import unreliable_reason
+from brandpulse.api.serving.inference import get_model
 
 bp = Blueprint("predict", __name__, url_prefix="/api", description="Live sentiment scoring by the model.")
-
-
-def _predict(model: ModelService, texts: Sequence[str]) -> list[dict[str, Any]]:
-    """The model's predictions for `texts`, each with its `reliable` and `unreliable_reason`."""
-    predictions = model.predict(texts)
-    encoder = model.get().encoder.config  # the alphabet of the model that is served
-    min_length = current_app.extensions["brandpulse.settings"].review_min_length
-    for text, prediction in zip(texts, predictions, strict=True):
-        reason = unreliable_reason(text, min_length, encoder.alphabet, encoder.lowercase)
-        prediction["reliable"] = reason is None
-        prediction["unreliable_reason"] = reason
-    return predictions
 
 
 @bp.route("/predict", methods=["POST"])
@@ -46,7 +31,7 @@ def _predict(model: ModelService, texts: Sequence[str]) -> list[dict[str, Any]]:
 def predict(args: dict[str, Any]) -> dict[str, Any]:
     """Score one review: label, class probabilities, score in [0, 1], suggested rating, and whether
     the score is a usable suggestion."""
-    return _predict(get_model(), [args["review"]])[0]
+    return get_model().predict([args["text"]])[0]
 
 
 @bp.route("/predict/batch", methods=["POST"])
@@ -56,5 +41,5 @@ def predict(args: dict[str, Any]) -> dict[str, Any]:
 def predict_batch(args: dict[str, Any]) -> dict[str, Any]:
     """Score up to PREDICT_BATCH_MAX reviews in one model call."""
     model = get_model()
-    predictions = _predict(model, args["reviews"])
+    predictions = model.predict(args["texts"])
     return {"predictions": predictions, "model_version": model.version}

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import logging
 import math
 from collections.abc import Iterator
 from datetime import UTC
@@ -16,7 +17,7 @@ from peewee import IntegrityError, Query, fn
 from webargs.flaskparser import abort
 
 from brandpulse.api.endpoints.parsing import BODY, BODY_ERRORS, Blueprint
-from brandpulse.api.endpoints.schemas import (
+from brandpulse.api.endpoints.review_schemas import (
     AdminReviewSchema,
     FlagRequestSchema,
     IdempotencyHeaderSchema,
@@ -28,13 +29,13 @@ from brandpulse.api.endpoints.schemas import (
     ReviewSummarySchema,
 )
 from brandpulse.api.security import SECURITY_SCHEME, admin_required, client_ip
-from brandpulse.api.serving.inference import get_model
-from brandpulse.api.settings import Settings
+from brandpulse.api.serving.inference import ModelUnavailable, get_model
+from brandpulse.api.settings import current_settings
 from brandpulse.api.storage import idempotency, review_pages, review_store
 from brandpulse.api.storage.db import get_database, open_connection
 from brandpulse.api.storage.tables import USER_AGENT_MAX, Brand, Review, as_date
-from brandpulse.model.scoring import suggested_rating
 
+logger = logging.getLogger(__name__)
 bp = Blueprint("reviews", __name__, url_prefix="/api", description="Stored reviews.")
 bp.before_request(open_connection)
 
@@ -44,10 +45,6 @@ EXPORT_CHUNK = 1000
 EXPORT_COLUMNS = ("text", "label", "brand", "created_at", "suggested_rating", "score")
 MAX_REVIEW_ID = 2**31 - 1  # larger ids cannot exist; the route answers 404 without asking the database
 REVIEW_OUT = ReviewSchema()
-
-
-def _settings() -> Settings:
-    return current_app.extensions["brandpulse.settings"]
 
 
 def _init_app(state: BlueprintSetupState) -> None:
@@ -76,13 +73,14 @@ bp.record_once(_init_app)
 )
 @bp.errors(*BODY_ERRORS, 503)
 def create_review(headers: dict[str, Any], args: dict[str, Any]) -> Response:
-    """Store a review. Its score and suggested rating come from the model unless supplied.
+    """Store a review. Its score comes from the model unless supplied; its suggested rating is the
+    one the visitor saw (`suggestion_shown` true), else the served model's for the score.
 
     With an `Idempotency-Key` header, a retry (same key, same fields) gets the first answer back
     and stores nothing; the same key with other fields is a 422.
     """
     key = headers.get("idempotency_key")
-    ttl = _settings().idempotency_ttl_hours
+    ttl = current_settings().idempotency_ttl_hours
     request_fingerprint = idempotency.fingerprint(args) if key is not None else ""
     if key is not None and args.get("score") is None:
         # The model would score the text: look for a stored answer first, not to score it twice.
@@ -128,12 +126,18 @@ def _new_review(args: dict[str, Any], brand_id: int) -> Review:
     shown = args.get("suggestion_shown")
     if shown and suggested is None:
         abort(422, messages={"suggested_rating": ["Required when suggestion_shown is true."]})
+    if not shown:
+        # Only a suggestion the visitor saw is theirs to report; any other is the served model's.
+        suggested = None
     if score is None:
         prediction = get_model().predict([text])[0]
         score, model_version = prediction["score"], prediction["model_version"]
         suggested = prediction["suggested_rating"] if suggested is None else suggested
     elif suggested is None:
-        suggested = suggested_rating(score)
+        try:  # the served model's rule, not a default one
+            suggested = get_model().suggested_rating(score)
+        except ModelUnavailable:  # the review is stored all the same, with no suggestion
+            logger.warning("no model to suggest a rating for a supplied score: stored without one")
     user_agent = request.headers.get("User-Agent", "").replace("\x00", "")[:USER_AGENT_MAX] or None
     return Review(
         brand=Brand(id=brand_id, name=args["brand"]),  # its name is all the answer needs
@@ -209,7 +213,7 @@ def list_reviews(args: dict[str, Any]) -> dict[str, Any]:
     """Reviews in the order asked for (newest first by default), a page at a time, with the total
     matching the filters (admin). Follow `next_cursor` for the next page: as fast at any depth,
     where `page=N` reads every review before the page."""
-    per_page = args.get("per_page", _settings().page_size_default)
+    per_page = args.get("per_page", current_settings().page_size_default)
     order = review_pages.Order.parse(args["sort"])
     after = None
     if "cursor" in args:

@@ -45,6 +45,7 @@ from brandpulse.api.storage.registry import Champion, read_candidate, read_champ
 from brandpulse.model.checkpoint import CheckpointError
 from brandpulse.model.predictor import Predictor
 from brandpulse.model.runtime import use_threads
+from brandpulse.model.scoring import suggested_rating
 
 logger = logging.getLogger(__name__)
 
@@ -112,8 +113,10 @@ class ModelService:
         queue_max: int = 64,
         queue_max_wait_seconds: float = 0.25,
         observe_batch: Callable[[int, int], None] | None = None,
+        min_length: int = 0,
     ) -> None:
         self.path = Path(path)  # served when there is no champion
+        self.min_length = min_length  # shorter texts are no usable suggestion (`reliable` false)
         self.threads = threads  # torch threads of the inference thread
         self.bf16 = bf16  # bfloat16 autocast for the CNN
         self.observe = observe  # called with (seconds, batch size) after each prediction
@@ -279,13 +282,18 @@ class ModelService:
         """One forward pass on the inference thread, with the model served at that moment."""
         predictor = self.get()
         start = time.perf_counter()
-        results = predictor.predict(texts)
+        results = predictor.predict(texts, self.min_length)
         if self.observe is not None:
             self.observe(time.perf_counter() - start, len(results))
         return results, predictor.version
 
+    def suggested_rating(self, score: float) -> int:
+        """The rating the served model's rule suggests for `score` (a score sent by a client)."""
+        return suggested_rating(score, self.get().rating_cuts)
+
     def predict(self, texts: Sequence[str]) -> list[dict[str, Any]]:
-        """Label, probabilities, score, suggested rating and model version for each text.
+        """Label, probabilities, score, suggested rating, whether it is reliable (and if not, why)
+        and model version for each text.
 
         Raises `ModelUnavailable` (no model) or `batching.Overloaded` (the queue is full).
         """
@@ -323,6 +331,7 @@ def init_app(app: Flask, settings: Settings) -> None:
         queue_max=settings.predict_queue_max,
         queue_max_wait_seconds=settings.predict_queue_max_wait_ms / 1000,
         observe_batch=metrics.observe_batch if metrics else None,
+        min_length=settings.review_min_length,
     )
 
 
