@@ -25,7 +25,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from brandpulse.api.serving import inference, shedding
     from brandpulse.api.settings import EXTENSION as SETTINGS_EXTENSION
     from brandpulse.api.settings import SETTING_NAMES, Settings
-    from brandpulse.api.storage import db
+    from brandpulse.api.storage import db, migrations
 
     config = dict(config or {})
     settings = Settings.from_env(overrides=config)
@@ -38,6 +38,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     metrics.init_app(app, settings)
     ratelimit.init_app(app, settings)
     db.init_app(app, settings)
+    if db.is_memory_sqlite(settings.database_url):
+        migrations.upgrade()  # nothing else could ever create a private in-memory database's schema
     inference.init_app(app, settings)
     shedding.init_app(app)
     cli.init_app(app)

@@ -2,13 +2,12 @@
 
 CPU budget: workers x torch threads <= CPUs. The default is one worker per available CPU
 (`Settings.workers`: the affinity mask, capped by a container's CPU quota), each running its
-forward passes on one torch thread. Measured on 2 cores (docs/api.md, bench/api_latency.py),
-that beats one worker whose passes use both cores for the traffic this API gets: a visitor
-typing sends a request every 250 ms or more, and after such a pause a two-thread pass waits for
-its second OpenMP thread to wake (p50 15-18 ms, p99 27-50 ms against 8-11 ms and 10-14 ms),
-while under saturation two single-threaded processes serve as many predictions per second or
-more. Only back-to-back requests from one client are faster with one two-thread worker
-(`WEB_CONCURRENCY=1`).
+forward passes on one torch thread. For the traffic this API gets (a visitor typing sends a
+request every 250 ms or more) that beats one worker whose passes use both cores: after such a
+pause a two-thread pass waits for its second OpenMP thread to wake, while under saturation two
+single-threaded processes serve as many predictions per second or more (the figures:
+docs/api.md, "gunicorn"; bench/api_latency.py). Only back-to-back requests from one client are
+faster with one two-thread worker (`WEB_CONCURRENCY=1`).
 Each worker has a few gthread threads, so health checks and database requests are not stuck
 behind a prediction (predictions take turns on the worker's one inference thread, see
 `inference.py`). With `GUNICORN_PRELOAD` (default on) the app and the model are loaded once in

@@ -1,12 +1,12 @@
 """The API's limits the pages follow, read from the API itself (`GET /api/config`).
 
-The pages shape their forms by them: the review box's `maxlength`, the admin page's page sizes
-and sort orders. They are the API's settings (REVIEW_MAX_LENGTH, PAGE_SIZE_MAX, ...), so the web
-front end never copies them. Each web process asks the API when a page first needs them and keeps
-the answer, asking again every `REFRESH_SECONDS` so that a reconfigured API is followed without a
-restart. While the API cannot be reached the pages use `FALLBACK` (the API's default settings), a
-warning is logged, and a later page asks again after `RETRY_SECONDS`: the web page starts and
-works without the API.
+The pages shape their forms by them: the review box's shortest and longest review (its hints and
+counter), the admin page's page sizes and sort orders. They are the API's settings
+(REVIEW_MAX_LENGTH, PAGE_SIZE_MAX, ...), so the web front end never copies them. Each web
+process asks the API when a page first needs them and keeps the answer, asking again every
+`REFRESH_SECONDS` so that a reconfigured API is followed without a restart. While the API cannot
+be reached the pages use `FALLBACK` (the API's default settings), a warning is logged, and a
+later page asks again after `RETRY_SECONDS`: the web page starts and works without the API.
 """
 
 from __future__ import annotations

@@ -211,7 +211,13 @@ def test_the_listing_shows_how_each_versions_suggestions_fared(registry_app, two
     first, second = versions_of(*two_models)
     text = "The parcel was late, but the refund came quickly."
     for version, suggested, rating in ((first, 4, 4), (first, 4, 2), (second, 3, 3)):
-        review = {"text": text, "brand": "Nike", "rating": rating, "suggested_rating": suggested}
+        review = {
+            "text": text,
+            "brand": "Nike",
+            "rating": rating,
+            "suggested_rating": suggested,
+            "suggestion_shown": True,
+        }
         created = client.post("/api/review", json={**review, "score": 0.6, "model_version": version})
         assert created.status_code == 201, created.get_json()
     items = {item["version"]: item for item in client.get("/api/models", headers=ADMIN).get_json()["items"]}

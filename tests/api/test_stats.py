@@ -29,7 +29,12 @@ def test_stats_per_brand_and_overall(client):
     ]:
         assert (
             post_review(
-                client, brand=brand, rating=rating, score=score, suggested_rating=suggested
+                client,
+                brand=brand,
+                rating=rating,
+                score=score,
+                suggested_rating=suggested,
+                suggestion_shown=True,
             ).status_code
             == 201
         )
@@ -58,7 +63,18 @@ def test_stats_per_brand_and_overall(client):
 
 
 def test_stats_with_model_scored_reviews(client):
-    post_review(client, rating=3)
+    post_review(client, rating=3, suggested_rating=3, suggestion_shown=True)
     overall = client.get("/api/stats").json["overall"]
     assert overall["rated_with_suggestion"] == 1
     assert 0 <= overall["mean_score"] <= 1
+
+
+def test_agreement_counts_only_the_visitors_who_saw_a_suggestion(client):
+    # The control group and a client that did not say were shown nothing: they keep nothing.
+    post_review(client, rating=5, score=0.9, suggestion_shown=False)
+    post_review(client, rating=5, score=0.9)
+    overall = client.get("/api/stats").json["overall"]
+    assert (overall["count"], overall["rated_with_suggestion"], overall["agreement"]) == (2, 0, None)
+    post_review(client, rating=4, score=0.9, suggested_rating=5, suggestion_shown=True)
+    overall = client.get("/api/stats").json["overall"]
+    assert (overall["rated_with_suggestion"], overall["agreement"]) == (1, 0.0)

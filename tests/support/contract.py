@@ -46,7 +46,7 @@ from brandpulse.api.endpoints.field_types import CURSOR_MAX, UtcDateTime
 from brandpulse.api.endpoints.parsing import SERVER_REFUSALS
 from brandpulse.api.endpoints.review_schemas import REVIEW_SORTS
 from brandpulse.api.storage import review_pages
-from brandpulse.api.storage.tables import NAME_MAX
+from brandpulse.api.storage.tables import MAX_ID, NAME_MAX
 
 logger = logging.getLogger(__name__)
 
@@ -156,7 +156,7 @@ def _a_cursor_of_this_list(query: dict[str, Any]) -> None:
             "score": digest[2] / 255,
             "brand": "Nike",
         }[order.key]
-        position = review_pages.Position(value, 1 + int.from_bytes(digest[4:8]) % review_pages.MAX_ID)
+        position = review_pages.Position(value, 1 + int.from_bytes(digest[4:8]) % MAX_ID)
         query["cursor"] = review_pages.encode_cursor(order, position)
     if "page" in query and _page(query["page"]) is not None and 1 <= _page(query["page"]) <= 1_000_000:
         del query["page"]  # optional: a cursor asks for the page after it

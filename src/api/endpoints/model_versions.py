@@ -18,7 +18,6 @@ from brandpulse.api.endpoints.schemas import (
     SuggestionFiguresQuerySchema,
     SuggestionFiguresSchema,
 )
-from brandpulse.api.security import SECURITY_SCHEME, admin_required
 from brandpulse.api.serving.inference import get_model
 from brandpulse.api.settings import current_settings
 from brandpulse.api.storage import registry, suggestion_stats
@@ -27,15 +26,10 @@ from brandpulse.api.storage.db import open_connection
 bp = Blueprint("models", __name__, url_prefix="/api", description="The model registry (admin).")
 bp.before_request(open_connection)
 
-ADMIN = {"security": [{SECURITY_SCHEME: []}]}
-ADMIN_ERRORS = (401, 403, 429, 503)
-
 
 @bp.route("/models", methods=["GET"])
-@admin_required
+@bp.admin()
 @bp.response(200, ModelVersionListSchema)
-@bp.errors(*ADMIN_ERRORS)
-@bp.doc(**ADMIN)
 def list_models() -> dict[str, Any]:
     """Every registered model version, newest first, with its figures and status, and how its
     suggestions fared with visitors (`live`: reviews, share kept, mean |rating - suggestion|) (admin)."""
@@ -45,11 +39,9 @@ def list_models() -> dict[str, Any]:
 
 
 @bp.route("/models/suggestions", methods=["GET"])
-@admin_required
+@bp.admin()
 @bp.arguments(SuggestionFiguresQuerySchema, location="query")
 @bp.response(200, SuggestionFiguresSchema)
-@bp.errors(*ADMIN_ERRORS)
-@bp.doc(**ADMIN)
 def suggestion_figures(args: dict[str, Any]) -> dict[str, Any]:
     """How visitors took each version's suggestions, per day (share kept, mean |rating - suggestion|),
     and the anchoring effect: agreement with the model with the suggestion shown and without it
@@ -58,11 +50,9 @@ def suggestion_figures(args: dict[str, Any]) -> dict[str, Any]:
 
 
 @bp.route("/models/<string(maxlength=64):version>/promote", methods=["POST"])
-@admin_required
+@bp.admin(*BODY_ERRORS, 404, 409)
 @bp.arguments(PromoteRequestSchema, location=BODY, required=False)
 @bp.response(200, ModelVersionSchema)
-@bp.errors(*sorted({*ADMIN_ERRORS, *BODY_ERRORS, 404, 409}))
-@bp.doc(**ADMIN)
 def promote(args: dict[str, Any], version: str) -> dict[str, Any]:
     """Make a registered version the champion; the API serves it within MODEL_POLL_SECONDS (admin)."""
     try:
@@ -77,11 +67,9 @@ def promote(args: dict[str, Any], version: str) -> dict[str, Any]:
 
 
 @bp.route("/models/rollback", methods=["POST"])
-@admin_required
+@bp.admin(*BODY_ERRORS, 409)
 @bp.arguments(PromoteRequestSchema, location=BODY, required=False)
 @bp.response(200, ModelVersionSchema)
-@bp.errors(*sorted({*ADMIN_ERRORS, *BODY_ERRORS, 409}))
-@bp.doc(**ADMIN)
 def rollback(args: dict[str, Any]) -> dict[str, Any]:
     """Make the previous champion the champion again (admin)."""
     try:

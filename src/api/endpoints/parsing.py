@@ -19,8 +19,11 @@ import marshmallow as ma
 from webargs import core
 from webargs.flaskparser import FlaskParser, abort
 
+from brandpulse.api.security import SECURITY_SCHEME, admin_required
+
 BODY = "body"  # the location name used with `Blueprint.arguments`
 BODY_ERRORS = (400, 413, 415, 429)  # what any endpoint reading a body may answer besides 422
+ADMIN_ERRORS = (401, 403, 429, 503)  # what any admin endpoint may answer (no token, wrong token, …)
 JSON = "application/json"
 # What the HTTP server answers, before the app sees the request, to any operation: gunicorn's
 # limits (werkzeug's server refuses the same way). Components registered by `docs.init_app`.
@@ -79,5 +82,17 @@ class Blueprint(flask_smorest.Blueprint):
             for status in statuses:
                 view = self.alt_response(status, response=HTTPStatus(status).name)(view)
             return view
+
+        return decorator
+
+    def admin(self, *statuses: int):
+        """Decorator, right under `route`: the admin's view. The token is checked before anything
+        else (no validation messages for callers without it), and the document states the bearer
+        scheme and the admin errors (401, 403, 429, 503), plus `statuses`."""
+
+        def decorator(view):
+            view = self.errors(*sorted({*ADMIN_ERRORS, *statuses}))(view)
+            view = self.doc(security=[{SECURITY_SCHEME: []}])(view)
+            return admin_required(view)
 
         return decorator

@@ -28,22 +28,19 @@ from brandpulse.api.endpoints.review_schemas import (
     ReviewSchema,
     ReviewSummarySchema,
 )
-from brandpulse.api.security import SECURITY_SCHEME, admin_required, client_ip
+from brandpulse.api.security import client_ip
 from brandpulse.api.serving.inference import ModelUnavailable, get_model
 from brandpulse.api.settings import current_settings
 from brandpulse.api.storage import idempotency, review_pages, review_store
 from brandpulse.api.storage.db import get_database, open_connection
-from brandpulse.api.storage.tables import USER_AGENT_MAX, Brand, Review, as_date
+from brandpulse.api.storage.tables import MAX_ID, USER_AGENT_MAX, Brand, Review, as_date
 
 logger = logging.getLogger(__name__)
 bp = Blueprint("reviews", __name__, url_prefix="/api", description="Stored reviews.")
 bp.before_request(open_connection)
 
-ADMIN = {"security": [{SECURITY_SCHEME: []}]}
-ADMIN_ERRORS = (401, 403, 429, 503)
 EXPORT_CHUNK = 1000
 EXPORT_COLUMNS = ("text", "label", "brand", "created_at", "suggested_rating", "score")
-MAX_REVIEW_ID = 2**31 - 1  # larger ids cannot exist; the route answers 404 without asking the database
 REVIEW_OUT = ReviewSchema()
 
 
@@ -191,24 +188,15 @@ def _replay(key: str, request_fingerprint: str, ttl_hours: int) -> Response | No
 
 
 def _filtered(args: dict[str, Any], *columns: Any) -> Query:
-    query = Review.select(*(columns or (Review, Brand))).join(Brand)
-    if "brand" in args:
-        query = query.where(Brand.name == args["brand"])
-    if "rating" in args:
-        query = query.where(Review.rating == args["rating"])
-    if "since" in args:
-        query = query.where(Review.created_at >= args["since"])
-    if "until" in args:
-        query = query.where(Review.created_at < args["until"])
-    return query
+    """The matching reviews' `columns` (default: each review with its brand)."""
+    query = Review.select(*columns) if columns else Review.select(Review, Brand).join(Brand)
+    return review_pages.Filters.of(args).apply(query)
 
 
 @bp.route("/reviews", methods=["GET"])
-@admin_required  # first: no validation messages for callers without the token
+@bp.admin()
 @bp.arguments(ReviewListQuerySchema, location="query")
 @bp.response(200, ReviewPageSchema)
-@bp.errors(*ADMIN_ERRORS)
-@bp.doc(**ADMIN)
 def list_reviews(args: dict[str, Any]) -> dict[str, Any]:
     """Reviews in the order asked for (newest first by default), a page at a time, with the total
     matching the filters (admin). Follow `next_cursor` for the next page: as fast at any depth,
@@ -221,11 +209,10 @@ def list_reviews(args: dict[str, Any]) -> dict[str, Any]:
             after = review_pages.decode_cursor(args["cursor"], order)
         except review_pages.InvalidCursor as error:
             abort(422, messages={"cursor": [str(error)]})
-    brand_id = review_store.brand_ids().get(args["brand"]) if "brand" in args else None
-    if "brand" in args and brand_id is None:
+    filters = review_pages.Filters.of(args)
+    if filters.matches_nothing:
         page, (total, exact) = review_pages.Page([], None), (0, True)
     else:
-        filters = review_pages.Filters.of(args, brand_id)
         total, exact = review_pages.count(filters.conditions)
         offset = (args["page"] - 1) * per_page
         page = review_pages.fetch(filters, order, per_page, after, offset, matching=total)
@@ -241,11 +228,9 @@ def list_reviews(args: dict[str, Any]) -> dict[str, Any]:
 
 
 @bp.route("/reviews/summary", methods=["GET"])
-@admin_required
+@bp.admin()
 @bp.arguments(ReviewFilterSchema, location="query")
 @bp.response(200, ReviewSummarySchema)
-@bp.errors(*ADMIN_ERRORS)
-@bp.doc(**ADMIN)
 def summarise_reviews(args: dict[str, Any]) -> dict[str, Any]:
     """Matching reviews counted per day, per rating and per (rating, suggested rating) pair,
     aggregated in the database, so a chart never reads every review (admin)."""
@@ -270,11 +255,10 @@ def summarise_reviews(args: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-@bp.route(f"/reviews/<int(max={MAX_REVIEW_ID}):review_id>", methods=["GET"])
-@admin_required
+# Larger ids cannot exist: such a route answers 404 without asking the database.
+@bp.route(f"/reviews/<int(max={MAX_ID}):review_id>", methods=["GET"])
+@bp.admin(404)
 @bp.response(200, AdminReviewSchema)
-@bp.errors(404, *ADMIN_ERRORS)
-@bp.doc(**ADMIN)
 def get_review(review_id: int) -> Review:
     """One review, with its user agent and IP address (admin)."""
     review = Review.select(Review, Brand).join(Brand).where(Review.id == review_id).first()
@@ -283,12 +267,10 @@ def get_review(review_id: int) -> Review:
     return review
 
 
-@bp.route(f"/reviews/<int(max={MAX_REVIEW_ID}):review_id>/flag", methods=["PUT"])
-@admin_required
+@bp.route(f"/reviews/<int(max={MAX_ID}):review_id>/flag", methods=["PUT"])
+@bp.admin(404, *BODY_ERRORS)
 @bp.arguments(FlagRequestSchema, location=BODY)
 @bp.response(200, AdminReviewSchema)
-@bp.errors(404, *sorted(set(BODY_ERRORS) | set(ADMIN_ERRORS)))
-@bp.doc(**ADMIN)
 def flag_review(args: dict[str, Any], review_id: int) -> Review:
     """Flag a review so `retrain` never learns from it (spam, abuse, a wrong label), or clear the
     flag; the review itself stays stored (admin)."""
@@ -318,7 +300,7 @@ def _csv_lines(rows: list[Review], header: bool) -> str:
 
 
 @bp.route("/reviews/export.csv", methods=["GET"])
-@admin_required
+@bp.admin()
 @bp.arguments(ReviewFilterSchema, location="query")
 @bp.response(
     200,
@@ -327,8 +309,6 @@ def _csv_lines(rows: list[Review], header: bool) -> str:
     description="CSV with the columns text, label (the 1-5 rating), brand, created_at, "
     "suggested_rating, score: `train --labels stars3` reads it.",
 )
-@bp.errors(*ADMIN_ERRORS)
-@bp.doc(**ADMIN)
 def export_reviews(args: dict[str, Any]) -> Response:
     """Every matching review as labelled CSV for retraining, streamed (admin)."""
     query = _filtered(args).order_by(Review.id)

@@ -173,10 +173,14 @@ class StatsRowSchema(ma.Schema):
     mean_score = fields.Float(allow_none=True)
     agreement = fields.Float(
         allow_none=True,
-        metadata={"description": "Share of reviews whose rating equals the suggested rating."},
+        metadata={
+            "description": "Share of the reviews whose visitor saw the suggested rating that gave "
+            "exactly that rating (null: none saw one)."
+        },
     )
     rated_with_suggestion = fields.Integer(
-        required=True, metadata={"description": "Reviews that have a suggested rating (agreement's base)."}
+        required=True,
+        metadata={"description": "Reviews whose visitor saw a suggested rating (agreement's base)."},
     )
 
 

@@ -8,6 +8,7 @@ from peewee import JOIN, Case, fn
 
 from brandpulse.api.endpoints.parsing import Blueprint
 from brandpulse.api.endpoints.schemas import StatsSchema
+from brandpulse.api.storage import agreement
 from brandpulse.api.storage.db import open_connection
 from brandpulse.api.storage.tables import Brand, Review
 
@@ -16,14 +17,15 @@ bp.before_request(open_connection)
 
 
 def _aggregates() -> list[Any]:
-    """count, mean rating, mean score, agreeing reviews, reviews with a suggestion."""
-    agrees = Case(None, [(Review.rating == Review.suggested_rating, 1)], 0)
+    """count, mean rating, mean score, reviews that kept a suggestion they saw, reviews that saw one."""
+    counted = Case(None, [(agreement.shown(), 1)], 0)
+    kept = Case(None, [(agreement.shown() & (Review.rating == Review.suggested_rating), 1)], 0)
     return [
         fn.COUNT(Review.id).alias("count"),
         fn.AVG(Review.rating).alias("mean_rating"),
         fn.AVG(Review.score).alias("mean_score"),
-        fn.SUM(agrees).alias("agreeing"),
-        fn.COUNT(Review.suggested_rating).alias("with_suggestion"),
+        fn.SUM(kept).alias("agreeing"),
+        fn.SUM(counted).alias("with_suggestion"),
     ]
 
 
@@ -35,7 +37,7 @@ def _row(
         "count": int(count or 0),
         "mean_rating": None if mean_rating is None else round(float(mean_rating), 4),
         "mean_score": None if mean_score is None else round(float(mean_score), 4),
-        "agreement": round(int(agreeing) / int(with_suggestion), 4) if with_suggestion else None,
+        "agreement": agreement.figures(with_suggestion, agreeing, None)["kept_suggestion"],
         "rated_with_suggestion": int(with_suggestion or 0),
     }
 

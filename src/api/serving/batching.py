@@ -12,8 +12,8 @@ The queue is bounded: once `queue_max` texts are waiting, or the texts waiting w
 than `max_wait_seconds` to get through at the pace of the recent passes, `submit` raises
 `Overloaded` at once (the API answers 503 with Retry-After) instead of letting the wait, and
 every request's latency, grow without limit. The pace matters because a server flooded with
-requests computes slower (the requests being refused take CPU too): measured here at 256
-clients, the same 64 texts took four times as long to get through as at 32. A request larger
+requests computes slower (the requests being refused take CPU too; docs/performance.md,
+"Backpressure"). A request larger
 than the bound is still taken when nothing else waits, so a full batch request is never refused
 on an idle server.
 

@@ -1,4 +1,4 @@
-"""The model behind the API: the training package's `Predictor`, loaded once per process.
+"""The model behind the API: the model package's `Predictor`, loaded once per process.
 
 The checkpoint is loaded on first use (or ahead of time by gunicorn's hooks, see
 `gunicorn_conf.py`), never at import. Loaded predictors are shared by every app of the process
@@ -16,9 +16,9 @@ Threads. Every forward pass of a process runs on one dedicated inference thread,
 process's share of the cores as torch threads, and the model is loaded with a single torch
 thread. PyTorch's OpenMP runtime keeps a team of worker threads for each thread that starts a
 parallel region, and once there are more such threads than cores its workers stop spin-waiting
-and sleep in the kernel between the many short parallel regions of a forward pass: measured
-here, a pass from a request thread after a load with two threads took 2.4x as long as from
-the loading thread. A team formed before gunicorn forks can also hang the workers. One
+and sleep in the kernel between the many short parallel regions of a forward pass, which makes
+every pass slower (docs/performance.md, "One inference thread"). A team formed before gunicorn
+forks can also hang the workers. One
 inference thread also means one pass at a time: a pass already uses every torch thread, so two
 at once only make both slower. The requests waiting meanwhile share the next pass
 (`batching.py`: up to PREDICT_BATCH_MAX texts, a bounded queue, 503 past it).

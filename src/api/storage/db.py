@@ -118,11 +118,6 @@ def init_app(app: Flask, settings: Settings) -> None:
     db = make_database(settings)
     app.extensions[EXTENSION] = db
     database.initialize(db)
-    if is_memory_sqlite(settings.database_url):
-        # Nothing else could ever create the schema of a private in-memory database.
-        from brandpulse.api.storage.migrations import upgrade
-
-        upgrade()
     app.teardown_request(close_connection)
 
 

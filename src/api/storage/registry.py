@@ -20,9 +20,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from peewee import Case, Database, IntegrityError, fn
+from peewee import Database, IntegrityError
 from playhouse.pool import PooledDatabase
 
+from brandpulse.api.storage import agreement
 from brandpulse.api.storage.tables import ModelVersion, Review, utcnow
 from brandpulse.model.checkpoint import CheckpointError, read_metadata, version_name
 from brandpulse.training.data import file_sha256
@@ -271,30 +272,12 @@ def list_versions() -> list[ModelVersion]:
 
 
 def live_figures() -> dict[str, dict[str, Any]]:
-    """Per model version, from the stored reviews it suggested a rating for: how many, the share
-    whose visitor kept the suggestion, and the mean |rating - suggestion| in stars. The control
-    group (shown no suggestion) is left out: it kept nothing."""
-    kept = Case(None, [(Review.rating == Review.suggested_rating, 1)], 0)
+    """Per model version, from the stored reviews whose visitor saw its suggestion (agreement.py):
+    how many, the share who kept the suggestion, and the mean |rating - suggestion| in stars."""
     query = (
-        Review.select(
-            Review.model_version,
-            fn.COUNT(Review.id),
-            fn.SUM(kept),
-            fn.AVG(fn.ABS(Review.rating - Review.suggested_rating)),
-        )
-        .where(
-            Review.suggested_rating.is_null(False)
-            & Review.model_version.is_null(False)
-            & (Review.suggestion_shown.is_null(True) | Review.suggestion_shown)  # not the control group
-        )
+        Review.select(Review.model_version, *agreement.columns())
+        .where(agreement.shown_by_version())
         .group_by(Review.model_version)
         .tuples()
     )
-    return {
-        version: {
-            "reviews": int(count),
-            "kept_suggestion": round(int(agreeing) / int(count), 4),
-            "mean_abs_error": round(float(error), 4),
-        }
-        for version, count, agreeing, error in query
-    }
+    return {version: agreement.figures(count, kept, error) for version, count, kept, error in query}

@@ -30,10 +30,10 @@ from typing import Any
 from peewee import JOIN, SQL, Case, Cast, Expression, Field, FloatField, PostgresqlDatabase, Tuple, fn
 
 from brandpulse.api.storage.db import get_database
-from brandpulse.api.storage.tables import NAME_MAX, Brand, Review
+from brandpulse.api.storage.review_store import brand_ids
+from brandpulse.api.storage.tables import MAX_ID, NAME_MAX, Brand, Review
 
 EXACT_TOTAL_MAX = 5_000  # matching reviews counted exactly; above it, estimated (PostgreSQL)
-MAX_ID = 2**31 - 1
 SORT_COLUMNS: dict[str, Field] = {
     "created_at": Review.created_at,
     "rating": Review.rating,
@@ -160,25 +160,34 @@ def _position(order: Order, review: Review) -> Position:
 
 @dataclass(frozen=True)
 class Filters:
-    """The list's filters as WHERE conditions on `review` alone (the brand given by its id)."""
+    """The review filters of the admin's list, summary and export, as WHERE conditions on `review`
+    alone (a brand given by its name is looked up once, as its id): the one way to build them."""
 
     conditions: list[Expression]
     rating: bool = False  # `rating=N`: the rating is fixed
     time_range: bool = False  # `since` or `until`
+    matches_nothing: bool = False  # an unknown brand
 
     @classmethod
-    def of(cls, args: dict[str, Any], brand_id: int | None) -> Filters:
-        """The filters of validated list arguments."""
+    def of(cls, args: dict[str, Any]) -> Filters:
+        """The filters of validated arguments (`brand`, `rating`, `since`, `until`)."""
         conditions = []
-        if brand_id is not None:
-            conditions.append(Review.brand == brand_id)
+        unknown_brand = False
+        if "brand" in args:
+            brand_id = brand_ids().get(args["brand"])
+            unknown_brand = brand_id is None
+            conditions.append(SQL("1 = 0") if unknown_brand else Review.brand == brand_id)
         if "rating" in args:
             conditions.append(Review.rating == args["rating"])
         if "since" in args:
             conditions.append(Review.created_at >= args["since"])
         if "until" in args:
             conditions.append(Review.created_at < args["until"])
-        return cls(conditions, "rating" in args, "since" in args or "until" in args)
+        return cls(conditions, "rating" in args, "since" in args or "until" in args, unknown_brand)
+
+    def apply(self, query: Any) -> Any:
+        """`query` (over `review`) restricted to the matching reviews."""
+        return query.where(*self.conditions) if self.conditions else query
 
 
 def fetch(

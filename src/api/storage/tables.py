@@ -30,6 +30,7 @@ MODEL_VERSION_MAX = 64
 USER_AGENT_MAX = 512
 IP_MAX = 45  # the longest textual IPv6 address
 IDEMPOTENCY_KEY_MAX = 255
+MAX_ID = 2**31 - 1  # the largest id an AutoField (a 32-bit integer column) can hold
 
 
 def as_date(value: object) -> date:
