@@ -1,8 +1,8 @@
 """Latency of `POST /api/predict` through gunicorn on loopback, next to the raw forward pass.
 
 Starts the API under gunicorn exactly as `make run` does (gunicorn_conf, preload, SQLite in a
-temporary directory, rate limits off) and sends it bench/model_speed.py's review, cut to 1,000
-characters, in two ways:
+temporary directory, rate limits off) and sends it the benchmarks' 1,000-character review
+(bench/common.py), in two ways:
 
 - paced, one client, as a visitor types (the review page sends at most one request per 250 ms):
   rounds of the CNN's raw forward pass in this process, the whole model (encoding, CNN and the
@@ -23,41 +23,27 @@ model of the shipped architecture (small-bn, 1,014 characters): same cost, meani
 
 from __future__ import annotations
 
-import argparse
 import http.client
 import json
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
 import time
 from pathlib import Path
 
-import torch
-from model_speed import REVIEW  # the same text as the model benchmark (bench/ is on sys.path)
+if __package__ in (None, ""):  # run as `python bench/api_latency.py`: import from the repository root
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-REPO = Path(__file__).resolve().parent.parent
-if str(REPO) not in sys.path:  # run as `python bench/api_latency.py`: the tests' helpers live in tests/
-    sys.path.insert(0, str(REPO))
+import torch  # noqa: E402
 
+from bench.common import REVIEW, command_line, percentile, serve_api, served_model  # noqa: E402
 from brandpulse.api.settings import Settings  # noqa: E402
 from brandpulse.model.charcnn import CharCNN  # noqa: E402
 from brandpulse.model.checkpoint import BUNDLED_CHECKPOINT, save_checkpoint  # noqa: E402
 from brandpulse.model.config import EncoderConfig, model_config_from_preset  # noqa: E402
 from brandpulse.model.predictor import Predictor  # noqa: E402
-from brandpulse.model.runtime import use_threads  # noqa: E402
-from tests.support.servers import free_port, stop_process  # noqa: E402  (also imported from here by the other benchmarks)
-
-BIN = Path(sys.executable).parent
-TEXT = REVIEW[:1000]  # the model benchmark's review, cut to exactly 1,000 characters
-
-
-def percentile(values: list[float], fraction: float) -> float:
-    """The `fraction` quantile of `values` (nearest rank)."""
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
 
 
 def random_checkpoint(directory: Path) -> Path:
@@ -74,7 +60,7 @@ def random_checkpoint(directory: Path) -> Path:
 
 def model_times_ms(predictor: Predictor, repeats: int) -> tuple[list[float], list[float]]:
     """Times (ms) of the CNN's forward pass alone and of the whole model, `repeats` of each."""
-    indices = predictor.encoder.encode_batch([TEXT])
+    indices = predictor.encoder.encode_batch([REVIEW])
     forward, whole_model = [], []
     autocast = torch.autocast("cpu", dtype=torch.bfloat16, enabled=predictor.bf16)
     with torch.inference_mode(), autocast:
@@ -86,16 +72,16 @@ def model_times_ms(predictor: Predictor, repeats: int) -> tuple[list[float], lis
             forward.append((time.perf_counter() - start) * 1000)
     for _ in range(repeats):
         start = time.perf_counter()
-        predictor.predict_proba([TEXT])
+        predictor.predict_proba([REVIEW])
         whole_model.append((time.perf_counter() - start) * 1000)
     return forward, whole_model
 
 
 def paced_rounds(port: int, predictor: Predictor, rounds: int, pause: float) -> dict[str, list[float]]:
     """Times (ms) of the CNN forward, the whole model and a request, interleaved, each after `pause` s."""
-    indices = predictor.encoder.encode_batch([TEXT])
+    indices = predictor.encoder.encode_batch([REVIEW])
     autocast = torch.autocast("cpu", dtype=torch.bfloat16, enabled=predictor.bf16)
-    body = json.dumps({"text": TEXT}).encode()
+    body = json.dumps({"text": REVIEW}).encode()
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
     times: dict[str, list[float]] = {"forward": [], "model": [], "request": []}
 
@@ -110,7 +96,7 @@ def paced_rounds(port: int, predictor: Predictor, rounds: int, pause: float) -> 
         if response.status != 200:
             raise RuntimeError(f"status {response.status}")
 
-    steps = {"forward": forward, "model": lambda: predictor.predict_proba([TEXT]), "request": request}
+    steps = {"forward": forward, "model": lambda: predictor.predict_proba([REVIEW]), "request": request}
     for round_number in range(rounds + 5):  # the first 5 rounds warm up
         for name, step in steps.items():
             time.sleep(pause)
@@ -122,41 +108,9 @@ def paced_rounds(port: int, predictor: Predictor, rounds: int, pause: float) -> 
     return times
 
 
-def wait_ready(port: int, server: subprocess.Popen, seconds: float = 120.0) -> None:
-    """Poll /readyz until it answers 200 (the model is loaded)."""
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            raise RuntimeError("gunicorn exited during start-up")
-        try:
-            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
-            connection.request("GET", "/readyz")
-            if connection.getresponse().status == 200:
-                return
-        except OSError:
-            pass
-        time.sleep(0.2)
-    raise RuntimeError("gunicorn did not become ready")
-
-
-def start_api(environ: dict[str, str]) -> subprocess.Popen:
-    """gunicorn serving the API as `make run` does, with this environment."""
-    return subprocess.Popen(
-        [str(BIN / "gunicorn"), "-c", "python:brandpulse.api.gunicorn_conf", "brandpulse.api.wsgi:app"],
-        env=environ,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-
-
-def stop_api(server: subprocess.Popen) -> None:
-    """SIGTERM, then kill after 30 s."""
-    stop_process(server, timeout=30)
-
-
 def run_clients(port: int, clients: int, requests: int) -> tuple[list[float], float]:
     """Latencies (ms) of `requests` predictions from `clients` keep-alive clients, and wall time (s)."""
-    body = json.dumps({"text": TEXT}).encode()
+    body = json.dumps({"text": REVIEW}).encode()
     headers = {"Content-Type": "application/json"}
     latencies: list[float] = []
     lock = threading.Lock()
@@ -190,13 +144,9 @@ def run_clients(port: int, clients: int, requests: int) -> tuple[list[float], fl
 
 def main(argv: list[str] | None = None) -> int:
     """Run the benchmark and print a table."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--checkpoint", type=Path, help="model to serve (default: the bundled one)")
+    parser = command_line(__doc__, "checkpoint", "workers")
     parser.add_argument("--requests", type=int, default=400, help="timed requests per concurrency level")
     parser.add_argument("--repeats", type=int, default=200, help="timed raw forward passes")
-    parser.add_argument(
-        "--workers", type=int, help="gunicorn workers (default: WEB_CONCURRENCY, else one per CPU)"
-    )
     parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 8], help="concurrent clients")
     parser.add_argument("--rounds", type=int, default=200, help="paced single-client rounds")
     parser.add_argument("--pause-ms", type=float, default=50.0, help="idle pause before each paced step")
@@ -212,37 +162,23 @@ def main(argv: list[str] | None = None) -> int:
                 checkpoint = BUNDLED_CHECKPOINT
             else:
                 checkpoint = random_checkpoint(Path(directory))
-        use_threads(threads)
-        bf16 = Settings.from_env().inference_bf16  # as the API will run it (MODEL_BF16)
-        predictor = Predictor.from_checkpoint(checkpoint, bf16=bf16)
+        predictor = served_model(checkpoint, threads)  # as the API will run it (MODEL_BF16)
         # The model is timed before and after the HTTP runs, and the two samples pooled, so a
         # machine whose speed drifts (a shared VM) does not skew the ratios.
         forward, whole_model = model_times_ms(predictor, args.repeats // 2)
-        precision = "bfloat16 autocast" if bf16 else "float32"
-        out.write(f"model {checkpoint.name} ({precision}), {len(TEXT)}-character review, ")
+        precision = "bfloat16 autocast" if predictor.bf16 else "float32"
+        out.write(f"model {checkpoint.name} ({precision}), {len(REVIEW)}-character review, ")
         out.write(f"torch {torch.__version__}\n")
 
-        port = free_port()
-        environ = {
-            **os.environ,
-            "DATABASE_URL": f"sqlite:///{directory}/bench.sqlite3",
-            "MODEL_PATH": str(checkpoint),
-            "API_PORT": str(port),
-            "WEB_CONCURRENCY": str(workers),
-            "RATE_LIMIT_PREDICT": "off",
-            "RATE_LIMIT_DEFAULT": "off",
-        }
-        server = start_api(environ)
-        try:
-            wait_ready(port, server)
-            run_clients(port, 1, 20)  # warm-up
-            paced = paced_rounds(port, predictor, args.rounds, args.pause_ms / 1000)
+        # LOG_LEVEL as `make run` has it: one request log line each.
+        log_level = os.environ.get("LOG_LEVEL") or "INFO"
+        with serve_api("", model=checkpoint, WEB_CONCURRENCY=str(workers), LOG_LEVEL=log_level) as api:
+            run_clients(api.port, 1, 20)  # warm-up
+            paced = paced_rounds(api.port, predictor, args.rounds, args.pause_ms / 1000)
             rows = []
             for clients in args.concurrency:
-                latencies, wall = run_clients(port, clients, args.requests)
+                latencies, wall = run_clients(api.port, clients, args.requests)
                 rows.append((clients, latencies, wall))
-        finally:
-            stop_api(server)
         more_forward, more_whole_model = model_times_ms(predictor, args.repeats - args.repeats // 2)
     out.write(
         f"model alone, before / after the HTTP runs ({threads} torch thread(s)): CNN forward p50 "

@@ -44,7 +44,6 @@ import os
 import shutil
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -54,18 +53,20 @@ from typing import Any
 
 import requests
 
-REPO = Path(__file__).resolve().parent.parent
-if str(REPO) not in sys.path:  # run as `python bench/browser_feedback.py`: the tests' helpers live in tests/
-    sys.path.insert(0, str(REPO))
+if __package__ in (None, ""):  # run as `python bench/browser_feedback.py`: import from the repository root
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tests.support.chromium import headless_chromium  # noqa: E402
-from tests.support.servers import (  # noqa: E402
-    ApiServer,
-    api_settings,
-    free_port,
-    predictions_answered,
-    wait_until,
+from bench.common import (  # noqa: E402
+    command_line,
+    load_text,
+    percentile,
+    serve_api,
+    setup_logging,
+    write_json,
 )
+from brandpulse.model.checkpoint import BUNDLED_CHECKPOINT  # noqa: E402
+from tests.support.chromium import headless_chromium  # noqa: E402
+from tests.support.servers import free_port, predictions_answered, wait_until  # noqa: E402
 
 logger = logging.getLogger("bench.browser_feedback")
 
@@ -186,12 +187,6 @@ window.fetch = function (resource, init) {
 """
 
 
-def percentile(values: list[float], fraction: float) -> float:
-    """The `fraction` quantile of `values` (nearest rank)."""
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
-
-
 def summary(values: list[float]) -> dict[str, Any]:
     """Count, p50, p95 and max of `values` (milliseconds)."""
     if not values:
@@ -213,37 +208,7 @@ def summary_text(values: list[float]) -> str:
     return f"p50 {p50:6.1f}  p95 {p95:6.1f}  max {worst:6.1f} ms  (n={figures['n']})"
 
 
-def load_text() -> str:
-    """The machine's 1-, 5- and 15-minute load averages and its number of CPUs."""
-    one, five, fifteen = os.getloadavg()
-    return f"load average {one:.2f} {five:.2f} {fifteen:.2f} on {os.cpu_count()} CPUs"
-
-
 # ---------------------------------------------------------------- servers
-
-
-def source_path(src: Path | None, directory: Path) -> dict[str, str]:
-    """The environment that makes `brandpulse` another checkout's `src` (none for this checkout)."""
-    if src is None:
-        return {}
-    (directory / "path").mkdir()
-    (directory / "path" / "brandpulse").symlink_to(src.resolve())
-    return {"PYTHONPATH": f"{directory / 'path'}{os.pathsep}{REPO}"}
-
-
-def prepare(url: str, model: Path, data: Path, environment: dict[str, str]) -> None:
-    """The schema, brands and first champion, by the served checkout's own code (a subprocess)."""
-    code = (
-        "import sys; from pathlib import Path; sys.path.insert(0, sys.argv[4]); "
-        "from tests.support.servers import prepare_database; "
-        "prepare_database(sys.argv[1], Path(sys.argv[2]), Path(sys.argv[3]))"
-    )
-    subprocess.run(
-        [sys.executable, "-c", code, url, str(model), str(data), str(REPO)],
-        env={**os.environ, **environment},
-        check=True,
-        capture_output=True,
-    )
 
 
 @contextmanager
@@ -287,22 +252,12 @@ def web_server(api_url: str, logs: Path, environment: dict[str, str]) -> Iterato
 @contextmanager
 def servers(src: Path | None) -> Iterator[tuple[str, str]]:
     """The API and the web page on free loopback ports; yields their URLs."""
-    from brandpulse.model.checkpoint import BUNDLED_CHECKPOINT
-
     if not BUNDLED_CHECKPOINT.is_file():
         raise SystemExit(f"the bundled model is missing ({BUNDLED_CHECKPOINT})")
-    directory = Path(tempfile.mkdtemp(prefix="brandpulse-browser-bench-"))
-    try:
-        environment = source_path(src, directory)
-        url = f"sqlite:///{(directory / 'api.sqlite3').as_posix()}"
-        prepare(url, BUNDLED_CHECKPOINT, directory, environment)
-        settings = api_settings(
-            url, BUNDLED_CHECKPOINT, directory, TRUSTED_PROXIES="127.0.0.1", **environment
-        )
-        with ApiServer(settings, directory) as api, web_server(api.url, directory, environment) as web:
+    with serve_api("", model=BUNDLED_CHECKPOINT, src=src, TRUSTED_PROXIES="127.0.0.1") as api:
+        environment = {"PYTHONPATH": api.env["PYTHONPATH"]} if src else {}  # the same checkout's page
+        with web_server(api.url, api.cwd, environment) as web:
             yield api.url, web
-    finally:
-        shutil.rmtree(directory, ignore_errors=True)
 
 
 def predict_count(api_url: str | None) -> int | None:
@@ -500,7 +455,7 @@ def report(figures: dict[str, list[float]], predicts: int | None, args: argparse
 
 def main(argv: list[str] | None = None) -> int:
     """Run the benchmark and print its figures."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = command_line(__doc__, "src", "label", "json")
     parser.add_argument("--chars-per-second", type=float, default=8.0, help="typing speed")
     parser.add_argument("--reviews", type=int, default=len(REVIEWS), help=f"how many (1-{len(REVIEWS)})")
     parser.add_argument("--runs", type=int, default=1, help="times each review is typed")
@@ -513,13 +468,10 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--words-per-pause", type=int, default=4, help="with --pause-at words")
     parser.add_argument("--paced-rounds", type=int, default=60, help="server-side timings (0: none)")
-    parser.add_argument("--src", type=Path, help="serve this checkout's src/ instead")
     parser.add_argument("--web-url", help="measure this running web page instead of starting servers")
     parser.add_argument("--api-url", help="with --web-url: its API, for the /metrics cross-check")
-    parser.add_argument("--label", default="", help="a name for this run in --json")
-    parser.add_argument("--json", type=Path, help="write the figures here")
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    setup_logging()
     if not (shutil.which(CHROMIUM) and shutil.which(CHROMEDRIVER)):
         raise SystemExit(f"Chromium and chromedriver are needed ({CHROMIUM}, {CHROMEDRIVER})")
     reviews = REVIEWS[: max(1, min(args.reviews, len(REVIEWS)))]
@@ -560,8 +512,7 @@ def main(argv: list[str] | None = None) -> int:
     result = report(figures, predicts, args)
     logger.info("after: %s", load_text())
     result.update(label=args.label or str(args.src or "this checkout"), load_after=os.getloadavg())
-    if args.json:
-        args.json.write_text(json.dumps(result, indent=2))
+    write_json(args.json, result)
     return 0
 
 

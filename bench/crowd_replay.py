@@ -54,22 +54,23 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-import requests
-from api_latency import free_port, start_api, stop_api, wait_ready  # bench/ is on sys.path
+if __package__ in (None, ""):  # run as `python bench/crowd_replay.py`: import from the repository root
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from brandpulse.api.settings import Settings
-from brandpulse.learning.feedback import normalise
-from brandpulse.learning.finetune import star_figures
-from brandpulse.learning.retrain import load_base_corpus
-from brandpulse.model.checkpoint import BUNDLED_CHECKPOINT, load_checkpoint, save_with_rule
-from brandpulse.model.predictor import Predictor
-from brandpulse.model.runtime import bf16_is_fast
-from brandpulse.model.scoring import bands_of, fit_rating_cuts, sentiment_scores
-from brandpulse.training.metrics import rating_metrics
+import numpy as np  # noqa: E402
+import requests  # noqa: E402
 
-BIN = Path(sys.executable).parent
-REPO = Path(__file__).resolve().parent.parent
+from bench.common import BIN, REPO, command_line, serve_api  # noqa: E402
+from brandpulse.api.settings import Settings  # noqa: E402
+from brandpulse.learning.feedback import normalise  # noqa: E402
+from brandpulse.learning.measure import star_figures  # noqa: E402
+from brandpulse.learning.round_data import load_base_corpus  # noqa: E402
+from brandpulse.model.checkpoint import BUNDLED_CHECKPOINT, load_checkpoint, save_with_rule  # noqa: E402
+from brandpulse.model.predictor import Predictor  # noqa: E402
+from brandpulse.model.runtime import bf16_is_fast  # noqa: E402
+from brandpulse.model.scoring import bands_of, fit_rating_cuts, sentiment_scores  # noqa: E402
+from brandpulse.training.metrics import rating_metrics  # noqa: E402
+
 FIGURES = ("band_accuracy", "band_balanced_accuracy", "band_recall", "mae", "within_one", "exact_accuracy")
 HELD_OUT = "held-out"  # --source: the bundled model's held-out test rows of its trained-on sources
 
@@ -256,7 +257,7 @@ def swap_seconds(session: requests.Session, url: str, token: str, version: str, 
 
 def main(argv: list[str] | None = None) -> int:
     """Run the benchmark and print its figures."""
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p = command_line(__doc__)
     p.add_argument("--replay", type=int, default=3000, help="reviews posted (N)")
     p.add_argument("--evaluate", type=int, default=2000, help="following reviews measured (M)")
     p.add_argument(
@@ -291,7 +292,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.champion_rule == "corpus":
         args.model = corpus_rule_copy(args.model, args.corpus, Path(workspace.name))
     champion = load_checkpoint(args.model)
-    held_out = champion.info.get("data", {}).get("holdout_groups") or []
+    held_out = (champion.info.data.holdout_groups if champion.info.data else None) or []
     never = args.source in held_out or args.source == HELD_OUT
     prior = (
         champion.rating_prior.to_dict()["assumed"]
@@ -307,87 +308,65 @@ def main(argv: list[str] | None = None) -> int:
         f"{os.environ.get('MODEL_BF16', 'auto')}\n"
     )
 
-    with tempfile.TemporaryDirectory() as directory:
-        port = free_port()
-        url = f"http://127.0.0.1:{port}"
-        environ = {
-            **os.environ,
-            "DATA_DIR": directory,
-            "DATABASE_URL": args.database_url,
-            "ADMIN_TOKEN": secrets.token_urlsafe(24),
-            "API_PORT": str(port),
-            "TRUSTED_PROXIES": "127.0.0.1",
-            "MODEL_POLL_SECONDS": "2",
-            "RATE_LIMIT_PREDICT": "off",
-            "RATE_LIMIT_PREDICT_BATCH": "off",
-            "RATE_LIMIT_REVIEW": "off",
-            "RATE_LIMIT_DEFAULT": "off",
-            "RETRAIN_BASE_CORPUS": str(args.corpus.resolve()),
-            "MODEL_PATH": str(args.model.resolve()),
-            "LOG_LEVEL": "WARNING",
-        }
-        for command in ("upgrade", "seed-brands"):
-            subprocess.run(
-                [str(BIN / "flask"), "--app", "brandpulse.api", "db", command],
-                env=environ,
-                check=True,
-                stdout=subprocess.DEVNULL,
+    with serve_api(
+        args.database_url,
+        model=args.model.resolve(),
+        ADMIN_TOKEN=secrets.token_urlsafe(24),
+        TRUSTED_PROXIES="127.0.0.1",  # each simulated visitor has an address of its own
+        MODEL_POLL_SECONDS="2",
+        RETRAIN_BASE_CORPUS=str(args.corpus.resolve()),
+    ) as api:
+        url, directory = api.url, Path(api.env["DATA_DIR"])  # `retrain` runs with the server's settings
+        session = requests.Session()
+        brands = [brand["name"] for brand in session.get(f"{url}/api/brands").json()["items"]]
+
+        started = time.perf_counter()
+        before, before_version = score_over_http(session, url, measured)
+        out.write(f"before  {before_version}: {before} ({time.perf_counter() - started:.0f} s)\n")
+
+        started = time.perf_counter()
+        counts = replay(session, url, posted, brands, args)
+        replay_seconds = time.perf_counter() - started
+        out.write(f"replay: {counts} in {replay_seconds:.0f} s\n")
+
+        if args.compare_kept_weight is not None:
+            weight = str(args.compare_kept_weight)
+            report, seconds = run_retrain(
+                api.env, directory / "compare.json", "--no-promote", "--kept-weight", weight
             )
-        server = start_api(environ)
-        try:
-            wait_ready(port, server)
-            session = requests.Session()
-            brands = [brand["name"] for brand in session.get(f"{url}/api/brands").json()["items"]]
-
-            started = time.perf_counter()
-            before, before_version = score_over_http(session, url, measured)
-            out.write(f"before  {before_version}: {before} ({time.perf_counter() - started:.0f} s)\n")
-
-            started = time.perf_counter()
-            counts = replay(session, url, posted, brands, args)
-            replay_seconds = time.perf_counter() - started
-            out.write(f"replay: {counts} in {replay_seconds:.0f} s\n")
-
-            if args.compare_kept_weight is not None:
-                weight = str(args.compare_kept_weight)
-                report, seconds = run_retrain(
-                    environ, Path(directory) / "compare.json", "--no-promote", "--kept-weight", weight
-                )
-                figures = "-"
-                if report["challenger"]:
-                    path = Path(directory) / "models" / f"{report['challenger']}.safetensors"
-                    predictor = Predictor.from_checkpoint(path, batch_size=128, bf16=bf16_is_fast("cpu"))
-                    stars = np.asarray([int(row["stars"]) for row in measured])
-                    measured_figures = star_figures(predictor, [row["text"] for row in measured], stars)
-                    figures = {key: measured_figures[key] for key in FIGURES}
-                out.write(
-                    f"compare: kept weight {weight}: {report['status']} {report['challenger']} "
-                    f"in {seconds:.0f} s, on the next {len(measured)}: {figures}\n"
-                    f"         counts {report['counts']}\n"
-                )
-
-            watch = VersionWatch(url)
-            watch.start()
-            report, retrain_seconds = run_retrain(environ, Path(directory) / "round.json")
+            figures = "-"
+            if report["challenger"]:
+                path = directory / "models" / f"{report['challenger']}.safetensors"
+                predictor = Predictor.from_checkpoint(path, batch_size=128, bf16=bf16_is_fast("cpu"))
+                stars = np.asarray([int(row["stars"]) for row in measured])
+                measured_figures = star_figures(predictor, [row["text"] for row in measured], stars)
+                figures = {key: measured_figures[key] for key in FIGURES}
             out.write(
-                f"retrain: {report['status']} {report['challenger']} in {retrain_seconds:.0f} s "
-                f"(steps {report['seconds']})\n         gate: {report['reason']}\n"
+                f"compare: kept weight {weight}: {report['status']} {report['challenger']} "
+                f"in {seconds:.0f} s, on the next {len(measured)}: {figures}\n"
                 f"         counts {report['counts']}\n"
             )
-            swap = 0.0
-            if report["status"] == "promoted":
-                swap = swap_seconds(session, url, environ["ADMIN_TOKEN"], report["challenger"], watch)
-            watch.stop.set()
-            watch.join()
-            out.write(
-                f"swap: served {swap:.1f} s after the promotion (MODEL_POLL_SECONDS 2); "
-                f"{watch.errors} failed predictions while retraining and swapping\n"
-            )
 
-            after, after_version = score_over_http(session, url, measured)
-            out.write(f"after   {after_version}: {after}\n")
-        finally:
-            stop_api(server)
+        watch = VersionWatch(url)
+        watch.start()
+        report, retrain_seconds = run_retrain(api.env, directory / "round.json")
+        out.write(
+            f"retrain: {report['status']} {report['challenger']} in {retrain_seconds:.0f} s "
+            f"(steps {report['seconds']})\n         gate: {report['reason']}\n"
+            f"         counts {report['counts']}\n"
+        )
+        swap = 0.0
+        if report["status"] == "promoted":
+            swap = swap_seconds(session, url, api.env["ADMIN_TOKEN"], report["challenger"], watch)
+        watch.stop.set()
+        watch.join()
+        out.write(
+            f"swap: served {swap:.1f} s after the promotion (MODEL_POLL_SECONDS 2); "
+            f"{watch.errors} failed predictions while retraining and swapping\n"
+        )
+
+        after, after_version = score_over_http(session, url, measured)
+        out.write(f"after   {after_version}: {after}\n")
 
     gain = after["band_accuracy"] - before["band_accuracy"]
     balanced = after["band_balanced_accuracy"] - before["band_balanced_accuracy"]

@@ -10,9 +10,9 @@
   statuses, rows.
 
 Both start their own throw-away PostgreSQL cluster (initdb + pg_ctl, as the `postgres` OS user:
-run as root or postgres) and never touch another server. The server, cluster and traffic
-helpers are the tests' own (tests/support), so the benchmark and tests/api/test_faults.py
-measure the same thing.
+run as root or postgres) and never touch another server. The server (bench/common.py's
+`serve_api`), cluster and traffic helpers are the tests' own (tests/support), so the benchmark
+and tests/api/test_faults.py measure the same thing.
 
     python bench/faults.py [--seconds 60] [--clients 32] [--soak-minutes 10] [--rate R]
 
@@ -21,10 +21,8 @@ The model is the bundled one (--checkpoint for another), as served.
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
-import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -32,18 +30,16 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-REPO = Path(__file__).resolve().parent.parent
-if str(REPO) not in sys.path:  # run as `python bench/faults.py`: the tests' helpers live in tests/
-    sys.path.insert(0, str(REPO))
+if __package__ in (None, ""):  # run as `python bench/faults.py`: import from the repository root
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.common import command_line, percentile, serve_api  # noqa: E402
 from brandpulse.model.checkpoint import BUNDLED_CHECKPOINT  # noqa: E402
 from tests.support.servers import (  # noqa: E402
     ApiServer,
     PrivatePostgres,
-    api_settings,
     is_alive,
     open_descriptors,
-    prepare_database,
     resident_bytes,
 )
 from tests.support.traffic import Outcome, Traffic, review_rows, status_counts  # noqa: E402
@@ -62,29 +58,18 @@ def _stack(
     checkpoint: Path | None, workers: int | None, logs: Path | None, **settings: str
 ) -> Iterator[tuple[PrivatePostgres, str, ApiServer]]:
     """A private PostgreSQL with a prepared database, and the API on it under gunicorn."""
-    checkpoint = Path(checkpoint or BUNDLED_CHECKPOINT)
-    with tempfile.TemporaryDirectory(prefix="brandpulse-faults-") as directory, PrivatePostgres() as postgres:
-        data = Path(directory)
+    if workers:
+        settings["WEB_CONCURRENCY"] = str(workers)
+    with PrivatePostgres() as postgres:
         url = postgres.create_database("brandpulse")
-        prepare_database(url, checkpoint, data)
-        if workers:
-            settings["WEB_CONCURRENCY"] = str(workers)
-        api = ApiServer(api_settings(url, checkpoint, data, **settings), logs or data)
-        with api:
+        with serve_api(url, model=Path(checkpoint or BUNDLED_CHECKPOINT), logs=logs, **settings) as api:
             yield postgres, url, api
-
-
-def _percentile(values: list[float], fraction: float) -> float | None:
-    if not values:
-        return None
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
 
 
 def _latency_ms(outcomes: list[Outcome], kind: str) -> dict[str, float | None]:
     times = [(o.ended - o.started) * 1000 for o in outcomes if o.kind == kind and o.status in (200, 201)]
     return {name: round(value, 1) if value is not None else None for name, value in
-            (("p50", _percentile(times, 0.5)), ("p99", _percentile(times, 0.99)))}  # fmt: skip
+            (("p50", percentile(times, 0.5)), ("p99", percentile(times, 0.99)))}  # fmt: skip
 
 
 def outage_figures(outcomes: list[Outcome], stopping: float, up: float) -> dict[str, Any]:
@@ -252,9 +237,7 @@ def soak(
 
 def main(argv: list[str] | None = None) -> int:
     """Run the load + fault test and the soak; print their figures as JSON."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--checkpoint", type=Path, help="model to serve (default: the bundled one)")
-    parser.add_argument("--workers", type=int, help="gunicorn workers (default: one per CPU)")
+    parser = command_line(__doc__, "checkpoint", "workers")
     parser.add_argument("--clients", type=int, default=32, help="clients of the load + fault test")
     parser.add_argument("--seconds", type=float, default=60.0, help="length of the load + fault test")
     parser.add_argument("--down-seconds", type=float, default=2.0, help="how long PostgreSQL stays down")

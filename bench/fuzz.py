@@ -16,31 +16,22 @@ Exit status 1 when anything failed. `run_fuzz(target, max_examples)` is the same
 
 from __future__ import annotations
 
-import argparse
-import json
 import logging
 import os
 import secrets
 import sys
-import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-REPO = Path(__file__).resolve().parent.parent
-if str(REPO) not in sys.path:  # run as `python bench/fuzz.py`: the tests' helpers live in tests/
-    sys.path.insert(0, str(REPO))
+if __package__ in (None, ""):  # run as `python bench/fuzz.py`: import from the repository root
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.common import command_line, database, serve_api, setup_logging, write_json  # noqa: E402
 from brandpulse.model.checkpoint import BUNDLED_CHECKPOINT  # noqa: E402
 from tests.support.contract import fuzz, serve  # noqa: E402
-from tests.support.servers import (  # noqa: E402
-    ApiServer,
-    PrivatePostgres,
-    api_settings,
-    prepare_database,
-    private_postgres_unavailable,
-)
+from tests.support.servers import private_postgres_unavailable  # noqa: E402
 
 logger = logging.getLogger("bench.fuzz")
 
@@ -49,24 +40,13 @@ DATABASES = ("sqlite", "postgres")
 
 
 @contextmanager
-def _database(kind: str, directory: Path) -> Iterator[str]:
-    """A new, empty database of this kind; its DATABASE_URL."""
-    if kind == "sqlite":
-        yield f"sqlite:///{(directory / 'fuzz.sqlite3').as_posix()}"
-        return
-    with PrivatePostgres() as postgres:
-        yield postgres.create_database("brandpulse")
-
-
-@contextmanager
 def _api_server(kind: str, admin_token: str) -> Iterator[str]:
     """The API under gunicorn on a new database of this kind; its base URL."""
-    with tempfile.TemporaryDirectory(prefix="brandpulse-fuzz-") as name, _database(kind, Path(name)) as url:
-        data = Path(name)
-        prepare_database(url, BUNDLED_CHECKPOINT, data)
-        settings = api_settings(url, BUNDLED_CHECKPOINT, data, ADMIN_TOKEN=admin_token)
-        with ApiServer(settings, data, name=f"fuzz-{kind}") as api:
-            yield api.url
+    with (
+        database(kind) as url,
+        serve_api(url, model=BUNDLED_CHECKPOINT, name=f"fuzz-{kind}", ADMIN_TOKEN=admin_token) as api,
+    ):
+        yield api.url
 
 
 def _print_report(name: str, figures: dict[str, Any]) -> None:
@@ -127,15 +107,14 @@ def run_fuzz(
 
 def main(argv: list[str] | None = None) -> int:
     """Run the fuzzer, print its figures; 1 when anything failed."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = command_line(__doc__, "json")
     parser.add_argument("--max-examples", type=int, default=DEFAULT_MAX_EXAMPLES)
     parser.add_argument("--databases", default=",".join(DATABASES), help="comma-separated: sqlite,postgres")
     parser.add_argument("--url", help="fuzz this running server instead")
     parser.add_argument("--admin-token", help="its ADMIN_TOKEN (default: $ADMIN_TOKEN)")
     parser.add_argument("--seed", type=int, help="replay a run")
-    parser.add_argument("--json", type=Path, help="write the figures here")
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    setup_logging()
     databases = tuple(kind for kind in args.databases.split(",") if kind)
     unknown = set(databases) - set(DATABASES)
     if unknown:
@@ -149,8 +128,7 @@ def main(argv: list[str] | None = None) -> int:
         else:
             _print_report(name, run)
     logger.info("\ntotal: %d cases, %d failures", figures["cases"], figures["failures"])
-    if args.json:
-        args.json.write_text(json.dumps(figures, indent=2))
+    write_json(args.json, figures)
     return 1 if figures["failures"] else 0
 
 

@@ -2,7 +2,7 @@
 
 Starts the API under gunicorn as `make run` does (gunicorn_conf, preload, rate limits off,
 SQLite in a temporary directory unless DATABASE_URL is set) and drives it with wrk (Debian's
-`wrk` package) on loopback, every request a 1,000-character review (bench/model_speed.py's).
+`wrk` package) on loopback, every request the benchmarks' 1,000-character review (bench/common.py).
 
     python bench/load.py predict [--clients 1,8,32] [--layout 1x2,2x1] [--seconds 10]
     python bench/load.py overload [--clients 256]
@@ -22,57 +22,34 @@ older commit) for before/after figures; `--json` keeps the figures for `plot`.
 
 from __future__ import annotations
 
-import argparse
 import http.client
 import json
 import logging
-import os
-import re
-import shutil
-import subprocess
 import sys
-import tempfile
 import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from api_latency import free_port, percentile, stop_api, wait_ready  # bench/ is on sys.path
-from model_speed import REVIEW
+if __package__ in (None, ""):  # run as `python bench/load.py`: import from the repository root
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.common import (  # noqa: E402
+    REVIEW,
+    command_line,
+    percentile,
+    run_wrk,
+    serve_api,
+    served_model,
+    setup_logging,
+    write_json,
+)
+from bench.faults import load_with_pg_restart, soak  # noqa: E402
+from bench.fuzz import run_fuzz  # noqa: E402
+from bench.writes import bench_listing, bench_writes  # noqa: E402
 
 logger = logging.getLogger("bench.load")
 
-BIN = Path(sys.executable).parent
-TEXT = REVIEW[:1000]
-# wrk's side of every run (bench/writes.py's too): each thread counts the statuses it gets, and
-# `done` prints them with the latency percentiles and the summary, parsed by `run_wrk`. `setup`
-# numbers the threads (`tid`, for request scripts that make unique bodies).
-WRK_REPORT = r"""
-local threads = {}
-function setup(thread)
-  table.insert(threads, thread)
-  thread:set("tid", #threads)
-end
-function response(status, headers, body)
-  statuses = statuses or {}
-  statuses[status] = (statuses[status] or 0) + 1
-end
-function done(summary, latency, requests)
-  local total = {}
-  for _, thread in ipairs(threads) do
-    for status, count in pairs(thread:get("statuses") or {}) do
-      total[status] = (total[status] or 0) + count
-    end
-  end
-  for status, count in pairs(total) do io.write(string.format("STATUS %d %d\n", status, count)) end
-  io.write(string.format("LATENCY %f %f %f %f\n", latency:percentile(50), latency:percentile(90),
-    latency:percentile(99), latency.max))
-  io.write(string.format("SUMMARY %d %f %d %d %d %d\n", summary.requests, summary.duration,
-    summary.errors.connect, summary.errors.read, summary.errors.write, summary.errors.timeout))
-end
-"""
 # The same JSON body every time.
 WRK_POST = """
 wrk.method = "POST"
@@ -83,14 +60,10 @@ wrk.headers["Content-Type"] = "application/json"
 
 def in_process_rate(batch: int = 32, seconds: float = 10.0) -> float:
     """Texts/s of the served model in this process on batches of `batch`, with every core."""
-    from brandpulse.api.settings import Settings
-    from brandpulse.model.predictor import Predictor
-    from brandpulse.model.runtime import available_cpus, use_threads
+    from brandpulse.model.runtime import available_cpus
 
-    settings = Settings.from_env()
-    use_threads(available_cpus())
-    predictor = Predictor.from_checkpoint(settings.model_path, bf16=settings.inference_bf16)
-    texts = [TEXT] * batch
+    predictor = served_model(threads=available_cpus())
+    texts = [REVIEW] * batch
     for _ in range(3):
         predictor.predict(texts)
     done, start = 0, time.perf_counter()
@@ -100,94 +73,12 @@ def in_process_rate(batch: int = 32, seconds: float = 10.0) -> float:
     return done / (time.perf_counter() - start)
 
 
-@contextmanager
-def serving(layout: str = "", src: Path | None = None, **environment: str) -> Iterator[int]:
-    """gunicorn serving the API on a free port, in `layout` ("WORKERSxTORCH_THREADS"); yields the port."""
-    port = free_port()
-    directory = Path(tempfile.mkdtemp(prefix="brandpulse-load-"))
-    off = "" if src is not None else "off"  # before the one settings loader, empty switched limits off
-    environ = {
-        **os.environ,
-        "API_PORT": str(port),
-        "DATA_DIR": str(directory),
-        "RATE_LIMIT_PREDICT": off,
-        "RATE_LIMIT_PREDICT_BATCH": off,
-        "RATE_LIMIT_REVIEW": off,
-        "RATE_LIMIT_DEFAULT": off,
-        "LOG_LEVEL": "WARNING",
-        **environment,
-    }
-    if layout:
-        workers, threads = layout.split("x")
-        environ.update(WEB_CONCURRENCY=workers, TORCH_THREADS=threads)
-    if src is not None:  # serve another checkout: its package first on the path
-        (directory / "path").mkdir()
-        (directory / "path" / "brandpulse").symlink_to(src.resolve())
-        environ["PYTHONPATH"] = str(directory / "path")
-    subprocess.run(
-        [str(BIN / "flask"), "--app", "brandpulse.api", "db", "upgrade"],
-        env=environ,
-        check=True,
-        capture_output=True,
-    )
-    server = subprocess.Popen(
-        [str(BIN / "gunicorn"), "-c", "python:brandpulse.api.gunicorn_conf", "brandpulse.api.wsgi:app"],
-        env=environ,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        wait_ready(port, server)
-        yield port
-    finally:
-        stop_api(server)
-        shutil.rmtree(directory, ignore_errors=True)
-
-
-def run_wrk(port: int, path: str, script: str, clients: int, seconds: float) -> dict[str, Any]:
-    """Run wrk on `path` with `clients` keep-alive connections for `seconds` (whole seconds, at
-    least 1), the requests made by the Lua `script` (WRK_REPORT is added to it).
-
-    Returns seconds, requests, statuses (status -> count), p50/p90/p99/max latency in ms and the
-    socket errors (connect, read, write, timeout).
-    """
-    if shutil.which("wrk") is None:
-        raise SystemExit("wrk is not installed (apt-get install wrk)")
-    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as file:
-        file.write(script + WRK_REPORT)
-    try:
-        output = subprocess.run(
-            [
-                "wrk",
-                f"-t{min(2, clients)}",
-                f"-c{clients}",
-                f"-d{max(1, round(seconds))}s",
-                "--timeout",
-                "10s",
-                "-s",
-                file.name,
-                f"http://127.0.0.1:{port}{path}",
-            ],
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout
-    finally:
-        os.unlink(file.name)
-    statuses = {int(code): int(count) for code, count in re.findall(r"^STATUS (\d+) (\d+)$", output, re.M)}
-    latency = re.search(r"^LATENCY (.+)$", output, re.M)[1].split()
-    p50, p90, p99, worst = (float(microseconds) / 1000 for microseconds in latency)
-    requests, duration, *errors = re.search(r"^SUMMARY (.+)$", output, re.M)[1].split()
-    return {
-        "seconds": float(duration) / 1e6,
-        "requests": int(requests),
-        "statuses": statuses,
-        "p50_ms": p50,
-        "p90_ms": p90,
-        "p99_ms": p99,
-        "max_ms": worst,
-        "socket_errors": dict(zip(("connect", "read", "write", "timeout"), map(int, errors), strict=True)),
-    }
+def _layout(layout: str) -> dict[str, str]:
+    """The settings of a worker layout "WORKERSxTORCH_THREADS" ("": the defaults)."""
+    if not layout:
+        return {}
+    workers, threads = layout.split("x")
+    return {"WEB_CONCURRENCY": workers, "TORCH_THREADS": threads}
 
 
 def wrk(port: int, path: str, body: dict[str, Any], clients: int, seconds: float) -> dict[str, Any]:
@@ -212,10 +103,10 @@ def bench_predict(
     results: dict[str, Any] = {"in_process_batch32_texts_per_s": reference, "layouts": {}}
     for layout in layouts:
         rows = []
-        with serving(layout, src) as port:
-            wrk(port, "/api/predict", {"text": TEXT}, max(clients), 3)  # warm-up
+        with serve_api(src=src, **_layout(layout)) as api:
+            wrk(api.port, "/api/predict", {"text": REVIEW}, max(clients), 3)  # warm-up
             for count in clients:
-                row = wrk(port, "/api/predict", {"text": TEXT}, count, seconds)
+                row = wrk(api.port, "/api/predict", {"text": REVIEW}, count, seconds)
                 row["share_of_in_process"] = row["ok_per_s"] / reference
                 rows.append(row)
                 logger.info("%s %s", layout, _row_text(row))
@@ -250,13 +141,13 @@ def probe(port: int, path: str, stop: threading.Event, pause: float = 0.02) -> l
 
 def bench_overload(layout: str, clients: int, seconds: float, src: Path | None) -> dict[str, Any]:
     """`clients` posting predictions beyond capacity, one probe on /healthz: latency and statuses."""
-    with serving(layout, src) as port:
+    with serve_api(src=src, **_layout(layout)) as api:
         stop = threading.Event()
         latencies: list[float] = []
-        prober = threading.Thread(target=lambda: latencies.extend(probe(port, "/healthz", stop)))
+        prober = threading.Thread(target=lambda: latencies.extend(probe(api.port, "/healthz", stop)))
         prober.start()
         try:
-            load = wrk(port, "/api/predict", {"text": TEXT}, clients, seconds)
+            load = wrk(api.port, "/api/predict", {"text": REVIEW}, clients, seconds)
         finally:
             stop.set()
             prober.join()
@@ -313,7 +204,7 @@ def plot(paths: list[Path], out: Path) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the benchmarks asked for and print their figures."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = command_line(__doc__, "src", "label", "json")
     parser.add_argument(
         "what", choices=("predict", "overload", "writes", "listing", "fuzz", "faults", "soak", "plot", "all")
     )
@@ -322,12 +213,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--layout", default="", help="WORKERSxTORCH_THREADS, comma-separated")
     parser.add_argument("--seconds", type=float, default=10.0, help="per measurement")
     parser.add_argument("--reference", type=float, help="predict: skip timing the model, use this rate")
-    parser.add_argument("--src", type=Path, help="serve this checkout's src/ instead")
-    parser.add_argument("--label", default="", help="name of this run in the plot")
-    parser.add_argument("--json", type=Path, help="write the figures here")
     parser.add_argument("--out", type=Path, default=Path("docs/performance.png"), help="plot: image file")
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    setup_logging()
     if args.what == "plot":
         plot(args.results, args.out)
         return 0
@@ -339,27 +227,16 @@ def main(argv: list[str] | None = None) -> int:
     if args.what in ("overload", "all"):
         figures["overload"] = bench_overload(layouts[0], 256, args.seconds, args.src)
     if args.what in ("writes", "all"):
-        from writes import bench_writes
-
         figures["writes"] = bench_writes()
     if args.what in ("listing", "all"):
-        from writes import bench_listing
-
         figures["listing"] = bench_listing()
     if args.what in ("fuzz", "all"):
-        from fuzz import run_fuzz
-
         figures["fuzz"] = run_fuzz()
     if args.what in ("faults", "all"):
-        from faults import load_with_pg_restart
-
         figures["faults"] = load_with_pg_restart()
     if args.what == "soak":  # ten minutes: never part of "all"
-        from faults import soak
-
         figures["soak"] = soak()
-    if args.json:
-        args.json.write_text(json.dumps(figures, indent=2))
+    write_json(args.json, figures)
     return 0
 
 

@@ -11,30 +11,24 @@ what lies outside the forward pass is visible; then encoding alone.
 
 from __future__ import annotations
 
-import argparse
 import statistics
 import sys
 import time
 from pathlib import Path
 
-import torch
-import torch.nn.functional as F
+if __package__ in (None, ""):  # run as `python bench/model_speed.py`: import from the repository root
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from brandpulse.model.charcnn import CharCNN
-from brandpulse.model.checkpoint import BUNDLED_CHECKPOINT
-from brandpulse.model.config import EncoderConfig, model_config_from_preset
-from brandpulse.model.predictor import Predictor
-from brandpulse.model.runtime import cpu_has_native_bf16, use_threads
-from brandpulse.training.recipe import load_recipe
+import torch  # noqa: E402
+import torch.nn.functional as F  # noqa: E402
 
-REVIEW = (
-    (
-        "I ordered a pair of running shoes and they arrived two days late, but the customer service "
-        "team apologised quickly and offered a discount on my next purchase. The shoes themselves are "
-        "comfortable, well made and look exactly like the pictures. "
-    )
-    * 5
-)[:1000]  # 1,000 characters, a long review (the corpus's 90th percentile is 623)
+from bench.common import REVIEW, command_line  # noqa: E402
+from brandpulse.model.charcnn import CharCNN  # noqa: E402
+from brandpulse.model.checkpoint import BUNDLED_CHECKPOINT  # noqa: E402
+from brandpulse.model.config import EncoderConfig, model_config_from_preset  # noqa: E402
+from brandpulse.model.predictor import Predictor  # noqa: E402
+from brandpulse.model.runtime import cpu_has_native_bf16, use_threads  # noqa: E402
+from brandpulse.training.recipe import load_recipe  # noqa: E402
 
 
 def median_ms(function, repeats: int) -> tuple[float, float]:
@@ -72,8 +66,7 @@ def training_rate(preset: str, max_length: int, bf16: bool, steps: int, batch_si
 
 def main(argv: list[str] | None = None) -> int:
     """Run the benchmark and print a table."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--checkpoint", type=Path, default=BUNDLED_CHECKPOINT, help="model to time")
+    parser = command_line(__doc__, "checkpoint")
     parser.add_argument("--repeats", type=int, default=50, help="timed runs per inference figure")
     parser.add_argument("--train-steps", type=int, default=8, help="timed steps per training figure")
     parser.add_argument("--threads", type=int, help="torch threads (default: every core)")
@@ -82,7 +75,7 @@ def main(argv: list[str] | None = None) -> int:
     out = sys.stdout
     out.write(f"torch {torch.__version__}, {threads} threads\n\n")
 
-    predictor = Predictor.from_checkpoint(args.checkpoint)
+    predictor = Predictor.from_checkpoint(args.checkpoint or BUNDLED_CHECKPOINT)
     out.write(
         f"inference: {predictor.version} ({sum(p.numel() for p in predictor.model.parameters()):,} "
         f"parameters), text of {len(REVIEW)} characters\n"

@@ -26,7 +26,6 @@ run this checkout.
 
 from __future__ import annotations
 
-import argparse
 import http.client
 import json
 import logging
@@ -35,33 +34,36 @@ import random
 import secrets
 import shutil
 import statistics
-import subprocess
 import sys
-import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager, redirect_stderr
+from collections.abc import Callable
+from contextlib import redirect_stderr
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlparse, urlunparse
+from urllib.parse import urlparse
 
-# bench/ is on sys.path; importing api_latency puts the repository there too (for tests.support).
-from api_latency import free_port, percentile, stop_api, wait_ready
-from load import run_wrk
+if __package__ in (None, ""):  # run as `python bench/writes.py`: import from the repository root
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tests.support.postgres import throwaway_database
+from bench.common import (  # noqa: E402
+    command_line,
+    database,
+    percentile,
+    run_wrk,
+    serve_api,
+    setup_logging,
+    write_json,
+)
+from tests.support.servers import NO_RATE_LIMITS  # noqa: E402
 
 logger = logging.getLogger("bench.writes")
 
-BIN = Path(sys.executable).parent
-POSTGRES_URL = os.environ.get("BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 ADMIN_TOKEN = secrets.token_hex(16)
-RATE_LIMITS_OFF = {
-    name: "off"
-    for name in ("RATE_LIMIT_PREDICT", "RATE_LIMIT_PREDICT_BATCH", "RATE_LIMIT_REVIEW", "RATE_LIMIT_DEFAULT")
-}
+# The server as `make run` runs it: INFO, one JSON line per request, written to its log file (its
+# cost is measured, not shown).
+SERVER_SETTINGS = {"LOG_LEVEL": "INFO", "ADMIN_TOKEN": ADMIN_TOKEN}
 REVIEW = {
     "text": "Good shoes, comfortable and well made; they arrived quickly.",
     "rating": 4,
@@ -90,7 +92,7 @@ FILTERS = {
     "one week": "&since=2025-03-01T00:00:00&until=2025-03-08T00:00:00",
     "brand+rating": "&brand=Nike&rating=5",
 }
-# The requests of a wrk run (load.py's WRK_REPORT counts the answers): every body different, and
+# The requests of a wrk run (common.py's WRK_REPORT counts the answers): every body different, and
 # with `keyed` its own Idempotency-Key. `tid` is the thread's number, set by WRK_REPORT's setup.
 WRK_WRITES = r"""
 local counter = 0
@@ -110,66 +112,6 @@ end
 """
 
 
-# ---------------------------------------------------------------- databases and the server
-
-
-def _database_url(name: str) -> str:
-    return urlunparse(urlparse(POSTGRES_URL)._replace(path=f"/{name}"))
-
-
-@contextmanager
-def temporary_database() -> Iterator[str]:
-    """A new, empty PostgreSQL database; its URL. Dropped afterwards."""
-    with throwaway_database(POSTGRES_URL, prefix="brandpulse_bench") as name:
-        yield _database_url(name)
-
-
-def _environ(database_url: str, src: Path | None, directory: Path, **extra: str) -> dict[str, str]:
-    environ = {
-        **os.environ,
-        "DATABASE_URL": database_url,
-        "DATA_DIR": str(directory),
-        "ADMIN_TOKEN": ADMIN_TOKEN,
-        "LOG_LEVEL": "INFO",  # as `make run`: one JSON line per request
-        **RATE_LIMITS_OFF,
-        **extra,
-    }
-    if src is not None:  # serve another checkout: its package first on the path
-        (directory / "path").mkdir(exist_ok=True)
-        link = directory / "path" / "brandpulse"
-        if not link.exists():
-            link.symlink_to(src.resolve())
-        environ["PYTHONPATH"] = str(directory / "path")
-        if "RATE_LIMIT_OFF" not in (src / "api" / "settings.py").read_text():
-            environ.update(dict.fromkeys(RATE_LIMITS_OFF, ""))  # before "off": empty switched limits off
-    return environ
-
-
-@contextmanager
-def serving(database_url: str, src: Path | None = None, **extra: str) -> Iterator[str]:
-    """`db upgrade`, `db seed-brands`, then gunicorn as `make run` runs it; yields the base URL."""
-    port = free_port()
-    directory = Path(tempfile.mkdtemp(prefix="brandpulse-writes-"))
-    environ = _environ(database_url, src, directory, API_PORT=str(port), **extra)
-    flask = [str(BIN / "flask"), "--app", "brandpulse.api", "db"]
-    for command in (["upgrade"], ["seed-brands"]):
-        subprocess.run([*flask, *command], env=environ, check=True, capture_output=True)
-    log = (directory / "gunicorn.log").open("w")
-    server = subprocess.Popen(
-        [str(BIN / "gunicorn"), "-c", "python:brandpulse.api.gunicorn_conf", "brandpulse.api.wsgi:app"],
-        env=environ,
-        stdout=subprocess.DEVNULL,
-        stderr=log,  # the request log lines are written (their cost is measured), not shown
-    )
-    try:
-        wait_ready(port, server)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        stop_api(server)
-        log.close()
-        shutil.rmtree(directory, ignore_errors=True)
-
-
 # ---------------------------------------------------------------- writes through gunicorn
 
 
@@ -185,8 +127,8 @@ def bench_writes(
     Without `base_url`, serves the API on a throw-away PostgreSQL database for the run.
     """
     if base_url is None:
-        with temporary_database() as database_url, serving(database_url, src) as served:
-            return bench_writes(served, clients, seconds, idempotency)
+        with database("shared-postgres") as url, serve_api(url, src=src, **SERVER_SETTINGS) as api:
+            return bench_writes(api.url, clients, seconds, idempotency)
     port = urlparse(base_url).port
     drive = _wrk_writes if shutil.which("wrk") else _python_writes
     drive(port, clients, min(3.0, seconds), idempotency)  # warm-up: pool, caches, the OS
@@ -284,7 +226,7 @@ def _measure(step: Callable[[], Any], backend: int, repeats: int, rounds: int = 
 def profile_write_path(database_url: str | None = None, repeats: int = 300) -> list[dict[str, Any]]:
     """What one review write costs, step by step, as it was and as it is (see the module doc)."""
     if database_url is None:
-        with temporary_database() as url:
+        with database("shared-postgres") as url:
             return profile_write_path(url, repeats)
     from flask import Response
 
@@ -298,7 +240,7 @@ def profile_write_path(database_url: str | None = None, repeats: int = 300) -> l
     from brandpulse.api.storage.seeding import seed_brands
     from brandpulse.api.storage.tables import Brand, Review
 
-    app = create_app({"DATABASE_URL": database_url, "ADMIN_TOKEN": ADMIN_TOKEN, **RATE_LIMITS_OFF})
+    app = create_app({"DATABASE_URL": database_url, "ADMIN_TOKEN": ADMIN_TOKEN, **NO_RATE_LIMITS})
     db = get_database(app)
     pool = type(db)
     rows: list[dict[str, Any]] = []
@@ -548,13 +490,13 @@ def bench_listing(
     `rows` reviews is used as it is (quicker reruns).
     """
     if database_url is None:
-        with temporary_database() as url:
+        with database("shared-postgres") as url:
             return bench_listing(url, rows, per_page, walk)
     from brandpulse.api import create_app
     from brandpulse.api.storage.db import dispose
 
     app = create_app(
-        {"DATABASE_URL": database_url, "ADMIN_TOKEN": ADMIN_TOKEN, "LOG_LEVEL": "WARNING", **RATE_LIMITS_OFF}
+        {"DATABASE_URL": database_url, "ADMIN_TOKEN": ADMIN_TOKEN, "LOG_LEVEL": "WARNING", **NO_RATE_LIMITS}
     )
     upgrade_seconds = _fill(app, rows)
     client = app.test_client()
@@ -639,7 +581,7 @@ def _case_text(case: dict[str, Any]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the benchmarks and print their figures."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = command_line(__doc__, "src", "json")
     parser.add_argument("--clients", type=int, default=8, help="concurrent writers")
     parser.add_argument("--seconds", type=float, default=10.0, help="per write measurement")
     parser.add_argument("--rows", type=int, default=1_000_000, help="reviews for the list (PostgreSQL)")
@@ -647,16 +589,14 @@ def main(argv: list[str] | None = None) -> int:
         "--sqlite-rows", type=int, default=200_000, help="reviews for the list on SQLite; 0: skip"
     )
     parser.add_argument("--skip", default="", help="comma-separated: writes, profile, listing")
-    parser.add_argument("--src", type=Path, help="serve this checkout's src/ for the writes")
-    parser.add_argument("--json", type=Path, help="write the figures here")
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    setup_logging()
     skip = set(filter(None, args.skip.split(",")))
     figures: dict[str, Any] = {}
     if "writes" not in skip:
-        with temporary_database() as database_url, serving(database_url, args.src) as base_url:
+        with database("shared-postgres") as url, serve_api(url, src=args.src, **SERVER_SETTINGS) as api:
             figures["writes"] = [
-                bench_writes(base_url, args.clients, args.seconds, idempotency=keyed)
+                bench_writes(api.url, args.clients, args.seconds, idempotency=keyed)
                 for keyed in (False, True)
             ]
         for row in figures["writes"]:
@@ -674,10 +614,8 @@ def main(argv: list[str] | None = None) -> int:
     if "listing" not in skip:
         figures["listing"] = bench_listing(rows=args.rows)
         if args.sqlite_rows:
-            with tempfile.TemporaryDirectory() as directory:
-                figures["listing_sqlite"] = bench_listing(
-                    f"sqlite:///{directory}/list.sqlite3", args.sqlite_rows
-                )
+            with database("sqlite") as url:
+                figures["listing_sqlite"] = bench_listing(url, args.sqlite_rows)
         for key in ("listing", "listing_sqlite"):
             if key in figures:
                 result = figures[key]
@@ -690,8 +628,7 @@ def main(argv: list[str] | None = None) -> int:
                     result["first_and_cursor_pages_median_ms"],
                     result["index_migration_s"],
                 )
-    if args.json:
-        args.json.write_text(json.dumps(figures, indent=2, default=str))
+    write_json(args.json, figures)
     return 0
 
 

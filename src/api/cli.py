@@ -7,7 +7,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import click
-from flask import Flask, current_app
+from flask import Flask
 from flask.cli import AppGroup
 from peewee import InterfaceError, OperationalError
 
@@ -97,7 +97,7 @@ def _connection() -> Iterator[None]:
             db.close()
 
 
-model_cli = AppGroup("model", help="The model registry: list, check, register, promote, roll back, retrain.")
+model_cli = AppGroup("model", help="The model registry: list, check, register, promote, roll back.")
 
 
 def _registry_ready() -> None:
@@ -187,21 +187,6 @@ def rollback_command(by: str) -> None:
         except registry.RegistryError as error:
             raise click.ClickException(str(error)) from None
     click.echo(f"rolled back: {row.version} is the champion")
-
-
-@model_cli.command("retrain")
-@click.option("--no-promote", is_flag=True, help="a challenger that passes the gate stays a candidate")
-@click.option("--max-steps", type=int, help="CNN fine-tuning step budget (smoke runs)")
-def retrain_command(no_promote: bool, max_steps: int | None) -> None:
-    """Train a challenger from the stored reviews; the gate promotes it or records why not."""
-    from brandpulse.learning import retrain
-
-    options = retrain.RoundOptions(promote=not no_promote, max_steps=max_steps)
-    try:
-        result = retrain.run_once(current_app._get_current_object(), options)
-    except retrain.RetrainError as error:
-        raise click.ClickException(str(error)) from None
-    click.echo(f"{result.status}: {result.challenger or '-'} ({result.reason})")
 
 
 def init_app(app: Flask) -> None:

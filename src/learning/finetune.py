@@ -15,8 +15,7 @@ challenger is made in four steps, each timed:
    scored 0.02 lower on the next reviews of the replay benchmark). The mix assumed is the one
    the caller estimated of its visitors, else the champion's.
 
-`star_figures` measures any predictor in stars (`metrics.star_metrics` and the score's rank
-correlation with the stars), the figures the promotion gate compares.
+The rows are `rows.LabelledRows`; the figures the promotion gate compares are `measure.py`'s.
 """
 
 from __future__ import annotations
@@ -30,68 +29,20 @@ from typing import Any
 
 import numpy as np
 
-from brandpulse.model.charcnn import CharCNN
+from brandpulse.learning.rows import LabelledRows
 from brandpulse.model.checkpoint import Checkpoint
 from brandpulse.model.encoding import CharEncoder
+from brandpulse.model.network import TextNetwork
 from brandpulse.model.ngram import DEFAULT_FEATURES, HashedNgramModel
 from brandpulse.model.pooling import Combination, fit_combination
 from brandpulse.model.predictor import Predictor
 from brandpulse.model.runtime import bf16_is_fast
-from brandpulse.model.scoring import (
-    RatingPrior,
-    band_mix,
-    fit_rating_rule,
-    sentiment_scores,
-)
+from brandpulse.model.scoring import RatingPrior, band_mix, fit_rating_rule
 from brandpulse.training.data import STAR_SCHEMES, Dataset, label_scheme
-from brandpulse.training.metrics import star_metrics
 from brandpulse.training.train_ngram import fit_ngram
-from brandpulse.training.trainer import TrainConfig, resolve_device, train_model
+from brandpulse.training.trainer import build_train_config, train_model
 
 logger = logging.getLogger(__name__)
-
-
-@dataclass
-class LabelledRows:
-    """Texts with their 1-5 stars, a training weight each, and where each came from."""
-
-    texts: list[str]
-    stars: np.ndarray
-    weights: np.ndarray
-    origins: list[str]  # "base" (the corpus) or "feedback" (stored reviews)
-
-    def __post_init__(self) -> None:
-        self.stars = np.asarray(self.stars, dtype=np.int64)
-        self.weights = np.asarray(self.weights, dtype=np.float64)
-        if not len(self.texts) == len(self.stars) == len(self.weights) == len(self.origins):
-            raise ValueError("texts, stars, weights and origins differ in length")
-        if len(self.stars) and not ((self.stars >= 1) & (self.stars <= 5)).all():
-            raise ValueError("stars must be 1 to 5")
-
-    def __len__(self) -> int:
-        return len(self.texts)
-
-    def __add__(self, other: LabelledRows) -> LabelledRows:
-        return LabelledRows(
-            self.texts + other.texts,
-            np.concatenate([self.stars, other.stars]),
-            np.concatenate([self.weights, other.weights]),
-            self.origins + other.origins,
-        )
-
-    def subset(self, indices: Sequence[int] | np.ndarray) -> LabelledRows:
-        """The rows at `indices`, in that order."""
-        indices = np.asarray(indices, dtype=np.int64)
-        return LabelledRows(
-            [self.texts[i] for i in indices],
-            self.stars[indices],
-            self.weights[indices],
-            [self.origins[i] for i in indices],
-        )
-
-    def counts(self) -> dict[str, int]:
-        """Rows by origin."""
-        return {origin: self.origins.count(origin) for origin in sorted(set(self.origins))}
 
 
 @dataclass(frozen=True)
@@ -117,7 +68,7 @@ class FinetuneConfig:
 class Challenger:
     """A trained challenger, not yet saved: what `save_checkpoint` needs, and how it was made."""
 
-    model: CharCNN
+    model: TextNetwork
     classes: tuple[str, ...]
     ngram: HashedNgramModel
     combination: Combination
@@ -172,7 +123,8 @@ def weights_as_repeats(weights: np.ndarray, rng: np.random.Generator) -> np.ndar
 
 def label_scheme_of(champion: Checkpoint) -> str:
     """The champion's star label scheme (stars5 for the bundled model); ValueError if it has none."""
-    scheme = str(champion.info.get("data", {}).get("labels", "stars5"))
+    data = champion.info.data
+    scheme = (data.labels if data else None) or "stars5"
     if scheme not in STAR_SCHEMES:
         raise ValueError(f"the champion was trained on {scheme!r} labels, not star ratings: cannot fine-tune")
     return scheme
@@ -207,19 +159,18 @@ def train_challenger(
     seconds: dict[str, float] = {}
 
     started = time.perf_counter()
-    device = resolve_device(config.device)
     model = copy.deepcopy(champion.model).float()
-    train_config = TrainConfig(
+    train_config = build_train_config(
+        device=config.device,
+        bf16=config.bf16,
         epochs=config.cnn_epochs,
         batch_size=config.batch_size,
         lr=config.cnn_lr,
         schedule="cosine",
         weight_decay=config.weight_decay,
         patience=1,
-        bf16=bf16_is_fast(device) if config.bf16 is None else config.bf16,
         seed=config.seed,
         max_steps=config.max_steps,
-        device=device,
         char_noise=config.char_noise,
         ordinal_weight=config.ordinal_weight,
     )
@@ -281,32 +232,3 @@ def train_challenger(
             },
         },
     )
-
-
-def star_figures(
-    predictor: Predictor, texts: Sequence[str], stars: np.ndarray, weights: np.ndarray | None = None
-) -> dict[str, Any]:
-    """How the predictor's suggested ratings match these true stars: the gate's figures.
-
-    `metrics.star_metrics` (band accuracy on the rows' mix and balanced, each band's recall, MAE...)
-    and the Spearman rank correlation of the score with the stars. With `weights`, each row counts
-    that much (stored reviews whose label may be the model's own echo count less); `n` stays the
-    number of rows.
-    """
-    if not len(texts):
-        return {"n": 0}
-    return probability_figures(predictor.predict_proba(list(texts)), stars, predictor.rating_cuts, weights)
-
-
-def probability_figures(
-    probabilities: np.ndarray, stars: np.ndarray, cuts: Sequence[float], weights: np.ndarray | None = None
-) -> dict[str, Any]:
-    """`star_figures` of probabilities already computed, suggested with these cut points."""
-    stars = np.asarray(stars, dtype=np.int64)
-    figures = star_metrics(stars, probabilities, cuts, weights)
-
-    from scipy.stats import spearmanr  # scipy comes with scikit-learn
-
-    scores = sentiment_scores(probabilities)
-    correlation = float(spearmanr(scores, stars).statistic) if len(set(stars.tolist())) > 1 else 0.0
-    return {**figures, "score_correlation": round(correlation, 4)}  # Spearman, unweighted

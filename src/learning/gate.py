@@ -1,6 +1,6 @@
 """The promotion gate: a challenger replaces the champion only when it is better where it matters.
 
-Both models are measured on the same two sets (`finetune.star_figures`):
+Both models are measured on the same two sets (`measure.star_figures`):
 
 - **recent**: the newest stored reviews, held out by time and never trained on in the round:
   what visitors write now. The challenger must beat the champion's band accuracy there by at

@@ -3,7 +3,7 @@ Networks for Text Classification", arXiv:1509.01626), with optional batch normal
 a learned character embedding and pooling over time (see `ModelConfig`).
 
 Input is the `(batch, length)` index tensor of `CharEncoder`; output is `(batch, classes)`
-logits.
+logits (the `network.TextNetwork` contract); its registry name is "charcnn".
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from brandpulse.model.config import EncoderConfig, ModelConfig
+from brandpulse.model.network import TextNetwork
 
 
 class OneHot(nn.Module):
@@ -52,13 +53,13 @@ def conv_output_length(config: ModelConfig, input_length: int) -> int:
     return length
 
 
-class CharCNN(nn.Module):
+class CharCNN(TextNetwork):
     """Six 1-D convolutions, then two dense layers, then the classes (by default)."""
 
+    config: ModelConfig
+
     def __init__(self, config: ModelConfig, encoder: EncoderConfig) -> None:
-        super().__init__()
-        self.config = config
-        self.encoder_config = encoder
+        super().__init__(config, encoder)
         if config.embedding_dim:
             self.input = Embedding(encoder.vocab_size, config.embedding_dim)
         else:

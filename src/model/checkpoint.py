@@ -1,10 +1,12 @@
 """Saving and loading the self-describing checkpoint.
 
 One `.safetensors` file: the weights (a format that cannot run code when loaded) and, in its
-metadata header, everything needed to rebuild and use the model — the architecture
-(`model_config`), the text encoding (`encoder`), the ordered class names, the training data's
-fingerprint, the evaluation metrics and a format version. Loading needs no other file and no
-flag that must match training.
+metadata header, everything needed to rebuild and use the model — the network's config
+(`model_config`, which names its architecture unless it is the default CharCNN:
+`architectures.py`), the text encoding (`encoder`), the ordered class names, how it was made
+(`info`, `checkpoint_info.CheckpointInfo`: the training data's fingerprint, ...), the
+evaluation metrics and a format version. Loading needs no other file and no flag that must match
+training.
 
 A checkpoint may also carry a hashed word n-gram model (tensors `ngram.coef` and
 `ngram.intercept`) and the weights that pool its probabilities with the CNN's (metadata
@@ -18,6 +20,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,17 +29,19 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
-from brandpulse.model.charcnn import CharCNN
-from brandpulse.model.config import EncoderConfig, ModelConfig, from_dict, to_dict
+from brandpulse.model.architectures import build_network, network_config
+from brandpulse.model.checkpoint_info import CheckpointInfo
+from brandpulse.model.config import EncoderConfig, from_dict, to_dict
+from brandpulse.model.network import TextNetwork
 from brandpulse.model.ngram import HashedNgramModel
 from brandpulse.model.paths import BUNDLED_CHECKPOINT as BUNDLED_CHECKPOINT  # the default model
+from brandpulse.model.paths import file_sha256
 from brandpulse.model.pooling import Combination
 from brandpulse.model.scoring import DEFAULT_CUTS, RatingPrior, check_cuts
-from brandpulse.training.data import file_sha256
 
 logger = logging.getLogger(__name__)
 
-FORMAT = "brandpulse-charcnn"
+FORMAT = "brandpulse-charcnn"  # the format's name, whatever the architecture
 FORMAT_VERSION = 4  # 2: the n-gram model and combination, 3: the rating cut points, 4: the rating prior
 READABLE_VERSIONS = ("1", "2", "3", "4")
 NGRAM_PREFIX = "ngram."
@@ -50,11 +55,11 @@ class CheckpointError(ValueError):
 class Checkpoint:
     """A loaded model with everything its checkpoint says about it."""
 
-    model: CharCNN
+    model: TextNetwork
     encoder_config: EncoderConfig
     classes: tuple[str, ...]
     metrics: dict[str, Any] = field(default_factory=dict)
-    info: dict[str, Any] = field(default_factory=dict)  # data fingerprint, training settings
+    info: CheckpointInfo = field(default_factory=CheckpointInfo)  # data, training settings
     sha256: str = ""
     ngram: HashedNgramModel | None = None  # with `combination`, or neither
     combination: Combination | None = None
@@ -67,19 +72,18 @@ class Checkpoint:
         return version_name(self.info, self.sha256)
 
 
-def version_name(info: dict[str, Any], sha256: str) -> str:
+def version_name(info: CheckpointInfo, sha256: str) -> str:
     """A checkpoint's version from its info and file hash: "small-bn+ngram-f89cf8326913"."""
-    name = info.get("architecture", "charcnn")
-    return f"{name}-{sha256[:12]}" if sha256 else name
+    return f"{info.architecture}-{sha256[:12]}" if sha256 else info.architecture
 
 
 def save_checkpoint(
     path: str | Path,
-    model: CharCNN,
+    model: TextNetwork,
     *,
     classes: tuple[str, ...] | list[str],
     metrics: dict[str, Any] | None = None,
-    info: dict[str, Any] | None = None,
+    info: CheckpointInfo | Mapping[str, Any] | None = None,
     dtype: torch.dtype = torch.float32,
     ngram: HashedNgramModel | None = None,
     combination: Combination | None = None,
@@ -89,10 +93,13 @@ def save_checkpoint(
     """Write `model` and its description to `path` (floating tensors stored as `dtype`).
 
     With `ngram` and `combination`, the file also holds the n-gram model and the weights that
-    pool the two models' probabilities.
+    pool the two models' probabilities. `info` given as a plain mapping is read as
+    `CheckpointInfo.from_dict` reads a file's.
     """
-    if len(classes) != model.config.n_classes:
-        raise ValueError(f"{len(classes)} class names for a model with {model.config.n_classes} outputs")
+    if len(classes) != model.n_classes:
+        raise ValueError(f"{len(classes)} class names for a model with {model.n_classes} outputs")
+    if not isinstance(info, CheckpointInfo):
+        info = CheckpointInfo.from_dict(info)
     if (ngram is None) != (combination is None):
         raise ValueError("an n-gram model and its combination are saved together or not at all")
     path = Path(path)
@@ -104,11 +111,11 @@ def save_checkpoint(
     metadata = {
         "format": FORMAT,
         "format_version": str(FORMAT_VERSION),
-        "model_config": json.dumps(to_dict(model.config)),
+        "model_config": json.dumps(network_config(model)),
         "encoder": json.dumps(to_dict(model.encoder_config)),
         "classes": json.dumps(list(classes)),
         "metrics": json.dumps(metrics or {}),
-        "info": json.dumps(info or {}),
+        "info": json.dumps(info.to_dict()),
     }
     if ngram is not None and combination is not None:
         if tuple(ngram.classes) != tuple(classes) or len(combination.bias) != len(classes):
@@ -130,7 +137,8 @@ def save_checkpoint(
 
 
 def read_metadata(path: str | Path) -> dict[str, Any]:
-    """The decoded metadata of a checkpoint, without loading its weights."""
+    """The decoded metadata of a checkpoint, without loading its weights (`info` as a
+    `CheckpointInfo`)."""
     from safetensors import safe_open
 
     path = Path(path)
@@ -158,8 +166,9 @@ def read_metadata(path: str | Path) -> dict[str, Any]:
                 for key in ("ngram", "combination", "rating_cuts", "rating_prior")
             }
         )
+        meta["info"] = CheckpointInfo.from_dict(meta["info"])
         return meta
-    except (KeyError, json.JSONDecodeError) as error:
+    except (KeyError, ValueError) as error:  # json.JSONDecodeError is a ValueError
         raise CheckpointError(f"{path}: checkpoint metadata is incomplete or corrupt ({error})") from None
 
 
@@ -196,9 +205,8 @@ def load_checkpoint(path: str | Path, map_location: str = "cpu") -> Checkpoint:
     path = Path(path)
     meta = read_metadata(path)
     try:
-        model_config = from_dict(ModelConfig, meta["model_config"])
         encoder_config = from_dict(EncoderConfig, meta["encoder"])
-        model = CharCNN(model_config, encoder_config)
+        model = build_network(meta["model_config"], encoder_config)
     except (TypeError, ValueError) as error:
         raise CheckpointError(f"{path}: checkpoint describes an invalid architecture ({error})") from None
     try:
@@ -224,8 +232,8 @@ def load_checkpoint(path: str | Path, map_location: str = "cpu") -> Checkpoint:
         ) from None
     model.eval()
     classes = tuple(meta["classes"])
-    if len(classes) != model_config.n_classes:
-        raise CheckpointError(f"{path}: {len(classes)} class names for {model_config.n_classes} outputs")
+    if len(classes) != model.n_classes:
+        raise CheckpointError(f"{path}: {len(classes)} class names for {model.n_classes} outputs")
     ngram, combination = _load_ngram(path, meta, ngram_state, classes)
     try:
         rating_cuts = check_cuts(meta["rating_cuts"]) if meta["rating_cuts"] is not None else DEFAULT_CUTS

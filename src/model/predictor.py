@@ -9,10 +9,10 @@ from typing import Any
 import numpy as np
 import torch
 
-from brandpulse.model.charcnn import CharCNN
 from brandpulse.model.checkpoint import Checkpoint, load_checkpoint
 from brandpulse.model.encoding import CharEncoder
 from brandpulse.model.legibility import unreliable_reason
+from brandpulse.model.network import TextNetwork
 from brandpulse.model.ngram import HashedNgramModel
 from brandpulse.model.pooling import Combination
 from brandpulse.model.scoring import (
@@ -24,8 +24,8 @@ from brandpulse.model.scoring import (
 )
 
 
-def cnn_probabilities(model: CharCNN, batches: Iterable[torch.Tensor], bf16: bool = False) -> np.ndarray:
-    """Class probabilities `(rows, classes)` of the CNN for batches of encoded texts.
+def cnn_probabilities(model: TextNetwork, batches: Iterable[torch.Tensor], bf16: bool = False) -> np.ndarray:
+    """Class probabilities `(rows, classes)` of the network (the CNN) for batches of encoded texts.
 
     The one forward loop of the project: training (validation, test) and serving both score
     through it, in eval mode, without gradients, on the model's device.
@@ -44,7 +44,7 @@ def cnn_probabilities(model: CharCNN, batches: Iterable[torch.Tensor], bf16: boo
         if was_training:
             model.train()
     if not chunks:
-        return np.zeros((0, model.config.n_classes), dtype=np.float64)
+        return np.zeros((0, model.n_classes), dtype=np.float64)
     return np.concatenate(chunks).astype(np.float64)
 
 
@@ -58,7 +58,7 @@ class Predictor:
 
     def __init__(
         self,
-        model: CharCNN,
+        model: TextNetwork,
         encoder: CharEncoder,
         classes: Sequence[str],
         version: str = "unversioned",

@@ -19,7 +19,8 @@ DEFAULT_SEED = 13
 
 
 def add_data_arguments(parser: argparse.ArgumentParser, *, split: bool = True) -> None:
-    """The options naming a labelled file and its columns; with `split`, how rows are selected and split."""
+    """The options naming a labelled file, its columns and its held-out groups; with `split`, how rows
+    are selected and split."""
     data = parser.add_argument_group("data")
     data.add_argument("--data", required=True, type=Path, help="labelled CSV or JSONL file")
     data.add_argument("--text-column", default="text", help="column holding the text")
@@ -36,6 +37,15 @@ def add_data_arguments(parser: argparse.ArgumentParser, *, split: bool = True) -
     data.add_argument(
         "--company-column", help="column naming who is reviewed: test and validation rows are held out by it"
     )
+    data.add_argument(
+        "--holdout-group",
+        dest="holdout_groups",
+        action="append",
+        default=[],
+        metavar="GROUP",
+        help="a --group-column value held out of training (an unseen domain): training holds all its "
+        "rows out for testing, and reports also give the other rows as in_domain; repeatable",
+    )
     if not split:
         return
     data.add_argument("--max-rows", type=int, help="read at most this many labelled rows")
@@ -47,14 +57,6 @@ def add_data_arguments(parser: argparse.ArgumentParser, *, split: bool = True) -
         help="held-out test share, by company or stratified by label and group (0: none)",
     )
     data.add_argument("--split-seed", type=int, default=DEFAULT_SPLIT_SEED, help="seed of the test split")
-    data.add_argument(
-        "--holdout-group",
-        dest="holdout_groups",
-        action="append",
-        default=[],
-        metavar="GROUP",
-        help="a --group-column value whose rows are all held out for testing (an unseen domain); repeatable",
-    )
     data.add_argument(
         "--val-fraction", type=float, default=DEFAULT_VAL_FRACTION, help="validation share of the rest"
     )

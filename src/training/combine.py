@@ -19,6 +19,7 @@ import logging
 import sys
 import time
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +27,7 @@ import numpy as np
 import torch
 
 from brandpulse.model.checkpoint import Checkpoint, CheckpointError, load_checkpoint, save_checkpoint
+from brandpulse.model.checkpoint_info import DataRecord
 from brandpulse.model.encoding import CharEncoder
 from brandpulse.model.ngram import HashedNgramModel
 from brandpulse.model.pooling import fit_combination
@@ -57,14 +59,14 @@ def read_ngram_file(path: Path) -> tuple[HashedNgramModel, dict[str, Any]]:
 
 def training_splits(checkpoint: Checkpoint, data: Path) -> tuple[Dataset, Dataset]:
     """(validation, test) rows exactly as the CNN's training run split `data`."""
-    recorded = checkpoint.info.get("data", {})
-    if "fingerprint" not in recorded:
+    recorded = checkpoint.info.data
+    if recorded is None or recorded.fingerprint is None:
         raise DataError("the CNN checkpoint does not record how its data was split (no fingerprint)")
     try:
-        selection = selection_of(recorded)
+        selection = selection_of(recorded.selection)
     except DataError as error:
         raise DataError(f"the CNN checkpoint does not record how its data was split ({error})") from None
-    if fingerprint(data, **selection) != recorded["fingerprint"]:
+    if fingerprint(data, **selection) != recorded.fingerprint:
         raise DataError(f"{data}: not the data the CNN was trained on (fingerprint differs)")
     _, _, validation, test = training_data(data, selection)
     return validation, test
@@ -96,8 +98,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         ngram, ngram_info = read_ngram_file(args.ngram)
         if tuple(ngram.classes) != checkpoint.classes:
             raise DataError(f"n-gram classes {ngram.classes} differ from the CNN's {checkpoint.classes}")
-        ngram_data = ngram_info.get("data", {}).get("fingerprint")
-        if ngram_data is not None and ngram_data != checkpoint.info.get("data", {}).get("fingerprint"):
+        ngram_data = DataRecord.from_dict(ngram_info.get("data") or {}).fingerprint
+        if ngram_data is not None and ngram_data != checkpoint.info.data_fingerprint:
             raise DataError(f"{args.ngram}: trained on other rows than the CNN (data fingerprint differs)")
         validation, test = training_splits(checkpoint, args.data)
     except (CheckpointError, DataError, ValueError, OSError) as error:
@@ -115,7 +117,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     cnn_val, ngram_val = cnn.predict_proba(validation.texts), ngram.predict_proba(validation.texts)
     combination = fit_combination(cnn_val, ngram_val, validation.labels)
     logger.info("combination fitted on %d validation rows: %s", len(validation), combination.to_dict())
-    holdout = checkpoint.info.get("data", {}).get("holdout_groups") or ()
+    holdout = checkpoint.info.data.holdout_groups if checkpoint.info.data else []
     parts = {"combined": (cnn_val, ngram_val), "charcnn": (cnn_val, None), "ngram": (None, ngram_val)}
 
     def pooled(name: str, cnn_proba, ngram_proba):
@@ -168,18 +170,18 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
             (metrics if name == "combined" else metrics["components"][name])["test"] = report
             log_report(logger, f"test {name}", report)
-    architecture = checkpoint.info.get("architecture", "charcnn")
-    info = {
-        **checkpoint.info,
-        "architecture": f"{architecture}+ngram",
-        "combination": {
+    architecture = checkpoint.info.architecture
+    info = replace(
+        checkpoint.info,
+        architecture=f"{architecture}+ngram",
+        combination={
             "method": "log-linear pooling fitted on the validation rows (combine-models)",
             "validation_rows": len(validation),
             "seconds": round(time.perf_counter() - started, 1),
             "charcnn": {"file": args.cnn.name, "sha256": checkpoint.sha256, "architecture": architecture},
             "ngram": {"file": args.ngram.name, **ngram.settings(), **ngram_info},
         },
-    }
+    )
     save_checkpoint(
         args.out,
         checkpoint.model,

@@ -31,6 +31,8 @@ from pathlib import Path
 
 import numpy as np
 
+from brandpulse.model.checkpoint_info import DataRecord
+from brandpulse.model.paths import file_sha256
 from brandpulse.model.scoring import bands_of
 
 logger = logging.getLogger(__name__)
@@ -353,12 +355,6 @@ def selection_of(recorded: Mapping[str, object]) -> dict[str, object]:
     return {key: recorded.get(key, SELECTION_DEFAULTS.get(key)) for key in SELECTION_KEYS}
 
 
-def file_sha256(path: str | Path) -> str:
-    """Hex SHA-256 of a file's bytes."""
-    with Path(path).open("rb") as handle:
-        return hashlib.file_digest(handle, "sha256").hexdigest()
-
-
 def fingerprint(path: str | Path, **settings: object) -> str:
     """SHA-256 of the file's SHA-256 and the settings that select rows from it."""
     digest = hashlib.sha256(file_sha256(path).encode())
@@ -454,15 +450,10 @@ def training_data(
     return dataset, train, validation, test
 
 
-def data_record(path: str | Path, selection: Mapping[str, object]) -> dict[str, object]:
+def data_record(path: str | Path, selection: Mapping[str, object]) -> DataRecord:
     """How a model's rows were chosen, as its file records them: file name, fingerprint, selection."""
     selection = selection_of(selection)
-    return {
-        "file": Path(path).name,
-        "sha256": file_sha256(path),
-        "fingerprint": fingerprint(path, **selection),
-        **selection,
-    }
+    return DataRecord(Path(path).name, file_sha256(path), fingerprint(path, **selection), selection=selection)
 
 
 def select_rows(dataset: Dataset, row_ids: Sequence[int]) -> Dataset:

@@ -23,6 +23,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from brandpulse.model.checkpoint import BUNDLED_CHECKPOINT, CheckpointError, load_checkpoint
+from brandpulse.model.paths import file_sha256
 from brandpulse.model.runtime import configure_logging, use_threads
 from brandpulse.model.scoring import DEFAULT_CUTS, sentiment_scores
 from brandpulse.training.augment import change_characters
@@ -31,7 +32,6 @@ from brandpulse.training.data import (
     BINARY_CLASSES,
     DataError,
     Dataset,
-    file_sha256,
     label_scheme,
     load_dataset,
     select_rows,
@@ -166,14 +166,6 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", type=Path, default=BUNDLED_CHECKPOINT, help="CNN checkpoint or baseline file")
     add_data_arguments(p, split=False)
     p.add_argument("--split-file", type=Path, help="evaluate only the held-out rows this file lists")
-    p.add_argument(
-        "--holdout-group",
-        dest="holdout_groups",
-        action="append",
-        default=[],
-        metavar="GROUP",
-        help="a group held out of training (an unseen domain): also report the other rows as in_domain",
-    )
     p.add_argument("--sample", type=int, help="evaluate a seeded random sample of this many rows")
     p.add_argument("--seed", type=int, default=0, help="seed of --sample and of the typos")
     p.add_argument(

@@ -13,6 +13,8 @@ Every function takes class probabilities, so each report can carry calibration b
   score is above 0.5). A model of any classes is measured this way, so a 2-, 3- and 5-class
   model compare on the same footing. With row weights (`weights`), every figure but the counts
   weighs each row that much: the learning loop weighs kept suggestions less.
+- `ranked_star_metrics`: `star_metrics` and the Spearman rank correlation of the score with the
+  stars, the figures the learning loop's gate compares.
 """
 
 from __future__ import annotations
@@ -95,6 +97,23 @@ def star_metrics(
         return {"n": 0}
     scores = sentiment_scores(probabilities)
     return rating_metrics(stars, scores, suggested_ratings(scores, cuts), weights)
+
+
+def ranked_star_metrics(
+    stars: np.ndarray,
+    probabilities: np.ndarray,
+    cuts: Sequence[float] = DEFAULT_CUTS,
+    weights: np.ndarray | None = None,
+) -> dict[str, Any]:
+    """`star_metrics`, and `score_correlation`: the Spearman rank correlation of the score with
+    the stars (unweighted; 0 unless the stars differ)."""
+    from scipy.stats import spearmanr  # scipy comes with scikit-learn; scipy.stats loads slowly
+
+    stars = np.asarray(stars, dtype=np.int64)
+    figures = star_metrics(stars, probabilities, cuts, weights)
+    scores = sentiment_scores(probabilities)
+    correlation = float(spearmanr(scores, stars).statistic) if len(set(stars.tolist())) > 1 else 0.0
+    return {**figures, "score_correlation": round(correlation, 4)}
 
 
 def rating_metrics(

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from brandpulse.model.checkpoint import BUNDLED_CHECKPOINT, read_metadata
-from brandpulse.training.data import file_sha256
+from brandpulse.model.paths import file_sha256
 
 SUMMARY_KEYS = ("n", "accuracy", "macro_f1", "ece")
 STAR_SUMMARY_KEYS = (
@@ -58,20 +58,22 @@ def build_card(
 ) -> dict[str, Any]:
     """The model card of `checkpoint` (with `baseline`'s figures and `evaluate` reports, when given)."""
     meta = read_metadata(checkpoint)
+    info = meta["info"]
+    train = dict(info.train or {})
     card: dict[str, Any] = {
         "model": {
             "file": checkpoint.name,
             "sha256": file_sha256(checkpoint),
             "size_bytes": checkpoint.stat().st_size,
-            "architecture": meta["info"].get("architecture"),
+            "architecture": info.architecture,
             "model_config": meta["model_config"],
             "encoder": meta["encoder"],
             "classes": meta["classes"],
         },
-        "data": meta["info"].get("data", {}),
-        "training": {k: v for k, v in meta["info"].get("train", {}).items() if k != "history"},
-        "history": meta["info"].get("train", {}).get("history", []),
-        "hardware": meta["info"].get("hardware", {}),
+        "data": info.data.to_dict() if info.data else {},
+        "training": {k: v for k, v in train.items() if k != "history"},
+        "history": train.get("history", []),
+        "hardware": dict(info.hardware or {}),
         "held_out": {"charcnn": summarise(meta["metrics"].get("test", {}))},
         "held_out_detail": meta["metrics"].get("test", {}),
     }
@@ -79,7 +81,7 @@ def build_card(
     if components:
         card["model"]["combination"] = meta["combination"]
         card["model"]["ngram"] = meta["ngram"]
-        card["combination"] = meta["info"].get("combination", {})
+        card["combination"] = dict(info.combination or {})
         card["held_out"] = {
             "combined": summarise(meta["metrics"].get("test", {})),
             **{name: summarise(part.get("test", {})) for name, part in components.items()},

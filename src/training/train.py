@@ -1,4 +1,4 @@
-"""`train`: fit the character-level CNN on a labelled CSV/JSONL file and save a checkpoint.
+"""`train`: fit the character-level CNN (or a registered architecture) on a labelled file, save a checkpoint.
 
 Example (one step of the bundled model's recipe, `src/model/bundled/recipe.toml`)::
 
@@ -24,21 +24,24 @@ from typing import Any
 
 import torch
 
+from brandpulse.model.architectures import build_network, network_config, rebuild, registered
 from brandpulse.model.charcnn import CharCNN
 from brandpulse.model.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
-from brandpulse.model.config import EncoderConfig, model_config_from_preset, to_dict
+from brandpulse.model.checkpoint_info import CheckpointInfo
+from brandpulse.model.config import PRESETS, EncoderConfig, model_config_from_preset, to_dict
 from brandpulse.model.encoding import CharEncoder
-from brandpulse.model.runtime import bf16_is_fast, configure_logging, set_seed, use_threads
+from brandpulse.model.network import TextNetwork
+from brandpulse.model.runtime import configure_logging, set_seed, use_threads
 from brandpulse.model.scoring import DEFAULT_CUTS, fit_rating_cuts, sentiment_scores
 from brandpulse.training.cli import add_data_arguments, add_runtime_arguments, selection_from_args
 from brandpulse.training.data import DataError, data_record, split_record, training_data
 from brandpulse.training.metrics import log_report, metrics_by_group
 from brandpulse.training.trainer import (
     TrainConfig,
+    build_train_config,
     encode_dataset,
     initialise_from,
     predict_encoded,
-    resolve_device,
     train_model,
 )
 
@@ -52,7 +55,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--split-out", type=Path, help="write the held-out row ids and split method here")
 
     arch = p.add_argument_group("architecture")
-    arch.add_argument("--arch", default="small-bn", help="preset: small, large (the paper's) or small-bn")
+    arch.add_argument(
+        "--arch",
+        default="small-bn",
+        help="a CharCNN preset: small, large (the paper's) or small-bn; or a registered architecture's "
+        f"name ({', '.join(registered())})",
+    )
     arch.add_argument("--max-length", type=int, default=1014, help="characters read per text")
     arch.add_argument(
         "--truncation",
@@ -119,15 +127,42 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def build_model(args: argparse.Namespace, n_classes: int) -> CharCNN:
-    """The network to train: from the preset and options, or from `--init-from`'s weights."""
+# The `train` options that are TrainConfig fields (bf16 and device are resolved by the builder).
+TRAIN_OPTIONS = (
+    "epochs",
+    "batch_size",
+    "lr",
+    "optimizer",
+    "schedule",
+    "warmup_fraction",
+    "weight_decay",
+    "patience",
+    "seed",
+    "max_steps",
+    "char_noise",
+    "ordinal_weight",
+)
+
+
+def train_config_of(args: argparse.Namespace) -> TrainConfig:
+    """The TrainConfig the options ask for."""
+    return build_train_config(
+        device=args.device,
+        bf16={"on": True, "off": False}.get(args.bf16),  # auto: where the device has it natively
+        **{name: getattr(args, name) for name in TRAIN_OPTIONS},
+    )
+
+
+def build_model(args: argparse.Namespace, n_classes: int) -> TextNetwork:
+    """The network to train: from the preset (or architecture) and options, or from
+    `--init-from`'s weights."""
     set_seed(args.seed)
     if args.init_from:
         source = load_checkpoint(args.init_from).model
-        config = replace(source.config, n_classes=n_classes)
+        changes: dict[str, Any] = {"n_classes": n_classes}
         if args.dropout is not None:
-            config = replace(config, dropout=args.dropout)
-        model = CharCNN(config, source.encoder_config)
+            changes["dropout"] = args.dropout
+        model = rebuild(source, **changes)
         fresh = initialise_from(model, source)
         logger.info("initialised from %s; fresh: %s", args.init_from, ", ".join(fresh) or "nothing")
         return model
@@ -139,7 +174,9 @@ def build_model(args: argparse.Namespace, n_classes: int) -> CharCNN:
     encoder_config = EncoderConfig(
         max_length=args.max_length, reverse=args.reverse, truncation=args.truncation
     )
-    return CharCNN(model_config_from_preset(args.arch, **overrides), encoder_config)
+    if args.arch in PRESETS:
+        return CharCNN(model_config_from_preset(args.arch, **overrides), encoder_config)
+    return build_network({"architecture": args.arch, **overrides}, encoder_config)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -151,35 +188,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         dataset, train_set, val_set, test_set = training_data(args.data, selection)
         model = build_model(args, len(dataset.classes))
-        device = resolve_device(args.device)
-        config = TrainConfig(
-            epochs=args.epochs,
-            batch_size=args.batch_size,
-            lr=args.lr,
-            optimizer=args.optimizer,
-            schedule=args.schedule,
-            warmup_fraction=args.warmup_fraction,
-            weight_decay=args.weight_decay,
-            patience=args.patience,
-            bf16=args.bf16 == "on" or (args.bf16 == "auto" and bf16_is_fast(device)),
-            seed=args.seed,
-            max_steps=args.max_steps,
-            device=device,
-            char_noise=args.char_noise,
-            ordinal_weight=args.ordinal_weight,
-        )
+        config = train_config_of(args)
     except (DataError, CheckpointError, ValueError) as error:
         logger.error("%s", error)
         return 2
     logger.info("%d rows, classes %s", len(dataset), dataset.class_counts())
     logger.info("split: %d train, %d validation, %d test", len(train_set), len(val_set), len(test_set))
     encoder = CharEncoder(model.encoder_config)
-    info: dict[str, Any] = {
-        "architecture": args.arch,
-        "data": data_record(args.data, selection),
-        "train": asdict(config),
-        "init_from": str(args.init_from) if args.init_from else None,
-        "hardware": {
+    info = CheckpointInfo(
+        architecture=args.arch,
+        data=data_record(args.data, selection),
+        train=asdict(config),
+        init_from=str(args.init_from) if args.init_from else None,
+        hardware={
             "machine": platform.machine(),
             "processor": platform.processor() or platform.machine(),
             "device": config.device,
@@ -187,10 +208,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             "torch": torch.__version__,
             "python": platform.python_version(),
         },
-    }
+    )
     dtype = torch.float16 if args.fp16 else torch.float32
 
-    def save_best(model: CharCNN, validation: dict[str, Any]) -> None:
+    def save_best(model: TextNetwork, validation: dict[str, Any]) -> None:
         # The best model so far is on disk while training goes on; the final save below
         # adds the test metrics and the training history.
         save_checkpoint(
@@ -226,15 +247,18 @@ def main(argv: Sequence[str] | None = None) -> int:
             rating_cuts or DEFAULT_CUTS,
         )
         log_report(logger, "test", metrics["test"])
-    info["train"] = {
-        **asdict(config),
-        "best_epoch": result.best_epoch,
-        "epochs_run": len(result.history),
-        "seconds": round(result.seconds, 1),
-        "samples_per_second": round(result.samples_per_second, 1),
-        "rows": {"train": len(train_set), "validation": len(val_set), "test": len(test_set)},
-        "history": result.history,
-    }
+    info = replace(
+        info,
+        train={
+            **asdict(config),
+            "best_epoch": result.best_epoch,
+            "epochs_run": len(result.history),
+            "seconds": round(result.seconds, 1),
+            "samples_per_second": round(result.samples_per_second, 1),
+            "rows": {"train": len(train_set), "validation": len(val_set), "test": len(test_set)},
+            "history": result.history,
+        },
+    )
     save_checkpoint(
         args.out,
         result.model,
@@ -247,11 +271,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     report_path = args.report or args.out.with_suffix(".report.json")
     report = {
         "checkpoint": str(args.out),
-        "model_config": to_dict(result.model.config),
+        "model_config": network_config(result.model),
         "encoder": to_dict(result.model.encoder_config),
         "classes": list(dataset.classes),
         "metrics": metrics,
-        "info": info,
+        "info": info.to_dict(),
     }
     report_path.write_text(json.dumps(report, indent=2) + "\n")
     if args.split_out and len(test_set):

@@ -95,7 +95,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             test.labels, probabilities, test.classes, test.groups, test.stars, args.holdout_groups
         )
         log_report(logger, "test", metrics["test"])
-    info = {"data": data_record(args.data, selection), "epochs": args.epochs, "batch_size": args.batch_size}
+    data = data_record(args.data, selection).to_dict()
+    info = {"data": data, "epochs": args.epochs, "batch_size": args.batch_size}
     model.save(args.out, metrics=metrics, info=info)
     logger.info("saved %s", args.out)
     return 0

@@ -1,8 +1,9 @@
-"""The training loop of the character-level CNN: optimiser, schedule, losses, early stopping.
+"""The training loop of a network (the character-level CNN or any `network.TextNetwork`).
 
 `train_model` runs epochs of `train_epoch`, measures each on the validation rows with
 `validate`, and keeps the best epoch by validation macro-F1 (`EarlyStopping`). The `train`
-command line (`train.py`) wraps it.
+command line (`train.py`) and the learning loop's fine-tuning (`learning/finetune.py`) wrap it,
+each with a `TrainConfig` made by `build_train_config`.
 """
 
 from __future__ import annotations
@@ -20,10 +21,10 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
-from brandpulse.model.charcnn import CharCNN
 from brandpulse.model.encoding import CharEncoder
+from brandpulse.model.network import TextNetwork
 from brandpulse.model.predictor import cnn_probabilities
-from brandpulse.model.runtime import set_seed
+from brandpulse.model.runtime import bf16_is_fast, set_seed
 from brandpulse.training.augment import change_indices
 from brandpulse.training.data import Dataset
 from brandpulse.training.metrics import classification_metrics
@@ -67,7 +68,7 @@ class TrainConfig:
 class TrainResult:
     """What a training run produced: the best model and how it got there."""
 
-    model: CharCNN
+    model: TextNetwork
     best_epoch: int
     best_val: dict[str, Any]
     history: list[dict[str, Any]] = field(default_factory=list)
@@ -87,7 +88,7 @@ def batches_of(encoded: torch.Tensor, batch_size: int = 256):
     return (encoded[start : start + batch_size] for start in range(0, len(encoded), batch_size))
 
 
-def predict_encoded(model: CharCNN, encoded: torch.Tensor, bf16: bool) -> np.ndarray:
+def predict_encoded(model: TextNetwork, encoded: torch.Tensor, bf16: bool) -> np.ndarray:
     """Class probabilities for pre-encoded rows (the shared forward loop of `predictor.py`)."""
     return cnn_probabilities(model, batches_of(encoded), bf16)
 
@@ -123,6 +124,21 @@ def resolve_device(name: str) -> str:
     return name
 
 
+def build_train_config(*, device: str = "auto", bf16: bool | None = None, **settings: Any) -> TrainConfig:
+    """The one way a TrainConfig is made: `settings` are its other fields (defaults otherwise).
+
+    The device is resolved ("auto": a GPU when there is one), and bfloat16 autocast is on where
+    that device computes it natively unless `bf16` says (emulated bf16 is many times slower).
+    """
+    device = resolve_device(device)
+    return TrainConfig(**settings, device=device, bf16=bf16_is_fast(device) if bf16 is None else bf16)
+
+
+def batch_norms(model: torch.nn.Module) -> list[torch.nn.modules.batchnorm._BatchNorm]:
+    """The network's batch-normalisation layers."""
+    return [m for m in model.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
+
+
 def training_loss(logits: torch.Tensor, targets: torch.Tensor, ordinal_weight: float) -> torch.Tensor:
     """Cross-entropy, plus `ordinal_weight` times the squared earth mover's distance of ordered classes."""
     logits = logits.float()
@@ -135,7 +151,7 @@ def training_loss(logits: torch.Tensor, targets: torch.Tensor, ordinal_weight: f
 
 
 def recalibrate_batch_norm(
-    model: CharCNN, encoded: torch.Tensor, config: TrainConfig, batches: int = 40
+    model: TextNetwork, encoded: torch.Tensor, config: TrainConfig, batches: int = 40
 ) -> None:
     """Re-estimate batch-norm statistics for the current weights ("precise BN").
 
@@ -144,7 +160,7 @@ def recalibrate_batch_norm(
     far worse than the one being trained. Averaging fresh statistics over a few batches,
     without gradients, makes evaluation (and the saved model) match the trained weights.
     """
-    norms = [m for m in model.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
+    norms = batch_norms(model)
     if not norms or not len(encoded):
         return
     device = next(model.parameters()).device
@@ -195,7 +211,7 @@ class EarlyStopping:
 class _Run:
     """The state of a training run shared by its epochs."""
 
-    model: CharCNN
+    model: TextNetwork
     config: TrainConfig
     device: torch.device
     optimizer: torch.optim.Optimizer
@@ -204,6 +220,7 @@ class _Run:
     writer: Any = None
     generator: torch.Generator | None = None
     sample_weights: torch.Tensor | None = None  # None: every row once per epoch
+    batch_norm: bool = False  # the network normalises batches: a batch of one row cannot train
     losses: list[float] = field(default_factory=list)
     step: int = 0
     seen: int = 0
@@ -230,7 +247,7 @@ def train_epoch(run: _Run, x_train: torch.Tensor, y_train: torch.Tensor, epoch: 
     )
     for start in bar:
         batch = order[start : start + config.batch_size]
-        if len(batch) < 2 and model.config.batch_norm:
+        if len(batch) < 2 and run.batch_norm:
             continue  # batch norm cannot train on a single row
         indices = x_train[batch].to(run.device).long()
         if config.char_noise:
@@ -257,20 +274,20 @@ def train_epoch(run: _Run, x_train: torch.Tensor, y_train: torch.Tensor, epoch: 
     bar.close()
 
 
-def validate(model: CharCNN, x_val: torch.Tensor, val_set: Dataset, bf16: bool) -> dict[str, Any]:
+def validate(model: TextNetwork, x_val: torch.Tensor, val_set: Dataset, bf16: bool) -> dict[str, Any]:
     """Validation metrics of the model as it is now (eval mode)."""
     probabilities = predict_encoded(model, x_val, bf16)
     return classification_metrics(val_set.labels, probabilities, val_set.classes)
 
 
 def train_model(
-    model: CharCNN,
+    model: TextNetwork,
     encoder: CharEncoder,
     train_set: Dataset,
     val_set: Dataset,
     config: TrainConfig,
     log_dir: str | Path | None = None,
-    on_improvement: Callable[[CharCNN, dict[str, Any]], None] | None = None,
+    on_improvement: Callable[[TextNetwork, dict[str, Any]], None] | None = None,
     sample_weights: np.ndarray | None = None,
 ) -> TrainResult:
     """Train with early stopping on validation macro-F1; return the best model seen.
@@ -297,6 +314,7 @@ def train_model(
         total_steps=total_steps,
         generator=torch.Generator().manual_seed(config.seed),
         sample_weights=_checked_weights(sample_weights, len(train_set)),
+        batch_norm=bool(batch_norms(model)),
     )
     if log_dir:
         from torch.utils.tensorboard import SummaryWriter
@@ -365,7 +383,7 @@ def _checked_weights(weights: np.ndarray | None, rows: int) -> torch.Tensor | No
     return tensor
 
 
-def initialise_from(model: CharCNN, source: CharCNN) -> list[str]:
+def initialise_from(model: TextNetwork, source: TextNetwork) -> list[str]:
     """Copy `source`'s weights into `model` where names and shapes agree; return the names left as they were.
 
     Pretraining: a model trained on other data (e.g. the movie reviews, two classes) starts a

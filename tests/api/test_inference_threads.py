@@ -23,9 +23,9 @@ def test_every_prediction_runs_on_one_inference_thread_with_its_torch_threads(bu
     seen: list[tuple[str, int]] = []
     original = service.get().predict
 
-    def recording_predict(texts):
+    def recording_predict(texts, *args):
         seen.append((threading.current_thread().name, torch.get_num_threads()))
-        return original(texts)
+        return original(texts, *args)
 
     service.get().predict = recording_predict  # record where the real model runs
     try:

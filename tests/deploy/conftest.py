@@ -18,12 +18,10 @@ COMPOSE_FILE = REPO_ROOT / "docker-compose.yml"
 COMPOSE_FILES = (COMPOSE_FILE, REPO_ROOT / "compose.override.yml", REPO_ROOT / "compose.gpu.yml")
 ENV_EXAMPLE = REPO_ROOT / ".env.example"
 K8S_DIR = REPO_ROOT / "deploy" / "k8s"
-# The services whose images run this project's code, and their Dockerfiles.
-DOCKERFILES = {
-    "api": REPO_ROOT / "src" / "api" / "Dockerfile",
-    "dash": REPO_ROOT / "src" / "dash" / "Dockerfile",
-    "train": REPO_ROOT / "src" / "training" / "Dockerfile",
-}
+# The images that run this project's code: targets of one multi-stage Dockerfile, each built by
+# these compose services (docker-compose.yml, compose.gpu.yml).
+DOCKERFILE = REPO_ROOT / "Dockerfile"
+TARGETS = {"api": ("api", "migrate"), "learning": ("retrain",), "training": ("train",), "web": ("dash",)}
 
 
 def load_yaml(path: Path) -> Any:
@@ -31,9 +29,9 @@ def load_yaml(path: Path) -> Any:
     return yaml.safe_load(path.read_text(encoding="utf-8"))
 
 
-def instructions(service: str) -> list[tuple[str, object]]:
-    """(INSTRUCTION, arguments) pairs; JSON arguments are parsed, continuations joined."""
-    text = re.sub(r"\\\n", " ", DOCKERFILES[service].read_text())
+def instructions() -> list[tuple[str, object]]:
+    """The Dockerfile's (INSTRUCTION, arguments) pairs; JSON arguments are parsed, continuations joined."""
+    text = re.sub(r"\\\n", " ", DOCKERFILE.read_text())
     result: list[tuple[str, object]] = []
     for line in text.splitlines():
         line = line.strip()
@@ -48,32 +46,53 @@ def instructions(service: str) -> list[tuple[str, object]]:
     return result
 
 
-def stage(service: str, target: str | None = None) -> list[tuple[str, object]]:
-    """The instructions an image built for `target` (default: the last stage) runs, inherited ones first.
+def stages() -> dict[str, tuple[str, list[tuple[str, object]]]]:
+    """Each stage's name -> (what it starts `FROM`, its instructions, that `FROM` first).
+
+    Global ARGs before the first `FROM` belong to no stage; an unnamed stage is `#<index>`.
+    """
+    result: dict[str, tuple[str, list[tuple[str, object]]]] = {}
+    name = ""
+    for instruction, args in instructions():
+        if instruction == "FROM":
+            words = str(args).split()
+            name = words[2] if len(words) > 2 and words[1].upper() == "AS" else f"#{len(result)}"
+            result[name] = (words[0], [])
+        if name:
+            result[name][1].append((instruction, args))
+    return result
+
+
+def stage(target: str) -> list[tuple[str, object]]:
+    """The instructions the image built for `target` runs, inherited ones first.
 
     A stage `FROM <an earlier stage>` continues it, so its ancestors' ENV, USER, CMD… count; the
     first `FROM` of the chain (the base image) is kept.
     """
-    stages: dict[str, list[tuple[str, object]]] = {}
-    bases: dict[str, str] = {}
-    name = ""
-    for instruction, args in instructions(service):
-        if instruction == "FROM":
-            words = str(args).split()
-            name = words[2] if len(words) > 2 and words[1].upper() == "AS" else f"#{len(stages)}"
-            bases[name], stages[name] = words[0], []
-        if name:  # global ARGs before the first FROM belong to no stage
-            stages[name].append((instruction, args))
-    chain = [target or name]
-    while bases[chain[0]] in stages:
-        chain.insert(0, bases[chain[0]])
-    return [step for link in chain for step in stages[link]]
+    known = stages()
+    chain = [target]
+    while known[chain[0]][0] in known:
+        chain.insert(0, known[chain[0]][0])
+    return [step for link in chain for step in known[link][1]]
 
 
-def image_environment(service: str, target: str | None = None) -> dict[str, str]:
-    """The `ENV` variables of an image built from a service's Dockerfile (`$VAR` left as written)."""
+def build_steps(target: str) -> list[tuple[str, object]]:
+    """Every instruction that makes the image of `target`, in the order they take effect: its own
+    chain (`stage`), with each `COPY --from=<stage>` preceded by that stage's build steps."""
+    known = stages()
+    steps: list[tuple[str, object]] = []
+    for instruction, args in stage(target):
+        source = re.match(r"--from=(\S+)", str(args)) if instruction == "COPY" else None
+        if source and source.group(1) in known:
+            steps += build_steps(source.group(1))
+        steps.append((instruction, args))
+    return steps
+
+
+def image_environment(target: str) -> dict[str, str]:
+    """The `ENV` variables of the image built for a Dockerfile target (`$VAR` left as written)."""
     environment: dict[str, str] = {}
-    for name, args in stage(service, target):
+    for name, args in stage(target):
         if name == "ENV":
             environment.update(word.split("=", 1) for word in shlex.split(str(args)))
     return environment

@@ -90,8 +90,8 @@ def test_every_command_refers_to_code_that_imports(compose, service):
 
 
 def test_the_image_default_commands_import_too():
-    for dockerfile in ("api", "dash"):
-        cmd = [args for name, args in stage(dockerfile) if name == "CMD"][-1]
+    for target in ("api", "web"):
+        cmd = [args for name, args in stage(target) if name == "CMD"][-1]
         check_command(cmd)
 
 
@@ -192,7 +192,7 @@ def test_retrain_runs_on_a_schedule_only_in_the_learning_profile(compose, capsys
     services = compose["services"]
     retrain, api = services["retrain"], services["api"]
     assert retrain["profiles"] == ["learning"], "a plain `docker compose up` must not start it"
-    # The API's Dockerfile and build arguments, its `learning` target (the API plus scikit-learn).
+    # The API's build context and arguments, the `learning` target (the API plus scikit-learn).
     assert retrain["image"] == "brandpulse-learning:latest"
     assert retrain["build"] == {**api["build"], "target": "learning"}
     # db healthy and migrate completed, as for the API (which also waits for its rate-limit Redis)
@@ -201,7 +201,7 @@ def test_retrain_runs_on_a_schedule_only_in_the_learning_profile(compose, capsys
     assert "ports" not in retrain and "expose" not in retrain, "it serves nothing"
     # No `user:` override: the image's own non-root user (checked in test_dockerfiles).
     assert "user" not in retrain
-    assert [args for name, args in stage("api", "learning") if name == "USER"][-1] not in ("root", "0")
+    assert [args for name, args in stage("learning") if name == "USER"][-1] not in ("root", "0")
 
     program, option, schedule = retrain["command"]
     assert [program, option] == ["retrain", "--schedule"]

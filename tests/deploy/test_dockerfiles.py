@@ -1,4 +1,5 @@
-"""The Dockerfiles: slim, non-root, cached dependency layers, and every file they need copied."""
+"""The Dockerfile: one file, a target per image; slim, non-root, cached dependency layers, and every
+file it needs copied."""
 
 from __future__ import annotations
 
@@ -12,15 +13,22 @@ import zipfile
 import pytest
 
 from tests.conftest import REPO_ROOT
-from tests.deploy.conftest import DOCKERFILES, instructions, stage
+from tests.deploy.conftest import COMPOSE_FILE, TARGETS, build_steps, instructions, load_yaml, stage, stages
 
-# The images and their locks; `learning` is the API Dockerfile's `learning` target (retrain).
-REQUIREMENTS = {"api": "api.txt", "learning": "learning.txt", "dash": "web.txt", "train": "training.txt"}
-EXTRAS = {"api": ["api"], "learning": ["api", "learning"], "dash": ["web"], "train": ["training"]}
-WITH_TORCH = {"api", "learning", "train"}
+# Each target installs its own lock (`learning`, retrain's image, installs the API's, then its own).
+LOCKS = {
+    "api": ["api.txt"],
+    "learning": ["api.txt", "learning.txt"],
+    "web": ["web.txt"],
+    "training": ["training.txt"],
+}
+EXTRAS = {"api": ["api"], "learning": ["api", "learning"], "web": ["web"], "training": ["training"]}
+WITH_TORCH = {"api", "learning", "training"}
+SERVERS = {"api": "api", "web": "dash"}  # target -> its compose service
 # What fits models but does not serve them: left out of the API image (about 200 MB).
 FITTING_ONLY = {"scikit-learn", "scipy", "joblib", "threadpoolctl"}
 PYPROJECT = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())
+TORCH_INSTALL = 'pip install --no-deps --index-url "${TORCH_INDEX_URL}" "torch==${TORCH_VERSION}"'
 
 
 def _dockerignore() -> list[str]:
@@ -38,8 +46,8 @@ def _ignored(path: str, patterns: list[str]) -> bool:
     )
 
 
-def _lock_names(service: str) -> dict[str, str]:
-    text = (REPO_ROOT / "requirements" / REQUIREMENTS[service]).read_text()
+def _lock_names(lock: str) -> dict[str, str]:
+    text = (REPO_ROOT / "requirements" / lock).read_text()
     pins = re.findall(r"^([A-Za-z0-9_.-]+)==(\S+)", text, re.MULTILINE)
     return {name.lower().replace("_", "-"): version for name, version in pins}
 
@@ -48,87 +56,159 @@ def _name(requirement: str) -> str:
     return re.split(r"[\s<>=!~;\[]", requirement, maxsplit=1)[0].lower().replace("_", "-")
 
 
-@pytest.mark.parametrize("service", sorted(DOCKERFILES))
-def test_copied_files_exist_and_reach_the_build_context(service):
+def _context_copies(steps: list[tuple[str, object]]) -> list[str]:
+    """The arguments of the COPY instructions that take files from the build context."""
+    return [str(args) for name, args in steps if name == "COPY" and "--from=" not in str(args)]
+
+
+def test_one_dockerfile_whose_targets_are_the_images_and_api_is_the_default():
+    names = list(stages())
+    assert set(TARGETS) <= set(names)
+    assert names[-1] == "api", "a plain `docker build .` builds the API"
+    assert len(names) == len(set(names)), "stage names are unique"
+    # Nothing else builds this project's code: the former per-package Dockerfiles are gone.
+    assert not list((REPO_ROOT / "src").rglob("Dockerfile*"))
+
+
+def test_copied_files_exist_and_reach_the_build_context():
     ignored = _dockerignore()
-    copies = [args for name, args in instructions(service) if name == "COPY" and "--from=" not in args]
+    copies = _context_copies(instructions())
     assert copies
     for args in copies:
-        *sources, _destination = str(args).split()
+        *sources, _destination = args.split()
         for source in sources:
-            assert (REPO_ROOT / source).exists(), f"{service}: COPY {source}: no such file"
-            assert not _ignored(source, ignored), f"{service}: COPY {source} is excluded by .dockerignore"
+            assert (REPO_ROOT / source).exists(), f"COPY {source}: no such file"
+            assert not _ignored(source, ignored), f"COPY {source} is excluded by .dockerignore"
+
+
+@pytest.mark.parametrize("target", sorted(TARGETS))
+def test_every_target_installs_the_package_from_its_metadata_files(target):
     # pyproject's metadata names the readme and the package directory: both must be there.
-    sources = {source for args in copies for source in str(args).split()[:-1]}
+    sources = {source for args in _context_copies(build_steps(target)) for source in args.split()[:-1]}
     assert {"pyproject.toml", PYPROJECT["project"]["readme"], "src"} <= sources
+    runs = " ".join(str(args) for name, args in build_steps(target) if name == "RUN")
+    assert "pip install --no-deps /src" in runs, "the package itself adds no unpinned dependency"
 
 
-@pytest.mark.parametrize("service", sorted(DOCKERFILES))
-def test_slim_multistage_non_root(service):
-    steps = instructions(service)
-    bases = [str(args) for name, args in steps if name == "ARG" and str(args).startswith("PYTHON_IMAGE=")]
+@pytest.mark.parametrize("target", sorted(TARGETS))
+def test_slim_multistage_non_root(target):
+    bases = [
+        str(args) for name, args in instructions() if name == "ARG" and str(args).startswith("PYTHON_IMAGE=")
+    ]
     assert bases and "-slim" in bases[0]
-    final = stage(service)
+    final = stage(target)
     assert final[0] == ("FROM", "${PYTHON_IMAGE}") or str(final[0][1]).startswith("${PYTHON_IMAGE} ")
     assert not any(name == "RUN" and "pip install" in str(args) for name, args in final), "built elsewhere"
     users = [str(args) for name, args in final if name == "USER"]
     assert users and users[-1] not in ("root", "0")
+    (useradd,) = [str(args) for name, args in final if name == "RUN" and "useradd" in str(args)]
+    assert "--uid 10001" in useradd and useradd.split()[-1] == users[-1]
+    # The environment comes from a build stage without pip: nothing at run time installs packages.
+    (venv,) = [str(args) for name, args in final if name == "COPY" and "/opt/venv" in str(args)]
+    assert venv == f"--from={target}-venv /opt/venv /opt/venv"
+    runs = [str(args) for name, args in build_steps(f"{target}-venv") if name == "RUN"]
+    assert "pip uninstall --yes --quiet pip" in runs[-1], f"{target}: {runs[-1]}"
 
 
 def test_the_learning_target_adds_fitting_to_the_api_and_probes_nothing():
-    learning = stage("api", "learning")
+    learning = stage("learning")
     assert [str(args) for name, args in learning if name == "USER"][-1] == "brandpulse"
     assert ("HEALTHCHECK", "NONE") in learning
-    assert FITTING_ONLY & set(_lock_names("learning")) == FITTING_ONLY
-    assert not FITTING_ONLY & set(_lock_names("api")), "the API image serves without scikit-learn"
+    assert FITTING_ONLY & set(_lock_names("learning.txt")) == FITTING_ONLY
+    assert not FITTING_ONLY & set(_lock_names("api.txt")), "the API image serves without scikit-learn"
+    # The same settings and registry folder as the API's image.
+    api_env = [(name, args) for name, args in stage("api") if name in ("ENV", "WORKDIR", "RUN")]
+    assert api_env == [(name, args) for name, args in learning if name in ("ENV", "WORKDIR", "RUN")]
 
 
-@pytest.mark.parametrize("service", sorted(DOCKERFILES))
-def test_dependencies_are_installed_before_the_code_is_copied(service):
-    steps = instructions(service)
-    copies = [str(args) for name, args in steps if name == "COPY"]
-    lock = f"requirements/{REQUIREMENTS[service]}"
-    lock_index = next(index for index, args in enumerate(copies) if args.startswith(lock))
-    code_index = next(index for index, args in enumerate(copies) if args.startswith("src "))
+@pytest.mark.parametrize("target", sorted(TARGETS))
+def test_each_target_installs_its_own_locks_only(target):
+    locks = [
+        args.split()[0].removeprefix("requirements/")
+        for args in _context_copies(build_steps(target))
+        if args.startswith("requirements/")
+    ]
+    assert locks == LOCKS[target]
+
+
+@pytest.mark.parametrize("target", ["api", "training", "web"])
+def test_dependencies_are_installed_before_the_code_is_copied(target):
+    copies = _context_copies(build_steps(target))
+    (lock_index,) = [
+        index for index, args in enumerate(copies) if args.startswith(f"requirements/{target}.txt")
+    ]
+    (code_index,) = [index for index, args in enumerate(copies) if args.startswith("src ")]
     assert lock_index < code_index
-    runs = " ".join(str(args) for name, args in steps if name == "RUN")
-    assert "pip install --no-deps /src" in runs, "the package itself adds no unpinned dependency"
 
 
-@pytest.mark.parametrize("service", sorted(REQUIREMENTS))
-def test_locks_pin_every_dependency_and_never_torch_or_cuda(service):
-    pins = _lock_names(service)
+@pytest.mark.parametrize("lock", sorted({lock for locks in LOCKS.values() for lock in locks}))
+def test_locks_pin_every_dependency_and_never_torch_or_cuda(lock):
+    target = lock.removesuffix(".txt")
+    pins = _lock_names(lock)
     assert not {name for name in pins if name == "torch" or name.startswith(("nvidia-", "triton"))}
     needed = [
         requirement
-        for extra in EXTRAS[service]
+        for extra in EXTRAS[target]
         for requirement in PYPROJECT["project"]["optional-dependencies"][extra]
     ]
-    if service in WITH_TORCH:
+    if target in WITH_TORCH:
         needed += PYPROJECT["project"]["dependencies"]
     missing = {_name(req) for req in needed if not req.startswith("brandpulse")} - set(pins) - {"torch"}
-    assert not missing, (
-        f"requirements/{REQUIREMENTS[service]} is stale, run requirements/compile.sh: {missing}"
-    )
+    assert not missing, f"requirements/{lock} is stale, run requirements/compile.sh: {missing}"
 
 
-@pytest.mark.parametrize("service", sorted(WITH_TORCH & set(DOCKERFILES)))
-def test_torch_comes_from_the_cpu_index_at_the_project_pin(service):
-    steps = dict(
-        (str(args).split("=")[0], str(args)) for name, args in instructions(service) if name == "ARG"
+def test_torch_comes_from_the_cpu_index_at_the_project_pin():
+    defaults = dict(
+        str(args).split("=", 1) for name, args in instructions() if name == "ARG" and "=" in str(args)
     )
     (pin,) = [req for req in PYPROJECT["project"]["dependencies"] if _name(req) == "torch"]
-    assert steps["TORCH_VERSION"] == f"TORCH_VERSION={pin.split('==')[1]}"
-    assert steps["TORCH_INDEX_URL"].endswith("/whl/cpu")
+    assert defaults["TORCH_VERSION"] == pin.split("==")[1]
+    assert defaults["TORCH_INDEX_URL"].endswith("/whl/cpu")
 
 
-@pytest.mark.parametrize("service", ["api", "dash"])
-def test_servers_have_a_healthcheck_on_healthz_and_match_compose(service, compose):
-    steps = stage(service)
+@pytest.mark.parametrize("target", sorted(TARGETS))
+def test_torch_is_installed_alone_first_and_only_where_the_model_runs(target):
+    runs = [str(args) for name, args in build_steps(target) if name == "RUN"]
+    installs = [index for index, args in enumerate(runs) if "torch==" in args]
+    if target not in WITH_TORCH:
+        assert not installs, "the web image has no torch"
+        return
+    assert runs[installs[0]] == TORCH_INSTALL, "torch alone first, from TORCH_INDEX_URL"
+    # Then again with its dependencies (the CUDA libraries of a GPU index), after the lock.
+    assert any('--index-url "${TORCH_INDEX_URL}" "torch==${TORCH_VERSION}"' in runs[i] for i in installs[1:])
+
+
+def test_every_stage_that_reads_the_torch_arguments_declares_them():
+    """A build argument declared before the first FROM reaches a stage only through its own ARG."""
+    for name, (_base, steps) in stages().items():
+        used = " ".join(str(args) for step, args in steps if step == "RUN")
+        declared = {str(args) for step, args in steps if step == "ARG"}
+        for arg in ("TORCH_VERSION", "TORCH_INDEX_URL"):
+            assert f"${{{arg}}}" not in used or arg in declared, f"{name} uses {arg} without ARG"
+
+
+@pytest.mark.parametrize("target", sorted(SERVERS))
+def test_servers_have_a_healthcheck_on_healthz_and_match_compose(target, compose):
+    steps = stage(target)
     (healthcheck,) = [str(args) for name, args in steps if name == "HEALTHCHECK"]
     assert "/healthz" in healthcheck and "python" in healthcheck
     (cmd,) = [args for name, args in steps if name == "CMD"]
-    assert cmd == compose["services"][service]["command"]
+    assert cmd == compose["services"][SERVERS[target]]["command"]
+
+
+@pytest.mark.parametrize("path", [COMPOSE_FILE, REPO_ROOT / "compose.gpu.yml"])
+def test_compose_builds_each_service_from_its_target(path):
+    services = load_yaml(path)["services"]
+    built = {name: service["build"] for name, service in services.items() if "build" in service}
+    expected = {service: target for target, names in TARGETS.items() for service in names}
+    for name, build in built.items():
+        if name not in expected:  # the proxy: deploy/caddy's own Dockerfile
+            assert build["context"] != ".", name
+            continue
+        assert build["context"] == "." and build.get("dockerfile", "Dockerfile") == "Dockerfile", name
+        assert build["target"] == expected[name], name
+    if path == COMPOSE_FILE:
+        assert set(expected) <= set(built)
 
 
 def test_the_wheel_the_images_install_carries_model_seed_list_and_assets(tmp_path):

@@ -1,7 +1,7 @@
 """The GPU images' torch index: it serves the pinned torch for the images' Python as a CUDA build.
 
 compose.gpu.yml builds the API and training images with `TORCH_INDEX_URL=${TORCH_INDEX_URL_GPU:-…}`
-and the Dockerfiles install `torch==$TORCH_VERSION` from it. This test asks that index, as pip
+and the Dockerfile installs `torch==$TORCH_VERSION` from it. This test asks that index, as pip
 would, for the torch files (the PEP 691 JSON simple page, or its HTML form), picks the CPython 3.11
 manylinux x86_64 wheel of that version and reads its metadata file (PEP 658 `<wheel URL>.metadata`,
 a few kB), never the wheel itself: a CUDA build requires NVIDIA's CUDA packages on Linux.
@@ -63,11 +63,10 @@ def _gpu_index() -> str:
 
 
 def _torch_version() -> str:
-    """The torch the images install (ARG TORCH_VERSION, the same in every image with torch)."""
+    """The torch the images install (the Dockerfile's ARG TORCH_VERSION, one for every target)."""
     versions = {
         str(args).split("=", 1)[1]
-        for service in ("api", "train")
-        for name, args in instructions(service)
+        for name, args in instructions()
         if name == "ARG" and str(args).startswith("TORCH_VERSION=")
     }
     (version,) = versions

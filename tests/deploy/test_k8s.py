@@ -23,7 +23,7 @@ from apscheduler.triggers.cron import CronTrigger
 
 from brandpulse.api.settings import Settings
 from tests.conftest import skip_or_fail
-from tests.deploy.conftest import K8S_DIR, container_model_dir, instructions, load_yaml
+from tests.deploy.conftest import K8S_DIR, container_model_dir, load_yaml, stage
 
 KUBERNETES_VERSION = "1.33.0"
 POD_TEMPLATE_KINDS = {"Deployment", "Job", "StatefulSet", "DaemonSet"}
@@ -219,7 +219,7 @@ def test_the_production_overlay_patches_apply(production):
 
 
 def test_every_workload_runs_as_the_images_non_root_user(objects):
-    runs = " ".join(str(args) for name, args in instructions("api") if name == "RUN")
+    runs = " ".join(str(args) for name, args in stage("api") if name == "RUN")
     uid = int(re.search(r"useradd [^&]*--uid (\d+)", runs).group(1))
     assert uid != 0
     for obj in objects:
@@ -285,7 +285,7 @@ def test_the_retrain_cronjob_shares_the_apis_build_secret_and_models_volume(obje
     pod = _pod_spec(_by_kind(objects, "CronJob")["brandpulse-retrain"])
     api_pod = _pod_spec(_by_kind(objects, "Deployment")["brandpulse-api"])
     (container,), (api,) = pod["containers"], api_pod["containers"]
-    # The API Dockerfile's `learning` target, built from the same commit: the same tag.
+    # The Dockerfile's `learning` target, built from the same commit as the API: the same tag.
     (name, tag), (_, api_tag) = _name_and_tag(container["image"]), _name_and_tag(api["image"])
     assert name.endswith("brandpulse-learning") or name.endswith("/learning"), name
     assert tag == api_tag

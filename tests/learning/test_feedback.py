@@ -154,7 +154,7 @@ def test_a_mix_of_no_reviews_is_a_third_each():
 
 
 def fixed(balanced=0.74, correlation=0.70, bad=0.81, average=0.56, good=0.86, band=0.81):
-    """Fixed-test figures as `finetune.star_figures` gives them."""
+    """Fixed-test figures as `measure.star_figures` gives them."""
     return {
         "n": 4000,
         "band_accuracy": band,

@@ -25,6 +25,9 @@ from brandpulse.api.storage import registry
 from brandpulse.api.storage.db import get_database
 from brandpulse.api.storage.tables import ModelVersion
 from brandpulse.learning import finetune, retrain
+from brandpulse.learning.errors import RetrainBusy
+from brandpulse.learning.lock import exclusive_run
+from brandpulse.learning.retrain_round import RoundOptions, run_once
 from brandpulse.model.checkpoint import load_checkpoint, save_with_rule
 from brandpulse.model.scoring import bands_of
 from brandpulse.training.data import label_scheme, load_dataset, select_rows
@@ -120,17 +123,23 @@ def rows_of(app: Flask) -> dict[str, ModelVersion]:
 
 def test_too_few_reviews_skip_the_round(learning_app, app_reviews):
     post(learning_app, app_reviews[:50])
-    result = retrain.run_once(learning_app, retrain.RoundOptions(max_steps=STEPS))
+    result = run_once(learning_app, RoundOptions(max_steps=STEPS))
     assert result.status == "skipped" and "50 usable" in result.reason
     assert len(rows_of(learning_app)) == 1  # the champion alone
-    output = learning_app.test_cli_runner().invoke(args=["model", "retrain"]).output
-    assert "skipped: - (50 usable stored reviews" in output
+
+
+def test_retrain_is_the_one_command_the_app_cli_has_none(learning_app):
+    """One way to run a round: the `retrain` console script; the app's `model` group has no copy."""
+    listed = learning_app.test_cli_runner().invoke(args=["model", "--help"])
+    assert listed.exit_code == 0 and "retrain" not in listed.output
+    for option in ("--schedule", "--no-promote", "--max-steps", "--kept-weight", "--report"):
+        assert option in retrain.build_parser().format_help()
 
 
 def test_500_inverted_reviews_from_one_address_never_reach_a_model(learning_app, app_reviews):
     post(learning_app, app_reviews[:300])
     post(learning_app, app_reviews[300:800], invert=True, address="203.0.113.9")
-    result = retrain.run_once(learning_app, retrain.RoundOptions(max_steps=STEPS))
+    result = run_once(learning_app, RoundOptions(max_steps=STEPS))
     assert result.counts["dropped"]["client_day_cap"] == 500
     assert result.counts["usable"] == 300
     # Whatever the gate decided, the challenger learnt from the 300 honest reviews only.
@@ -145,7 +154,7 @@ def test_one_text_posted_500_times_never_reaches_a_model(learning_app, app_revie
     spam = {"text": "Worst app ever, it steals your data, uninstall now!", "stars": "5"}
     post(learning_app, [spam] * 250, invert=True)  # from 250 addresses
     post(learning_app, [spam] * 250, invert=True, address="198.51.100.4")  # and 250 from one
-    result = retrain.run_once(learning_app, retrain.RoundOptions(max_steps=STEPS))
+    result = run_once(learning_app, RoundOptions(max_steps=STEPS))
     assert result.counts["dropped"]["mass_posted"] + result.counts["dropped"]["repeated_by_client"] == 500
     assert result.counts["usable"] == 300
 
@@ -153,7 +162,7 @@ def test_one_text_posted_500_times_never_reaches_a_model(learning_app, app_revie
 def test_the_gate_rejects_a_challenger_taught_inverted_stars_by_many_addresses(learning_app, app_reviews):
     """Poison the filters cannot see (distinct texts and addresses): the ratings run against the texts."""
     post(learning_app, app_reviews[:800], invert=True)
-    result = retrain.run_once(learning_app, retrain.RoundOptions(max_steps=STEPS))
+    result = run_once(learning_app, RoundOptions(max_steps=STEPS))
     assert result.status == "rejected", result.reason
     assert "suspected coordinated poisoning" in result.reason
     assert result.metrics["champion"]["recent"]["score_correlation"] < 0
@@ -168,12 +177,10 @@ def test_the_gate_rejects_a_challenger_taught_inverted_stars_by_many_addresses(l
     assert metrics["gate"]["promote"] is False and metrics["recent"]["n"] == result.counts["recent"]
     # The challenger's file is in MODEL_DIR, loadable, and knows where it came from.
     checkpoint = load_checkpoint(learning_app.extensions["brandpulse.settings"].model_dir / rejected.file)
-    assert checkpoint.version == rejected.version and checkpoint.info["parent"] == champion.version
+    assert checkpoint.version == rejected.version and checkpoint.info.parent == champion.version
     assert (
-        checkpoint.info["data"]["base_fingerprint"]
-        == load_checkpoint(learning_app.extensions["brandpulse.settings"].model_path).info["data"][
-            "fingerprint"
-        ]
+        checkpoint.info.data.base_fingerprint
+        == load_checkpoint(learning_app.extensions["brandpulse.settings"].model_path).info.data.fingerprint
     )
 
 
@@ -185,7 +192,7 @@ def test_visitors_who_write_mixed_reviews_teach_the_loop_their_mix(
     at the champion's suggestion rates, shows nothing forgotten."""
     app = learning_app_of(make_app, tmp_path, corpus_mix_champion, reviews_csv)
     post(app, mixed_company_reviews)
-    result = retrain.run_once(app, retrain.RoundOptions(max_steps=STEPS))
+    result = run_once(app, RoundOptions(max_steps=STEPS))
     assert result.status == "promoted", result.reason
     mix = result.metrics["rating_mix"]
     assert mix["source"] == "visitors" and mix["corpus"] is None  # the champion stated no mix
@@ -235,7 +242,7 @@ def test_a_challenger_that_has_forgotten_is_rejected_whatever_its_visitors(
     monkeypatch.setattr(finetune, "train_challenger", damaged)
     app = learning_app_of(make_app, tmp_path, corpus_mix_champion, reviews_csv)
     post(app, mixed_company_reviews)
-    result = retrain.run_once(app, retrain.RoundOptions(max_steps=STEPS))
+    result = run_once(app, RoundOptions(max_steps=STEPS))
     assert result.status == "rejected", result.reason
     assert "forgot on the fixed test" in result.reason
     champion, at_rates = result.metrics["champion"]["fixed"], result.metrics["fixed_at_champion_rates"]
@@ -262,15 +269,15 @@ def learning_app_of(make_app, tmp_path: Path, champion: Path, reviews_csv: Path)
 def test_two_rounds_never_overlap(learning_app):
     settings = learning_app.extensions["brandpulse.settings"]
     with learning_app.app_context(), get_database().connection_context():
-        with retrain.exclusive_run(get_database(), settings.model_dir):
-            with pytest.raises(retrain.RetrainBusy):
-                retrain.run_once(learning_app)
+        with exclusive_run(get_database(), settings.model_dir):
+            with pytest.raises(RetrainBusy):
+                run_once(learning_app)
             result: list[BaseException] = []
 
             def other_thread() -> None:
                 try:
-                    retrain.run_once(learning_app)
-                except retrain.RetrainBusy as error:
+                    run_once(learning_app)
+                except RetrainBusy as error:
                     result.append(error)
 
             thread = threading.Thread(target=other_thread)
@@ -293,7 +300,7 @@ def test_the_command_line_reports_a_skipped_round_and_a_busy_lock(learning_app, 
     assert retrain.main(["--report", str(report)]) == 0
     assert json.loads(report.read_text())["status"] == "skipped"
     with learning_app.app_context(), get_database().connection_context():
-        with retrain.exclusive_run(get_database(), settings.model_dir):
+        with exclusive_run(get_database(), settings.model_dir):
             assert retrain.main([]) == retrain.EX_TEMPFAIL
     assert retrain.main(["--schedule", "not a cron line"]) == 2
     monkeypatch.setenv("RETRAIN_BASE_CORPUS", str(tmp_path / "missing.csv"))
@@ -323,13 +330,13 @@ def test_two_hosts_never_retrain_at_once_on_postgresql(postgres_database, tmp_pa
     second = create_app({"TESTING": True, "DATABASE_URL": postgres_database})
     try:
         with first.app_context(), get_database().connection_context():
-            with retrain.exclusive_run(get_database(), tmp_path / "host-a"):
+            with exclusive_run(get_database(), tmp_path / "host-a"):
                 with second.app_context(), get_database().connection_context():
-                    with pytest.raises(retrain.RetrainBusy, match="database"):
-                        with retrain.exclusive_run(get_database(), tmp_path / "host-b"):
+                    with pytest.raises(RetrainBusy, match="database"):
+                        with exclusive_run(get_database(), tmp_path / "host-b"):
                             pass
             with second.app_context(), get_database().connection_context():
-                with retrain.exclusive_run(get_database(), tmp_path / "host-b"):
+                with exclusive_run(get_database(), tmp_path / "host-b"):
                     pass  # free again once the first round is over
     finally:
         dispose(first)
@@ -341,7 +348,7 @@ def test_retrain_says_where_to_run_it_when_scikit_learn_is_missing(tmp_path):
     program = (
         "import sys\n"
         "sys.modules['sklearn'] = None  # as in the API image: importing it fails\n"
-        "from brandpulse.api import retrain\n"
+        "from brandpulse.learning import retrain\n"
         "sys.exit(retrain.main([]))\n"
     )
     env = {**os.environ, "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite'}"}

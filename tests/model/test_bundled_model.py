@@ -9,12 +9,12 @@ import numpy as np
 import pytest
 
 from brandpulse.model.checkpoint import BUNDLED_CHECKPOINT, load_checkpoint
+from brandpulse.model.paths import file_sha256
 from brandpulse.model.predictor import Predictor
 from brandpulse.training.augment import change_characters
 from brandpulse.training.data import (
     STARS5_CLASSES,
     Dataset,
-    file_sha256,
     label_scheme,
     load_dataset,
     select_rows,
@@ -51,10 +51,10 @@ def test_bundled_checkpoint_is_compact_and_self_describing(bundled_checkpoint):
     assert bundled_checkpoint.stat().st_size <= 40 * 1024 * 1024
     loaded = load_checkpoint(bundled_checkpoint)
     assert loaded.classes == STARS5_CLASSES
-    assert loaded.info["architecture"] == "small-bn+ngram"
+    assert loaded.info.architecture == "small-bn+ngram"
     assert loaded.ngram is not None and loaded.combination is not None
-    assert loaded.info["data"]["file"] == "reviews.csv"
-    assert loaded.info["data"]["holdout_groups"] == RECIPE["selection"]["holdout_groups"]
+    assert loaded.info.data.file == "reviews.csv"
+    assert loaded.info.data.holdout_groups == RECIPE["selection"]["holdout_groups"]
     assert loaded.encoder_config.max_length == RECIPE["cnn"]["max_length"]
     card = json.loads(CARD_FILE.read_text())
     assert card["model"]["sha256"] == loaded.sha256
@@ -189,5 +189,5 @@ def test_short_reviews_stay_steady_under_typos(predictor):
 
 def test_the_corpus_builds_to_the_bytes_the_model_was_trained_on(bundled_checkpoint, reviews_csv):
     # `make corpus` on any machine gives exactly the rows the bundled model's split refers to.
-    recorded = load_checkpoint(bundled_checkpoint).info["data"]
+    recorded = load_checkpoint(bundled_checkpoint).info.data.to_dict()
     assert file_sha256(reviews_csv) == recorded["sha256"] == json.loads(SPLIT_FILE.read_text())["data_sha256"]

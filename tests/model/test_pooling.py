@@ -182,7 +182,7 @@ def test_combine_command_pools_a_trained_cnn_and_baseline(tmp_path, caplog):
     )
     loaded = load_checkpoint(out)
     assert loaded.ngram is not None and loaded.combination is not None
-    assert loaded.info["architecture"] == "small-bn+ngram"
+    assert loaded.info.architecture == "small-bn+ngram"
     assert set(loaded.metrics["components"]) == {"charcnn", "ngram"}
     assert loaded.metrics["test"]["overall"]["n"] == 60
     assert loaded.metrics["test"]["overall"]["accuracy"] > 0.9  # the n-gram part separates these

@@ -222,7 +222,7 @@ def test_split_record_names_the_file_by_its_sha256(tmp_path):
     assert record["data_sha256"] == hashlib.sha256(path.read_bytes()).hexdigest()
     assert record["holdout_groups"] == ["apps"] and "by 'company'" in record["method"]
     assert record["test_row_ids"] == test.row_ids.tolist()
-    assert data_record(path, selection)["sha256"] == record["data_sha256"]
+    assert data_record(path, selection).sha256 == record["data_sha256"]
 
 
 def test_recorded_selections_from_before_new_keys_still_read():

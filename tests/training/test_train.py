@@ -83,7 +83,7 @@ def test_train_command_learns_and_writes_a_usable_checkpoint(tmp_path):
     loaded = load_checkpoint(out)
     assert loaded.classes == ("negative", "positive")
     assert loaded.encoder_config.max_length == 128
-    assert loaded.info["data"]["fingerprint"] == report["info"]["data"]["fingerprint"]
+    assert loaded.info.data.fingerprint == report["info"]["data"]["fingerprint"]
     assert loaded.metrics["test"]["overall"]["n"] == 64
     # The checkpoint alone scores new reviews of the same kind (a fresh seed).
     fresh = synthetic_reviews(tmp_path / "fresh.csv", rows=100, seed=1).read_text().splitlines()[1:]
@@ -208,12 +208,21 @@ def test_train_command_on_star_ratings_held_out_by_company(tmp_path, tiny_checkp
     assert code == 0
     loaded = load_checkpoint(out)
     assert loaded.classes == STARS5_CLASSES and loaded.encoder_config == TINY_ENCODER  # from --init-from
-    assert loaded.info["data"]["holdout_groups"] == ["apps"] and loaded.info["init_from"] == str(
-        tiny_checkpoint
-    )
+    assert loaded.info.data.holdout_groups == ["apps"] and loaded.info.init_from == str(tiny_checkpoint)
     assert len(loaded.rating_cuts) == 4 and loaded.metrics["rating_cuts"] == list(loaded.rating_cuts)
     test = loaded.metrics["test"]
     assert {"overall", "in_domain", "apps", "shops"} <= set(test)
     assert test["apps"]["n"] == 40 and "band_accuracy" in test["in_domain"]["stars"]
     split = json.loads((tmp_path / "split.json").read_text())
     assert split["holdout_groups"] == ["apps"] and split["company_column"] == "company"
+
+
+def test_train_and_evaluate_share_one_holdout_option_and_train_builds_one_config():
+    from brandpulse.training import evaluate
+
+    options = ["--data", "reviews.csv", "--holdout-group", "apps", "--holdout-group", "web"]
+    assert evaluate.build_parser().parse_args(options).holdout_groups == ["apps", "web"]
+    parsed = train.build_parser().parse_args([*options, "--out", "m.safetensors", "--bf16", "off"])
+    assert parsed.holdout_groups == ["apps", "web"]
+    config = train.train_config_of(parsed)
+    assert config.bf16 is False and config.device in ("cpu", "cuda") and config.epochs == parsed.epochs

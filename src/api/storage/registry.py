@@ -26,7 +26,7 @@ from playhouse.pool import PooledDatabase
 from brandpulse.api.storage import agreement
 from brandpulse.api.storage.tables import ModelVersion, Review, utcnow
 from brandpulse.model.checkpoint import CheckpointError, read_metadata, version_name
-from brandpulse.training.data import file_sha256
+from brandpulse.model.paths import file_sha256
 
 logger = logging.getLogger(__name__)
 
@@ -98,7 +98,7 @@ def checkpoint_identity(path: Path) -> dict[str, Any]:
     return {
         "version": version_name(meta["info"], sha256),
         "sha256": sha256,
-        "data_fingerprint": meta["info"].get("data", {}).get("fingerprint"),
+        "data_fingerprint": meta["info"].data_fingerprint,
         "rating_prior": meta.get("rating_prior"),  # the rating mix its suggestion assumes
     }
 

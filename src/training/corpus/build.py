@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 
 from brandpulse.model.language import EnglishTest
+from brandpulse.model.paths import file_sha256
 from brandpulse.model.runtime import configure_logging
 from brandpulse.training.corpus.cleaning import (
     NearDuplicates,
@@ -39,7 +40,7 @@ from brandpulse.training.corpus.cleaning import (
 )
 from brandpulse.training.corpus.manifest import Manifest, ManifestError, Source, load_manifest
 from brandpulse.training.corpus.readers import RawReview, read_source
-from brandpulse.training.data import DataError, file_sha256
+from brandpulse.training.data import DataError
 
 logger = logging.getLogger(__name__)
 
