@@ -14,25 +14,13 @@ of them trains a model, `select_feedback` drops, in this order (each count is re
    `max_per_client_day`: no person writes that many, so none of that day's is trusted, and no
    single address can outvote the crowd (500 inverted ratings from one address keep none).
 
-**Echo.** The page pre-selects the model's suggested rating; a visitor who keeps it hands the
-model its own answer back. A share of visitor sessions (the control group) is shown no
-suggestion, so `a0 = P(rating = suggestion | not shown)` measures how often people agree with
-the model on their own, and `a1 = P(rating = suggestion | shown)` how often they keep it.
-Model the visitors who see it as a share `h` who rate by their own opinion (agreeing `a0` of
-the time, as the control group) and `1 - h` who keep whatever is pre-selected: then
-`a1 = (1 - h) + h * a0`, so `h = (1 - a1) / (1 - a0)`, and a kept suggestion is genuine with
-probability `h * a0 / a1`. That is its weight (`kept_weight_from`); ratings that differ from the
-suggestion can only come from people rating for themselves, and with the control group's they
-weigh 1. The recent reviews that judge a challenger are weighed the same way: kept suggestions
-otherwise flatter the champion that made them. A review whose page showed no estimate (text too
-short or unreadable) is stored with `suggestion_shown` null: neither shown nor control.
-
-**The visitors' rating mix.** The same weights estimate the shares of bad (1-2), average (3)
-and good (4-5) ratings among the visitors (`visitor_mix`): the control group's ratings and the
-ratings that differ from the suggestion count fully, a kept suggestion by its weight, and a few
-pseudo-reviews of a third each keep a small sample from claiming a share of 0. Each round fits
-the suggestion's rule for that mix (`scoring.RatingPrior`), so a page whose visitors write more
-mixed reviews comes to suggest 3 stars as often as they give them.
+**Echo** (`kept_weight_from`): the page pre-selects the model's suggested rating, so a kept
+suggestion may be the model's own answer handed back; the control group, shown no suggestion,
+measures how often people agree on their own, and a kept suggestion weighs the probability that
+it is genuine. **The visitors' rating mix** (`visitor_mix`): the same weights estimate the
+shares of bad, average and good ratings, for which each round fits the suggestion's rule.
+docs/learning_loop.md ("No learning from its own echo") derives both. A review whose page showed
+no estimate is stored with `suggestion_shown` null: neither shown nor control.
 """
 
 from __future__ import annotations

@@ -11,8 +11,7 @@ challenger is made in four steps, each timed:
    vocabulary follows the new reviews' words).
 3. **Pooling weights** and 4. **the rating rule** (the rating mix it assumes and the cut
    points, `scoring.fit_rating_rule`), refitted on the validation rows (base corpus and stored
-   reviews, about as many of each: cut points fitted on the few hundred stored reviews alone
-   scored 0.02 lower on the next reviews of the replay benchmark). The mix assumed is the one
+   reviews, about as many of each: docs/learning_loop.md says why). The mix assumed is the one
    the caller estimated of its visitors, else the champion's.
 
 The rows are `rows.LabelledRows`; the figures the promotion gate compares are `measure.py`'s.

@@ -21,11 +21,10 @@ Both models are measured on the same two sets (`measure.star_figures`):
 Fewer than `min_recent` recent reviews judge nothing: the champion stays. And the recent ratings
 must broadly agree with what the champion reads in their texts (Spearman correlation of its
 score with the stars at least `min_correlation`): honest reviews of a new domain are read
-imperfectly, never backwards (the bundled model: 0.68 to 0.90 on each source of the corpus,
-0.684 on the app reviews it never trained on), while inverted stars
-posted from many addresses, which no filter sees, correlate negatively; a challenger learnt from
-them could pass the other two rules, since such poison aimed at one domain barely moves the fixed
-test. Every decision comes with its reason, recorded in the registry.
+imperfectly, never backwards (docs/learning_loop.md gives the bundled model's correlations),
+while inverted stars posted from many addresses, which no filter sees, correlate negatively; a
+challenger learnt from them could pass the other two rules, since such poison aimed at one
+domain barely moves the fixed test. Every decision comes with its reason, recorded in the registry.
 """
 
 from __future__ import annotations
