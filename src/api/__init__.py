@@ -10,7 +10,7 @@ from flask import Flask
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     """Build the API app from the environment, overridden by `config` (setting or Flask keys)."""
-    from brandpulse.api import cli, logging_setup, metrics, ratelimit
+    from brandpulse.api import cli, logging_setup, metrics, ratelimit, security
     from brandpulse.api.endpoints import (
         brands,
         client_config,
@@ -19,6 +19,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         health,
         model_versions,
         predict,
+        privacy,
         reviews,
         stats,
     )
@@ -35,6 +36,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.extensions[SETTINGS_EXTENSION] = settings
 
     logging_setup.init_app(app, settings)
+    security.init_app(app, settings)
     metrics.init_app(app, settings)
     ratelimit.init_app(app, settings)
     db.init_app(app, settings)
@@ -45,7 +47,16 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     cli.init_app(app)
     api = docs.init_app(app)
     errors.init_app(app)
-    blueprints = (health.bp, predict.bp, reviews.bp, brands.bp, stats.bp, model_versions.bp, client_config.bp)
+    blueprints = (
+        health.bp,
+        predict.bp,
+        reviews.bp,
+        brands.bp,
+        stats.bp,
+        model_versions.bp,
+        client_config.bp,
+        privacy.bp,
+    )
     for blueprint in blueprints:
         api.register_blueprint(blueprint)
     return app

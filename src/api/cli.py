@@ -1,4 +1,5 @@
-"""`flask --app brandpulse.api db …` (schema, brands) and `… model …` (the model registry)."""
+"""`flask --app brandpulse.api db …` (schema, brands), `… model …` (the model registry) and
+`… privacy …` (personal data: expiry and erasure, docs/privacy.md)."""
 
 from __future__ import annotations
 
@@ -7,12 +8,13 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import click
-from flask import Flask
+from flask import Flask, current_app
 from flask.cli import AppGroup
 from peewee import InterfaceError, OperationalError
 
+from brandpulse.api.scheduling import run_on_schedule
 from brandpulse.api.settings import current_settings
-from brandpulse.api.storage import idempotency, migrations, registry, seeding
+from brandpulse.api.storage import erasure, idempotency, migrations, registry, seeding
 from brandpulse.api.storage.db import get_database
 
 db_cli = AppGroup("db", help="Database schema and seed data.")
@@ -189,7 +191,68 @@ def rollback_command(by: str) -> None:
     click.echo(f"rolled back: {row.version} is the champion")
 
 
+privacy_cli = AppGroup("privacy", help="Personal data: expire addresses, erase a client (docs/privacy.md).")
+
+
+def _expire(app: Flask) -> int:
+    """One expiry run in `app`, with a connection of its own (a scheduled run is on another thread)."""
+    with app.app_context(), _connection():
+        _registry_ready()
+        return erasure.expire_personal_data(current_settings().personal_data_retention_days)
+
+
+@privacy_cli.command("expire")
+@click.option(
+    "--schedule",
+    is_flag=False,
+    flag_value="",
+    default=None,
+    metavar="[CRON]",
+    help="run on this cron schedule (UTC) instead of once; no value: PERSONAL_DATA_SCHEDULE",
+)
+def expire_command(schedule: str | None) -> None:
+    """Clear the IP address and user agent of reviews older than PERSONAL_DATA_RETENTION_DAYS.
+
+    Their client pseudonyms stay (the retrain's per-client filters and an erasure by address
+    need them). Safe to run again: a run clears only what an earlier one left.
+    """
+    app = current_app._get_current_object()
+    if schedule is None:
+        cleared = _expire(app)
+        days = current_settings().personal_data_retention_days
+        click.echo(f"{cleared} reviews older than {days} days: IP address and user agent cleared")
+        return
+    cron = schedule or current_settings().personal_data_schedule
+    code = run_on_schedule("privacy expire", cron, lambda: _expire(app), setting="PERSONAL_DATA_SCHEDULE")
+    if code:
+        raise click.exceptions.Exit(code)
+
+
+@privacy_cli.command("erase-address")
+@click.argument("address")
+@click.option(
+    "--delete-reviews", is_flag=True, help="delete the reviews (default: clear their personal fields)"
+)
+def erase_address_command(address: str, delete_reviews: bool) -> None:
+    """Erase everything stored of the client at ADDRESS (an IPv6 address: its /64).
+
+    Its reviews, also those whose address has expired, lose their IP address, user agent and
+    client pseudonym (or are deleted, with --delete-reviews); their idempotency keys are deleted.
+    """
+    with _connection():
+        _registry_ready()
+        try:
+            done = erasure.erase_client(address, delete_reviews=delete_reviews, actor=erasure.COMMAND)
+        except erasure.NotAnAddress as error:
+            raise click.BadParameter(str(error), param_hint="ADDRESS") from None
+    click.echo(
+        f"{done.reviews_deleted} reviews deleted, {done.reviews_cleared} reviews cleared, "
+        f"{done.idempotency_keys_deleted} idempotency keys deleted"
+    )
+
+
 def init_app(app: Flask) -> None:
-    """Register the `db` and `model` command groups."""
+    """Register the `db`, `model` and `privacy` command groups."""
     app.cli.add_command(db_cli)
     app.cli.add_command(model_cli)
+    app.cli.add_command(privacy_cli)

@@ -6,6 +6,15 @@ exempt). A value like "120/minute" or "10/second;1000/day"; `off` disables the l
 value means the default, as for every setting).
 Over a limit the answer is 429 with `Retry-After`.
 
+Who is counted: the client's network, `pseudonyms.client_network(security.client_ip())`: an IPv4
+address, or the /64 of an IPv6 address (one subscriber holds a whole /64 and can pick a fresh
+address in it for every request). The address comes from TRUSTED_PROXIES' rule only, so a visitor
+who writes `X-Forwarded-For` themselves is still counted as themselves. A trusted hop's own calls
+(the web server's brand list and admin calls, sent with no `X-Forwarded-For`) are counted in a
+scope of their own against `RATE_LIMIT_SERVICE` (default 6000/minute) instead of the endpoint's
+limit: they serve every visitor, so no visitor's requests may use up their allowance, and a
+visitor's limit low enough to stop one person must not stop the page for all.
+
 Where hits are counted: `RATE_LIMIT_STORAGE_URI`. The default, `memory://`, counts per process, so
 each gunicorn worker (and each replica) allows the full limit. `redis://host:6379/<db>` counts in
 Redis, shared by every worker and replica (keys under `brandpulse:`, expiring with their window).
@@ -32,7 +41,8 @@ from limits.storage import SCHEMES, Storage, storage_from_string
 from limits.strategies import SlidingWindowCounterRateLimiter
 from webargs.flaskparser import abort
 
-from brandpulse.api.security import client_ip
+from brandpulse.api.pseudonyms import client_network
+from brandpulse.api.security import request_origin
 from brandpulse.api.settings import RATE_LIMIT_OFF, Settings, SettingsError
 
 logger = logging.getLogger(__name__)
@@ -51,6 +61,7 @@ ENDPOINT_LIMITS = {
     "reviews.create_review": "rate_limit_review",
 }
 EXEMPT_BLUEPRINTS = frozenset({"health", "api-docs", "docs_assets"})
+SERVICE_SCOPE = "service"  # a trusted hop's own calls, whatever the endpoint
 
 
 def _parse(value: str, name: str) -> tuple[RateLimitItem, ...]:
@@ -85,6 +96,7 @@ class RateLimiter:
         self.storage_uri = settings.rate_limit_storage_uri
         _check_storage_uri(self.storage_uri)
         self.default = _parse(settings.rate_limit_default, "rate_limit_default")
+        self.service = _parse(settings.rate_limit_service, "rate_limit_service")
         self.by_endpoint = {
             endpoint: _parse(getattr(settings, field), field) for endpoint, field in ENDPOINT_LIMITS.items()
         }
@@ -106,14 +118,17 @@ class RateLimiter:
         """Count the current request; abort with 429 when a limit is exceeded."""
         if request.blueprint in EXEMPT_BLUEPRINTS or request.endpoint is None:
             return
-        if request.endpoint in self.by_endpoint:
+        origin = request_origin()
+        if origin.service:
+            items, scope = self.service, SERVICE_SCOPE
+        elif request.endpoint in self.by_endpoint:
             items, scope = self.by_endpoint[request.endpoint], request.endpoint
         else:
             items, scope = self.default, "default"
         if not items or self._storage_down():
             return
         limiter = self._limiter()
-        key = client_ip() or "unknown"
+        key = client_network(origin.address) or "unknown"
         for item in items:
             try:
                 allowed = limiter.hit(item, scope, key)

@@ -1,26 +1,36 @@
 """Admin authentication and the client's address.
 
 Admin endpoints take `Authorization: Bearer <ADMIN_TOKEN>`, compared in constant time. With no
-token configured they are disabled (403), never open. The client address is the TCP peer, or,
-when the peer is a configured trusted proxy, the nearest untrusted address of `X-Forwarded-For`.
+token configured they are disabled (403), never open.
+
+The client address is the TCP peer, or, when the peer is one of TRUSTED_PROXIES (the web server,
+the TLS proxy: addresses, networks or host names), the nearest address of `X-Forwarded-For` that
+is not a trusted hop (`brandpulse.trusted_hops`, the rule the web server follows too). Rate limits
+and the stored review's address both come from here, so a visitor who writes the header
+themselves changes neither. A trusted hop's call with no `X-Forwarded-For` is its own (the web
+server's brand list and admin calls): rate limits count those apart (`is_service_call`), so a
+visitor can never use up the limit the web server needs for everyone.
 """
 
 from __future__ import annotations
 
 import hmac
-import ipaddress
 from collections.abc import Callable
-from functools import lru_cache, wraps
+from dataclasses import dataclass
+from functools import wraps
 from typing import Any, TypeVar
 
-from flask import request
+from flask import Flask, current_app, request
 from webargs.flaskparser import abort
 
-from brandpulse.api.settings import current_settings
+from brandpulse.api.settings import Settings, current_settings
+from brandpulse.trusted_hops import TrustedHops, parse_address
 
 F = TypeVar("F", bound=Callable[..., Any])
 BEARER_CHALLENGE = {"WWW-Authenticate": 'Bearer realm="brandpulse-admin"'}
 SECURITY_SCHEME = "AdminToken"  # its name in the OpenAPI document
+EXTENSION = "brandpulse.trusted_hops"
+_ORIGIN = "brandpulse.origin"  # the request's Origin, kept in its WSGI environ
 
 
 def check_admin() -> None:
@@ -47,31 +57,57 @@ def admin_required(view: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
-@lru_cache(maxsize=8)
-def _networks(proxies: tuple[str, ...]) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
-    return tuple(ipaddress.ip_network(proxy, strict=False) for proxy in proxies)
+def init_app(app: Flask, settings: Settings) -> None:
+    """Build the app's trusted hops once (host names among them are resolved as they are used)."""
+    app.extensions[EXTENSION] = TrustedHops(settings.trusted_proxies)
 
 
-def _address(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
-    try:
-        return ipaddress.ip_address(text.strip())
-    except ValueError:
-        return None
+def _trusted_hops() -> TrustedHops:
+    hops = current_app.extensions.get(EXTENSION)
+    if hops is None:  # an app built without init_app: built on first use, once
+        hops = current_app.extensions.setdefault(EXTENSION, TrustedHops(current_settings().trusted_proxies))
+    return hops
+
+
+@dataclass(frozen=True)
+class Origin:
+    """Who sent the current request: the client's address, and whether the request is a trusted
+    hop's own call (the web server asking for the brand list) rather than one made for a visitor."""
+
+    address: str | None
+    service: bool
+
+
+def request_origin() -> Origin:
+    """The current request's `Origin`, worked out once per request.
+
+    A trusted hop forwards a visitor's request with the visitor's address in `X-Forwarded-For`;
+    one without that header is the hop's own call. Only a trusted peer can make one: an
+    untrusted peer is the client, whatever it sends.
+    """
+    origin = request.environ.get(_ORIGIN)
+    if origin is None:
+        hops = _trusted_hops()
+        forwarded_for = request.headers.getlist("X-Forwarded-For")
+        peer = request.remote_addr
+        address = hops.client_address(peer, forwarded_for)
+        peer_address = parse_address(peer or "")
+        service = (
+            bool(hops)
+            and peer_address is not None
+            and not any(value.strip(" ,\t") for value in forwarded_for)
+            and hops.trusts(peer_address)
+        )
+        origin = Origin(address, service)
+        request.environ[_ORIGIN] = origin
+    return origin
 
 
 def client_ip() -> str | None:
-    """The address of the client that sent the current request."""
-    remote = request.remote_addr
-    trusted = _networks(current_settings().trusted_proxies)
-    peer = _address(remote or "")
-    if peer is None or not trusted or not any(peer in network for network in trusted):
-        return remote
-    hops = [hop for header in request.headers.getlist("X-Forwarded-For") for hop in header.split(",")]
-    address = None
-    for hop in reversed(hops):  # nearest first: each trusted proxy appended the address it saw
-        address = _address(hop)
-        if address is None:
-            return remote  # a garbled chain is not evidence of anything
-        if not any(address in network for network in trusted):
-            return str(address)
-    return str(address) if address is not None else remote  # every hop is trusted: the first one
+    """The address of the client that sent the current request (src/trusted_hops.py's rule)."""
+    return request_origin().address
+
+
+def is_service_call() -> bool:
+    """Whether the current request is a trusted hop's own call (no visitor behind it)."""
+    return request_origin().service

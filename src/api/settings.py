@@ -12,7 +12,6 @@ the bundled checkpoint's path and the CPU facts come from torch-free modules.
 
 from __future__ import annotations
 
-import ipaddress
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -34,11 +33,25 @@ from brandpulse.env_settings import EnvSettings, LogLevel, Share
 from brandpulse.env_settings import SettingsError as SettingsError  # raised by from_env, for callers
 from brandpulse.model.hardware import available_cpus, cpu_has_native_bf16
 from brandpulse.model.paths import BUNDLED_CHECKPOINT
+from brandpulse.trusted_hops import parse_hops
 
 DATABASE_SCHEMES = ("sqlite", "postgres", "postgresql", "postgres+pool", "postgresql+pool")
 MIN_ADMIN_TOKEN_LENGTH = 16
 BF16_CHOICES = ("auto", "true", "false")
 RATE_LIMIT_OFF = "off"  # the value that switches a rate limit off
+# Words of the examples' placeholder secrets (.env.example, deploy/k8s/base/secret.example.yaml):
+# a token containing one was copied, not generated, and is refused.
+PLACEHOLDER_WORDS = ("change-me", "changeme", "change_me", "replace-me", "placeholder", "example", "your-")
+MIN_DISTINCT_SECRET_CHARACTERS = 8  # "aaaaaaaaaaaaaaaa" is 16 characters long and no secret
+
+
+def is_placeholder(secret: str) -> bool:
+    """Whether `secret` reads like an example's placeholder rather than a generated secret."""
+    lowered = secret.lower()
+    return (
+        any(word in lowered for word in PLACEHOLDER_WORDS)
+        or len(set(secret)) < MIN_DISTINCT_SECRET_CHARACTERS
+    )
 
 
 class Settings(EnvSettings):
@@ -58,7 +71,12 @@ class Settings(EnvSettings):
     model_bf16: str = "auto"  # bfloat16 autocast for the CNN: auto (where the CPU has it), true, false
     # Security.
     admin_token: str = ""  # empty: admin endpoints disabled
-    trusted_proxies: tuple[str, ...] = ()  # addresses or networks whose X-Forwarded-For is believed
+    # Key of the prediction tokens and the client pseudonyms (src/api/signing.py); empty: a random
+    # key kept in <data_dir>/secret_key. Set it wherever several machines share one database.
+    secret_key: str = ""
+    # Hops whose X-Forwarded-For is believed: addresses, networks or host names (the web server, the
+    # TLS proxy: src/trusted_hops.py). Empty: the TCP peer is the client.
+    trusted_proxies: tuple[str, ...] = ()
     # Request limits.
     max_content_length: PositiveInt = 1024 * 1024
     review_min_length: NonNegativeInt = 15
@@ -78,6 +96,8 @@ class Settings(EnvSettings):
     rate_limit_predict_batch: str = "30/minute"
     rate_limit_review: str = "30/minute"
     rate_limit_default: str = "600/minute"
+    # Calls a trusted hop makes of its own (the web server's brand list, with no visitor address).
+    rate_limit_service: str = "6000/minute"
     rate_limit_storage_uri: str = "memory://"
     # Database connections (PostgreSQL pool, per process).
     db_max_connections: PositiveInt = 8
@@ -94,6 +114,9 @@ class Settings(EnvSettings):
     gunicorn_threads: NonNegativeInt = 0  # 0: room for a full prediction queue and a pass, plus 8 (`threads`)
     gunicorn_timeout: PositiveInt = 60
     gunicorn_preload: bool = True
+    # Personal data (docs/privacy.md): days an IP address and user agent are kept with a review.
+    personal_data_retention_days: PositiveInt = 90
+    personal_data_schedule: str = "30 2 * * *"  # cron expression of `flask privacy expire --schedule`
     # Learning from the stored reviews (`retrain`, docs/learning_loop.md).
     shadow_share: Share = 0.0  # share of live predictions also scored by the newest candidate
     retrain_base_corpus: Path = Path("data/reviews.csv")
@@ -150,34 +173,26 @@ class Settings(EnvSettings):
             raise ValueError(f"{value!r} is not one of {BF16_CHOICES}")
         return value.lower()
 
-    @field_validator("admin_token")
+    @field_validator("admin_token", "secret_key")
     @classmethod
-    def _admin_token(cls, token: str) -> str:
+    def _secret(cls, token: str) -> str:
         if token and len(token) < MIN_ADMIN_TOKEN_LENGTH:
             raise ValueError(f"use at least {MIN_ADMIN_TOKEN_LENGTH} characters")
+        if token and is_placeholder(token):
+            raise ValueError("this is a placeholder, not a secret: use e.g. `openssl rand -hex 32`")
         return token
 
     @field_validator("trusted_proxies", mode="before")
     @classmethod
-    def _comma_separated(cls, value: Any) -> Any:
-        return (
-            tuple(part.strip() for part in value.split(",") if part.strip())
-            if isinstance(value, str)
-            else value
-        )
-
-    @field_validator("trusted_proxies")
-    @classmethod
-    def _networks(cls, proxies: tuple[str, ...]) -> tuple[str, ...]:
-        for proxy in proxies:
-            try:
-                ipaddress.ip_network(proxy, strict=False)
-            except ValueError:
-                raise ValueError(f"{proxy!r} is not an address or network") from None
-        return proxies
+    def _trusted_hops(cls, value: Any) -> Any:
+        return parse_hops(value) if isinstance(value, str | list | tuple) else value
 
     @field_validator(
-        "rate_limit_predict", "rate_limit_predict_batch", "rate_limit_review", "rate_limit_default"
+        "rate_limit_predict",
+        "rate_limit_predict_batch",
+        "rate_limit_review",
+        "rate_limit_default",
+        "rate_limit_service",
     )
     @classmethod
     def _rate_limit(cls, value: str) -> str:

@@ -2,25 +2,40 @@
 
 The Dash app reaches the API only through `ApiClient`, over HTTP (`API_URL`), so either side can be
 replaced or scaled alone. A failed call raises `ApiError`, whose text is written for the visitor
-("The review service cannot be reached right now."), never a traceback. Calls made on a visitor's
-behalf carry `visitor_headers()`: the visitor's address in `X-Forwarded-For` and their browser's
-`User-Agent`, which the API believes when this server is one of its `TRUSTED_PROXIES`.
+("The review service cannot be reached right now."), never a traceback.
+
+Whose call is it: the API counts its rate limits per client address, and it believes this
+server's `X-Forwarded-For` (this server is one of its `TRUSTED_PROXIES`). So every call made while
+a visitor's request is being answered (scoring, a random brand, a review, and all the admin
+page's calls) carries `visitor_headers()`: the one address this server itself worked out for the
+visitor (`WEB_TRUSTED_PROXIES`, src/trusted_hops.py) and their browser's `User-Agent`, never the
+chain the visitor wrote; one visitor over a limit is refused alone. The web server's own calls
+(the brand list, the API's limits) carry no visitor's address: the API counts them in its own
+service scope, and the brand list is cached here (`BRANDS_CACHE_SECONDS`), so visitors cannot
+spend that scope either.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+import time
 from typing import Any
 
 import requests
 from flask import Flask, current_app, has_request_context, request
 
 from brandpulse.dash.settings import WebSettings
+from brandpulse.trusted_hops import TrustedHops
 
 logger = logging.getLogger(__name__)
 
 EXTENSION = "brandpulse.api_client"
+HOPS_EXTENSION = "brandpulse.web_trusted_hops"
+# How long the brand list is kept: a brand added to the API shows on the pages at most this late.
+BRANDS_CACHE_SECONDS = 60.0
+UNKNOWN_VISITOR = "unknown"
+NO_HOPS = TrustedHops(())  # outside an app (a bare Flask request): the TCP peer is the visitor
 USER_AGENT = "brandpulse-web"
 UNREACHABLE = "The review service cannot be reached right now."
 TIMED_OUT = "The review service did not answer in time."
@@ -98,32 +113,51 @@ def error_from_response(response: requests.Response) -> ApiError:
     return ApiError(text, status=status, code=code, fields=fields)
 
 
+def visitor_address() -> str | None:
+    """The address of the visitor of the current request, as this server can vouch for it.
+
+    The TCP peer, unless the peer is one of `WEB_TRUSTED_PROXIES`: then the nearest address of its
+    `X-Forwarded-For` chain that is not a trusted hop. Addresses further left were written by the
+    visitor and are never believed (a forged `X-Forwarded-For: 203.0.113.66` changes nothing).
+    """
+    if not has_request_context():
+        return None
+    hops = current_app.extensions.get(HOPS_EXTENSION, NO_HOPS)
+    return hops.client_address(request.remote_addr, request.headers.getlist("X-Forwarded-For"))
+
+
 def visitor_headers() -> dict[str, str | None]:
     """Proxy headers naming the visitor of the current request: `X-Forwarded-For`, `User-Agent`.
 
-    The visitor's address is appended to any `X-Forwarded-For` chain this server received (from
-    its own reverse proxy); the API walks the chain back from its nearest trusted hop. A visitor
-    without a user agent is sent without one (`None` removes requests' default).
+    `X-Forwarded-For` holds one address, `visitor_address()`: the API walks its chain back from
+    its nearest trusted hop (this server), so any chain passed on would let the visitor choose
+    the address the API stores and counts. A visitor without a user agent is sent without one
+    (`None` removes requests' default). Outside a request: no headers.
     """
     if not has_request_context():
         return {}
-    chain = [hop.strip() for value in request.headers.getlist("X-Forwarded-For") for hop in value.split(",")]
-    chain = [hop for hop in chain if hop]
-    if request.remote_addr:
-        chain.append(request.remote_addr)
-    headers: dict[str, str | None] = {"User-Agent": request.headers.get("User-Agent") or None}
-    if chain:
-        headers["X-Forwarded-For"] = ", ".join(chain)
-    return headers
+    # No address (a peer without one, e.g. a Unix socket): "unknown" still marks the call as a
+    # visitor's, counted under this server's address; no header would make it the server's own.
+    return {
+        "User-Agent": request.headers.get("User-Agent") or None,
+        "X-Forwarded-For": visitor_address() or UNKNOWN_VISITOR,
+    }
 
 
 class ApiClient:
-    """The REST API's endpoints as methods returning decoded JSON; failures raise `ApiError`."""
+    """The REST API's endpoints as methods returning decoded JSON; failures raise `ApiError`.
 
-    def __init__(self, base_url: str, timeout: float) -> None:
+    Inside a request every call carries `visitor_headers()` (explicit `headers` add to them),
+    except the server's own calls, `brands()` and `config()`.
+    """
+
+    def __init__(self, base_url: str, timeout: float, brands_ttl: float = BRANDS_CACHE_SECONDS) -> None:
         self.base_url = base_url.rstrip("/")
         self.timeout = timeout
+        self.brands_ttl = brands_ttl
         self._local = threading.local()  # requests.Session is not thread-safe: one per thread
+        self._brands: tuple[float, list[dict[str, Any]]] | None = None  # (when fetched, items)
+        self._brands_lock = threading.Lock()
 
     @classmethod
     def from_settings(cls, settings: WebSettings) -> ApiClient:
@@ -140,10 +174,21 @@ class ApiClient:
             self._local.session = session
         return session
 
-    def _request(self, method: str, path: str, **kwargs: Any) -> requests.Response:
+    def _request(
+        self,
+        method: str,
+        path: str,
+        *,
+        own: bool = False,
+        headers: dict[str, str | None] | None = None,
+        **kwargs: Any,
+    ) -> requests.Response:
+        """Send a request: on the current visitor's behalf (their headers), or `own` (none)."""
         url = f"{self.base_url}{path}"
+        if not own:
+            headers = {**visitor_headers(), **(headers or {})}
         try:
-            response = self.session.request(method, url, timeout=self.timeout, **kwargs)
+            response = self.session.request(method, url, timeout=self.timeout, headers=headers, **kwargs)
         except requests.Timeout:
             logger.warning("API %s %s timed out after %s s", method, path, self.timeout)
             raise ApiError(TIMED_OUT) from None
@@ -171,12 +216,24 @@ class ApiClient:
     # ------------------------------------------------------------------ public endpoints
 
     def predict(self, text: str, headers: dict[str, str | None] | None = None) -> dict[str, Any]:
-        """The model's reading of a text: score, label, suggested_rating, model_version."""
+        """The model's reading of a text: score, label, suggested_rating, model_version, and a
+        signed `token` to send back with a review of exactly this text."""
         return self._json("POST", "/api/predict", json={"text": text}, headers=headers)
 
     def brands(self) -> list[dict[str, Any]]:
-        """Every brand, by name."""
-        return self._json("GET", "/api/brands")["items"]
+        """Every brand, by name: the server's own call, kept for `brands_ttl` seconds.
+
+        Each page view needs the list (the picker, the admin filter), and its visitor's address
+        would make it theirs to exhaust; so it is asked as this server (the API's service scope),
+        once per `brands_ttl` per process, whoever is visiting. One thread asks while the others
+        wait for its answer; a failure is not kept (the next call asks again).
+        """
+        with self._brands_lock:
+            cached = self._brands
+            if cached is None or time.monotonic() - cached[0] >= self.brands_ttl:
+                items = self._json("GET", "/api/brands", own=True)["items"]
+                cached = self._brands = (time.monotonic(), items)
+        return [dict(brand) for brand in cached[1]]  # callers may change theirs, not the cache
 
     def random_brand(
         self, exclude: str | None = None, headers: dict[str, str | None] | None = None
@@ -197,14 +254,17 @@ class ApiClient:
         text: str,
         rating: int,
         suggested_rating: int | None = None,
-        score: float | None = None,
-        model_version: str | None = None,
+        prediction_token: str | None = None,
         suggestion_shown: bool | None = None,
         idempotency_key: str | None = None,
         headers: dict[str, str | None] | None = None,
     ) -> dict[str, Any]:
-        """Store a review; the API fills in the score (and suggestion) when they are not given.
+        """Store a review; the API decides the model's figures (score, model version) itself.
 
+        `prediction_token`: the signed `token` of the `/api/predict` answer for exactly this text;
+        the API takes the figures of that prediction (the one the visitor saw) from it, and
+        scores the text itself without one, or with one for another text. There is no way to send
+        a score or a model version: the API would not believe them.
         `suggestion_shown`: whether the visitor saw `suggested_rating` before rating (false: the
         control group; then send no suggestion, and the API stores the model's own).
         `idempotency_key`: names this submission; sent again with the same review, the API answers
@@ -215,8 +275,7 @@ class ApiClient:
         body: dict[str, Any] = {"brand": brand, "text": text, "rating": rating}
         optional = {
             "suggested_rating": suggested_rating,
-            "score": score,
-            "model_version": model_version,
+            "prediction_token": prediction_token,
             "suggestion_shown": suggestion_shown,
         }
         body.update({key: value for key, value in optional.items() if value is not None})
@@ -232,7 +291,7 @@ class ApiClient:
 
     def config(self) -> dict[str, Any]:
         """The limits the API asks of clients: review length, page sizes, sort orders, rate limits."""
-        return self._json("GET", "/api/config")
+        return self._json("GET", "/api/config", own=True)  # the server's own (cached by api_limits)
 
     # ------------------------------------------------------------------ admin endpoints
 
@@ -299,8 +358,10 @@ class ApiClient:
 
 
 def init_app(server: Flask, settings: WebSettings) -> None:
-    """Give the Dash app's Flask server its API client."""
+    """Give the Dash app's Flask server its API client and its trusted hops (`WEB_TRUSTED_PROXIES`,
+    made once per app: host names among them are resolved again every 30 s, not per request)."""
     server.extensions[EXTENSION] = ApiClient.from_settings(settings)
+    server.extensions[HOPS_EXTENSION] = TrustedHops(settings.web_trusted_proxies)
 
 
 def get_client() -> ApiClient:

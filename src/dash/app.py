@@ -1,7 +1,8 @@
 """The Dash app factory: the review page (`/`) and the admin page (`/admin`).
 
 Everything the browser loads comes from this server: Dash's own scripts (`serve_locally`), the
-vendored Bootstrap CSS, the script and the favicon in `assets/`, and brand logos (`/logos/`).
+vendored Bootstrap CSS, the script and the favicon in `assets/`, and brand logos (`/logos/`); the
+Content-Security-Policy (`security.py`) holds the browser to that.
 
 Page callbacks are module-level `dash.callback`s, which the first app of a process to serve a
 request takes over; so make one app per process (gunicorn makes one per worker).
@@ -17,7 +18,7 @@ import dash
 import dash_bootstrap_components as dbc
 from dash import html
 
-from brandpulse.dash import api_client, api_limits, logos
+from brandpulse.dash import api_client, api_limits, logos, security
 from brandpulse.dash.settings import EXTENSION, WebSettings
 
 ASSETS = Path(__file__).resolve().parent / "assets"
@@ -62,6 +63,7 @@ def create_app(settings: WebSettings | Mapping[str, Any] | None = None) -> dash.
     api_client.init_app(server, settings)
     api_limits.init_app(server)  # asks the API when a page first needs them
     logos.init_app(server, settings)
+    security.init_app(app, settings)  # CSP and frame protection on every answer; the body limit
     server.add_url_rule("/healthz", endpoint="healthz", view_func=lambda: {"status": "ok"})
 
     from brandpulse.dash.pages import admin, review

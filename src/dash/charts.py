@@ -5,10 +5,16 @@ Charts: reviews per day, the rating distribution, suggested vs. given rating (a 
 heat-map: how often visitors keep the model's suggestion), the mean score per brand, and per
 model version and day the share of suggestions kept and the mean |rating - suggestion|. The API
 returns counts and means the database aggregated, so drawing the charts never reads every review.
+
+Plotly reads a subset of HTML in every text it draws (trace names in the legend and hover labels,
+tick labels, titles): `<a href>` becomes a link, `<b>`, `<br>`, `<span style>` take effect. So
+every string that comes from the API (model versions, brand names) goes through `plain()` first
+and is drawn as the text it is; a model version cannot become a link in the admin's legend.
 """
 
 from __future__ import annotations
 
+import html
 from datetime import date, timedelta
 from typing import Any
 
@@ -23,6 +29,13 @@ DAY_MS = 86_400_000  # Plotly's date axes count in milliseconds
 MARGIN = {"l": 48, "r": 16, "t": 48, "b": 40}
 # One colour per model version, in the order they first appear (Bootstrap's palette).
 VERSION_COLOURS = ("#0d6efd", "#fd7e14", "#198754", "#6f42c1", "#dc3545", "#20c997", "#6c757d")
+
+
+def plain(text: Any) -> str:
+    """`text` escaped for Plotly: `<`, `>` and `&` as entities, which Plotly draws as characters
+    (it decodes `&lt;` `&gt;` `&amp;` but no `&quot;`, so quotes stay as they are: without a
+    `<` they start no tag)."""
+    return html.escape(str(text), quote=False)
 
 
 def _figure(title: str, **layout: Any) -> go.Figure:
@@ -128,7 +141,7 @@ def mean_score_by_brand(stats: dict[str, Any]) -> go.Figure:
     figure = _figure(title, xaxis_title="mean score", height=max(HEIGHT, 28 * len(brands) + 100))
     figure.add_bar(
         x=[row["mean_score"] for row in brands],
-        y=[row["brand"] for row in brands],
+        y=[plain(row["brand"]) for row in brands],
         orientation="h",
         marker_color="#198754",
         customdata=[row["count"] for row in brands],
@@ -165,8 +178,8 @@ def suggestions_per_day(figures: dict[str, Any]) -> go.Figure:
         style = {
             "mode": "lines+markers",
             "line": {"color": VERSION_COLOURS[index % len(VERSION_COLOURS)]},
-            "legendgroup": version,
-            "name": version,
+            "legendgroup": str(version),
+            "name": plain(version),  # the legend and the hover label (%{fullData.name})
             "x": [row["day"] for row in rows],
             "customdata": [row["reviews"] for row in rows],
         }

@@ -87,7 +87,7 @@ def score_view(
         "text": text,
         "score": None,
         "suggested": None,
-        "model_version": None,
+        "token": None,  # the API's signed token of this prediction, sent back with a review of `text`
         "reason": None,
         "percent": 0,
         "label": "",
@@ -107,7 +107,7 @@ def score_view(
     view.update(
         score=score,
         suggested=suggested,
-        model_version=prediction.get("model_version"),
+        token=prediction.get("token"),
         percent=percent,
         label=f"{percent}%",
         color=rating_colour(suggested),

@@ -22,6 +22,7 @@ from pydantic import PositiveFloat, PositiveInt, field_validator
 
 from brandpulse.env_settings import EnvSettings, LogLevel, Share
 from brandpulse.env_settings import SettingsError as SettingsError  # raised by from_env, for callers
+from brandpulse.trusted_hops import parse_hops
 
 EXTENSION = "brandpulse.web_settings"
 PACKAGE_DIR = Path(__file__).resolve().parent
@@ -33,6 +34,11 @@ class WebSettings(EnvSettings):
 
     api_url: str = "http://127.0.0.1:5000"  # the REST API, reached over HTTP only
     api_timeout: PositiveFloat = 5.0  # seconds per API request (connect and read)
+    # Hops in front of this server whose X-Forwarded-For is believed (the TLS proxy): addresses,
+    # networks or host names (src/trusted_hops.py). Empty: the TCP peer is the visitor.
+    web_trusted_proxies: tuple[str, ...] = ()
+    # Largest request body (a Dash callback's JSON) accepted; larger ones get 413.
+    web_max_content_length: PositiveInt = 256 * 1024
     logo_dir: Path = BUNDLED_LOGOS  # <slug>.svg|png|webp|jpg files, served at /logos/
     log_level: LogLevel = "INFO"
     # Share of visitor sessions shown no suggested rating (the control group that measures anchoring).
@@ -58,6 +64,11 @@ class WebSettings(EnvSettings):
         if parsed.scheme not in ("http", "https") or not parsed.netloc:
             raise ValueError(f"{url!r} is not an http(s) URL")
         return url.rstrip("/")
+
+    @field_validator("web_trusted_proxies", mode="before")
+    @classmethod
+    def _trusted_hops(cls, value: Any) -> Any:
+        return parse_hops(value) if isinstance(value, str | list | tuple) else value
 
     @field_validator("logo_dir")
     @classmethod

@@ -5,14 +5,20 @@ of them trains a model, `select_feedback` drops, in this order (each count is re
 
 1. `flagged`: reviews an admin flagged (`PUT /api/reviews/<id>/flag`);
 2. `too_short`: fewer than `min_chars` characters, too little to learn from;
-3. `repeated_by_client`: every copy of a text one client address posted more than once (a
-   person reviews a brand once; a script posts the same text again and again);
+3. `repeated_by_client`: every copy of a text one client posted more than once (a person
+   reviews a brand once; a script posts the same text again and again);
 4. `mass_posted`: every copy of a text posted more than `MAX_COPIES` times in all, from any
    addresses (a campaign: people do not write the same 20 characters independently);
 5. `duplicate`: later copies of a text already kept (case and spacing ignored);
-6. `client_day_cap`: every review of a client address on a day it posted more than
+6. `client_day_cap`: every review of a client on a day it posted more than
    `max_per_client_day`: no person writes that many, so none of that day's is trusted, and no
    single address can outvote the crowd (500 inverted ratings from one address keep none).
+
+A **client** is the review's `client_pseudonym`: the keyed hash of its IPv4 address or of its
+IPv6 /64 (one home or phone network picks IPv6 addresses in its /64 at will), stored with the
+review and kept after PERSONAL_DATA_RETENTION_DAYS has cleared the address, so the filters judge
+old reviews as they judged them new (docs/privacy.md). A review with none (erased, or sent with
+no address) counts for no client.
 
 **Echo** (`kept_weight_from`): the page pre-selects the model's suggested rating, so a kept
 suggestion may be the model's own answer handed back; the control group, shown no suggestion,
@@ -63,7 +69,7 @@ class StoredReview:
     text: str
     rating: int
     created_at: datetime
-    client: str | None
+    client: str | None  # the client pseudonym (module docstring)
     suggested_rating: int | None
     suggestion_shown: bool | None
     flagged: bool = False
@@ -97,7 +103,11 @@ class Feedback:
 
 
 def read_reviews(since_id: int = 0) -> list[StoredReview]:
-    """Every stored review with an id above `since_id`, oldest first, read in chunks by id."""
+    """Every stored review with an id above `since_id`, oldest first, read in chunks by id.
+
+    Read afresh by every round and kept nowhere between rounds: a review deleted or erased
+    (`api.storage.erasure`) is not in the next round's data.
+    """
     reviews: list[StoredReview] = []
     last = since_id
     while True:
@@ -107,7 +117,7 @@ def read_reviews(since_id: int = 0) -> list[StoredReview]:
                 Review.text,
                 Review.rating,
                 Review.created_at,
-                Review.ip_address,
+                Review.client_pseudonym,
                 Review.suggested_rating,
                 Review.suggestion_shown,
                 Review.flagged,

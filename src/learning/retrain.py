@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import signal
 import sys
 from collections.abc import Sequence
 from dataclasses import asdict
@@ -25,6 +24,7 @@ from pathlib import Path
 
 from flask import Flask
 
+from brandpulse.api.scheduling import run_on_schedule
 from brandpulse.api.settings import current_settings
 from brandpulse.learning.errors import RetrainBusy, RetrainError, fitting_unavailable
 from brandpulse.learning.retrain_round import RoundOptions, RoundResult, run_once
@@ -97,32 +97,16 @@ def run(app: Flask, args: argparse.Namespace) -> tuple[int, RoundResult | None]:
 
 
 def run_scheduled(app: Flask, cron: str, options: RoundOptions, report: Path | None) -> int:
-    """Run a round at every time of the cron expression until SIGTERM or SIGINT (APScheduler)."""
-    from apscheduler.schedulers.blocking import BlockingScheduler
-    from apscheduler.triggers.cron import CronTrigger
-
-    try:
-        trigger = CronTrigger.from_crontab(cron, timezone="UTC")
-    except ValueError as error:
-        logger.error("RETRAIN_SCHEDULE: %r is not a cron expression (%s)", cron, error)
-        return 2
+    """Run a round at every time of the cron expression until SIGTERM or SIGINT (the API's
+    `scheduling.run_on_schedule`, which `flask privacy expire --schedule` shares)."""
 
     def job() -> None:
         try:
             write_report(run_once(app, options), report)
         except RetrainBusy as error:
             logger.warning("retrain round skipped: %s", error)
-        except Exception:  # a failed round must not stop the schedule
-            logger.exception("retrain round failed")
 
-    scheduler = BlockingScheduler(timezone="UTC")
-    scheduler.add_job(job, trigger, id="retrain", max_instances=1, coalesce=True, misfire_grace_time=3600)
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signum, lambda *_: scheduler.shutdown(wait=False))
-    logger.info("retrain scheduled: %r (UTC)", cron)
-    scheduler.start()
-    logger.info("retrain scheduler stopped")
-    return 0
+    return run_on_schedule("retrain", cron, job, setting="RETRAIN_SCHEDULE")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

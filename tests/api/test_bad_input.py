@@ -225,7 +225,12 @@ CASES = [
     # methods, routes, admin
     pytest.param("PUT", "/api/review", review(), 405, id="method-put"),
     pytest.param("GET", "/api/predict", {}, 405, id="method-get-predict"),
-    pytest.param("DELETE", "/api/reviews/1", {"headers": ADMIN}, 405, id="method-delete"),
+    pytest.param("DELETE", "/api/reviews", {"headers": ADMIN}, 405, id="method-delete-collection"),
+    pytest.param("PATCH", "/api/reviews/1", {"headers": ADMIN}, 405, id="method-patch"),
+    pytest.param("DELETE", "/api/reviews/12345", {"headers": ADMIN}, 404, id="delete-id-unknown"),
+    # Once 405 (a rule per method): an id past the maximum cannot exist, whatever the method.
+    pytest.param("DELETE", "/api/reviews/99999999999999999999", {"headers": ADMIN}, 404, id="delete-id-huge"),
+    pytest.param("DELETE", "/api/reviews/abc", {"headers": ADMIN}, 404, id="delete-id-abc"),
     pytest.param("GET", "/api/nothing-here", {}, 404, id="no-route"),
     pytest.param("GET", "/api/reviews", {}, 401, id="admin-no-token"),
     pytest.param("GET", "/api/reviews?page=0", {}, 401, id="admin-before-validation"),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import shutil
 import threading
 import time
@@ -15,14 +16,18 @@ import pytest
 from peewee import IntegrityError
 from werkzeug.serving import make_server
 
+from brandpulse.api import prediction_tokens
 from brandpulse.api.serving import inference
 from brandpulse.api.serving.inference import get_model
 from brandpulse.api.storage import registry
 from brandpulse.api.storage.db import get_database
 from brandpulse.api.storage.tables import ModelVersion
 from brandpulse.model.checkpoint import load_checkpoint
+from brandpulse.model.paths import file_sha256
 from tests.api.conftest import ADMIN
 from tests.conftest import save_tiny_checkpoint
+
+INFERENCE_LOGGER = "brandpulse.api.serving.inference"
 
 
 @pytest.fixture
@@ -197,6 +202,48 @@ def test_a_champion_that_cannot_be_loaded_at_start_falls_back_to_model_path(regi
         assert model.refresh() is False and model.version == first  # retried later, still failing
 
 
+def test_a_champion_whose_file_changed_is_refused_at_start_naming_both_hashes(
+    registry_app, two_models, caplog
+):
+    """A loadable checkpoint put in place of the promoted one (MODEL_DIR is writable) is not
+    served: the error names the file and both hashes, and MODEL_PATH is served, as for a
+    champion that does not load."""
+    first, second = versions_of(*two_models)
+    with registry_app.app_context(), get_database().connection_context():
+        registry.promote(second, by="test", model_dir=two_models[0].parent)
+        registered = ModelVersion.get(ModelVersion.version == second).sha256
+    save_tiny_checkpoint(two_models[1], seed=7)  # another model under the champion's name
+    replaced = file_sha256(two_models[1])
+    model = get_model(registry_app)
+    with (
+        registry_app.app_context(),
+        caplog.at_level(logging.ERROR, logger=INFERENCE_LOGGER),
+    ):
+        assert model.get(watch=False).version == first  # MODEL_PATH, not the replaced file
+        assert model.served_path == two_models[0]
+        assert model.refresh() is False and model.version == first  # still refused later
+    (refusal, *_) = [record.getMessage() for record in caplog.records if record.levelno == logging.ERROR]
+    assert f"refusing the champion {second}" in refusal
+    assert str(two_models[1]) in refusal and registered in refusal and replaced in refusal
+    response = registry_app.test_client().post("/api/predict", json={"text": "Fine shoes, thank you."})
+    assert response.status_code == 200 and response.get_json()["model_version"] == first
+
+
+def test_a_changed_champion_that_is_model_path_itself_is_served_only_as_model_path(
+    registry_app, two_models, caplog
+):
+    first, _ = versions_of(*two_models)
+    save_tiny_checkpoint(two_models[0], seed=8)  # the configured file itself replaced
+    model = get_model(registry_app)
+    with (
+        registry_app.app_context(),
+        caplog.at_level(logging.ERROR, logger=INFERENCE_LOGGER),
+    ):
+        served = model.get(watch=False)
+    assert served.version != first  # its own version: no prediction claims to be the champion's
+    assert any(f"refusing the champion {first}" in record.getMessage() for record in caplog.records)
+
+
 def test_a_new_configured_model_is_registered_as_a_candidate_not_swapped_in(registry_app, model_dir):
     release = save_tiny_checkpoint(model_dir / "release.safetensors", seed=2)
     with registry_app.app_context(), get_database().connection_context():
@@ -211,15 +258,14 @@ def test_the_listing_shows_how_each_versions_suggestions_fared(registry_app, two
     first, second = versions_of(*two_models)
     text = "The parcel was late, but the refund came quickly."
     for version, suggested, rating in ((first, 4, 4), (first, 4, 2), (second, 3, 3)):
-        review = {
-            "text": text,
-            "brand": "Nike",
-            "rating": rating,
-            "suggested_rating": suggested,
-            "suggestion_shown": True,
-        }
-        created = client.post("/api/review", json={**review, "score": 0.6, "model_version": version})
+        # What each version said, as the server signs it (the client's own figures are ignored).
+        said = {"score": 0.6, "suggested_rating": suggested, "model_version": version}
+        with registry_app.app_context():
+            token = prediction_tokens.issue(text, said)
+        review = {"text": text, "brand": "Nike", "rating": rating, "suggestion_shown": True}
+        created = client.post("/api/review", json={**review, "prediction_token": token})
         assert created.status_code == 201, created.get_json()
+        assert created.get_json()["model_version"] == version
     items = {item["version"]: item for item in client.get("/api/models", headers=ADMIN).get_json()["items"]}
     assert items[first]["live"] == {"reviews": 2, "kept_suggestion": 0.5, "mean_abs_error": 1.0}
     assert items[second]["live"] == {"reviews": 1, "kept_suggestion": 1.0, "mean_abs_error": 0.0}

@@ -77,3 +77,13 @@ def test_swagger_ui_uses_local_assets(client):
         assert len(response.data) > 1000
         response.close()
     assert client.get("/api/docs/assets/../../../etc/passwd").status_code == 404
+
+
+def test_the_models_figures_are_the_servers_and_the_document_says_so(spec):
+    schemas = spec["components"]["schemas"]
+    properties = schemas["ReviewCreate"]["properties"]
+    for name in ("score", "suggested_rating", "model_version"):
+        assert properties[name]["deprecated"] is True, name
+        assert properties[name]["description"].startswith("Deprecated and ignored"), name
+    assert "prediction_token" in properties and "prediction_token" not in schemas["ReviewCreate"]["required"]
+    assert "token" in schemas["Prediction"]["required"]

@@ -23,6 +23,7 @@ def _check_prediction(body: dict) -> None:
         "model_version",
         "reliable",
         "unreliable_reason",
+        "token",
     }
     assert 0.0 <= body["score"] <= 1.0
     assert set(body["probabilities"]) == {"negative", "positive"}

@@ -113,10 +113,12 @@ def test_a_redis_limit_holds_across_two_workers(request, tmp_path, tiny_checkpoi
         RATE_LIMIT_STORAGE_URI=uri,
         TRUSTED_PROXIES="127.0.0.1",
     )
-    address = f"2001:db8::{secrets.token_hex(2)}:{secrets.token_hex(2)}"  # this run's own keys
+    # This run's own keys: a /64 of its own (a client is counted per IPv6 /64), and another for the
+    # other client.
+    address = f"2001:db8:{secrets.token_hex(2)}:{secrets.token_hex(2)}::1"
     with ApiServer(settings, tmp_path) as api, ThreadPoolExecutor(8) as pool:
         statuses = list(pool.map(lambda _: _predict_from(api.url, address), range(60)))
-        other_client = _predict_from(api.url, f"2001:db8::{secrets.token_hex(2)}:1")
+        other_client = _predict_from(api.url, f"2001:db8:{secrets.token_hex(2)}:{secrets.token_hex(2)}::2")
     assert set(statuses) == {200, 429} and other_client == 200
     if limited_to == "in all":
         assert statuses.count(200) == 5

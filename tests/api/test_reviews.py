@@ -59,53 +59,67 @@ def test_create_review_refuses_a_form_body(app, client):
     assert counts(app)["reviews"] == 0
 
 
-def test_supplied_score_and_shown_suggestion_are_kept(client):
+def test_a_clients_score_suggestion_and_model_version_are_ignored(app, client):
+    own = client.post("/api/predict", json={"text": TEXT}).json
     response = post_review(
-        client, score=0.9, suggested_rating=2, suggestion_shown=True, model_version="client-model"
+        client,
+        score=0.01,
+        suggested_rating=1,
+        suggestion_shown=True,
+        model_version='<a href="https://evil.example/">Token expired: sign in</a>',
     )
     assert response.status_code == 201
-    assert (response.json["score"], response.json["suggested_rating"]) == (0.9, 2)
-    assert response.json["model_version"] == "client-model"
+    body = response.json
+    assert (body["score"], body["suggested_rating"], body["model_version"]) == (
+        pytest.approx(own["score"], rel=1e-6),
+        own["suggested_rating"],
+        own["model_version"],
+    )
+    review = stored(app, body["id"])
+    assert review.model_version == own["model_version"] and "<a" not in review.model_version
+    assert review.suggestion_shown is True
+    assert review.suggestion_changed is (4 != own["suggested_rating"])  # against the stored suggestion
 
 
 def test_a_suggestion_not_shown_is_the_served_models_whatever_the_client_sent(client):
-    response = post_review(client, score=0.9, suggested_rating=2)
-    assert (response.json["score"], response.json["suggested_rating"]) == (0.9, suggested_rating(0.9))
-    control = post_review(client, score=0.9, suggested_rating=2, suggestion_shown=False)
-    assert control.json["suggested_rating"] == suggested_rating(0.9) == 5
+    own = client.post("/api/predict", json={"text": TEXT}).json
+    for shown in (None, False):
+        fields = {} if shown is None else {"suggestion_shown": shown}
+        response = post_review(client, score=0.9, suggested_rating=2, **fields)
+        assert response.json["suggested_rating"] == own["suggested_rating"]
+        assert response.json["suggestion_changed"] is None
 
 
-def test_supplied_score_alone_implies_the_suggestion(client):
-    response = post_review(client, score=0.1)
-    assert response.json["suggested_rating"] == suggested_rating(0.1) == 1
-
-
-def test_a_score_sent_alone_gets_the_served_models_rule_not_the_default_cuts(make_app):
-    # The bundled model's cut points are fitted (0.56 between 3 and 4 stars), not the defaults
-    # (0.625): a score of 0.58 is 4 stars by the served model's rule, 3 by the default one.
+def test_the_stored_suggestion_is_the_served_models_rule_not_the_default_cuts(make_app):
+    # The bundled model's cut points are fitted (0.56 between 3 and 4 stars), not the defaults.
     app = make_app(MODEL_PATH=BUNDLED_CHECKPOINT)
     cuts = load_checkpoint(BUNDLED_CHECKPOINT).rating_cuts
-    assert suggested_rating(0.58, cuts) == 4 and suggested_rating(0.58) == 3
-    response = post_review(app.test_client(), score=0.58)
+    response = post_review(app.test_client(), score=0.58, suggested_rating=3, suggestion_shown=True)
     assert response.status_code == 201
-    assert response.json["suggested_rating"] == 4
-    assert stored(app, response.json["id"]).suggested_rating == 4
+    review = stored(app, response.json["id"])
+    assert (
+        review.suggested_rating == suggested_rating(review.score, cuts) == response.json["suggested_rating"]
+    )
 
 
-def test_supplied_shown_suggestion_alone_is_kept_and_the_model_scores(client):
-    response = post_review(client, suggested_rating=5, suggestion_shown=True)
-    assert response.json["suggested_rating"] == 5
+def test_a_shown_suggestion_need_not_be_named_any_more(client):
+    response = post_review(client, suggestion_shown=True)
+    assert response.status_code == 201
+    assert response.json["suggested_rating"] == suggested_rating(response.json["score"])
     assert response.json["model_version"].startswith("tiny-")
 
 
-def test_review_needs_the_model_when_no_score_is_supplied(make_app, tmp_path):
+def test_a_review_is_stored_even_with_no_model(make_app, tmp_path):
+    # Before, a review without a score was a 503 while the model could not be loaded: lost.
     app = make_app(MODEL_PATH=tmp_path / "missing.safetensors")
     client = app.test_client()
-    assert post_review(client).status_code == 503
-    # With a score the review is stored all the same: no model, so no suggestion of its own.
-    response = post_review(client, score=0.5)
+    assert client.post("/api/predict", json={"text": TEXT}).status_code == 503
+    response = post_review(client, score=0.5, suggested_rating=3, suggestion_shown=True)
     assert response.status_code == 201
-    assert (response.json["score"], response.json["suggested_rating"]) == (0.5, None)
+    body = response.json
+    assert (body["score"], body["suggested_rating"], body["model_version"]) == (None, None, None)
+    assert (body["suggestion_shown"], body["suggestion_changed"]) == (True, None)
+    assert stored(app, body["id"]).text == TEXT
 
 
 def test_forwarded_for_is_ignored_unless_the_peer_is_a_trusted_proxy(make_app):
@@ -247,7 +261,7 @@ def test_export_filters_and_streams_in_chunks(app, client, monkeypatch):
 
 def test_summary_counts_what_the_list_holds(app, client):
     _seed_reviews(app, client)
-    post_review(client, brand="Adidas", rating=2, score=0.4)  # suggested 1 + round(1.6) = 3, today
+    post_review(client, brand="Adidas", rating=2)
     listed = client.get("/api/reviews?per_page=100", headers=ADMIN).json["items"]
     summary = client.get("/api/reviews/summary", headers=ADMIN).json
     assert summary["total"] == len(listed) == 7
@@ -264,7 +278,6 @@ def test_summary_counts_what_the_list_holds(app, client):
     ]
     pairs = Counter((item["rating"], item["suggested_rating"]) for item in listed)
     assert {(row["rating"], row["suggested_rating"]): row["count"] for row in summary["suggestions"]} == pairs
-    assert (2, 3) in pairs
 
 
 def test_summary_filters_like_the_list(app, client):

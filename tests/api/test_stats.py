@@ -20,35 +20,41 @@ def test_stats_of_an_empty_database(client):
 
 
 def test_stats_per_brand_and_overall(client):
-    # (brand, rating, score, suggested rating): Nike agrees twice out of three.
-    for brand, rating, score, suggested in [
-        ("Nike", 5, 0.9, 5),
-        ("Nike", 4, 0.7, 4),
-        ("Nike", 1, 0.2, 2),
-        ("Adidas", 3, 0.5, 4),
+    # The score and the suggestion are the server's own (a client's are ignored), so each review
+    # is scored first; Nike's visitors keep two suggestions out of three, Adidas's moves off it.
+    stored = []
+    for brand, text, keeps in [
+        ("Nike", "Love these shoes, fantastic quality and very fast delivery.", True),
+        ("Nike", "Decent running shoes, comfortable enough for the price.", True),
+        ("Nike", "Terrible shoes, they fell apart after a week. Never again.", False),
+        ("Adidas", "The order was fine, nothing special about it either way.", False),
     ]:
-        assert (
-            post_review(
-                client,
-                brand=brand,
-                rating=rating,
-                score=score,
-                suggested_rating=suggested,
-                suggestion_shown=True,
-            ).status_code
-            == 201
+        predicted = client.post("/api/predict", json={"text": text}).json
+        suggested = predicted["suggested_rating"]
+        rating = suggested if keeps else suggested % 5 + 1
+        response = post_review(
+            client,
+            brand=brand,
+            text=text,
+            rating=rating,
+            prediction_token=predicted["token"],
+            suggestion_shown=True,
         )
+        assert response.status_code == 201, response.json
+        assert response.json["score"] == pytest.approx(predicted["score"], abs=1e-6)
+        stored.append((brand, rating, response.json["score"]))
     response = client.get("/api/stats")
     assert response.status_code == 200
     body = response.json
+    nike = [row for row in stored if row[0] == "Nike"]
     assert body["overall"]["count"] == 4
-    assert body["overall"]["mean_rating"] == pytest.approx(13 / 4)
-    assert body["overall"]["mean_score"] == pytest.approx(2.3 / 4)
+    assert body["overall"]["mean_rating"] == pytest.approx(sum(r for _, r, _ in stored) / 4, abs=1e-4)
+    assert body["overall"]["mean_score"] == pytest.approx(sum(s for _, _, s in stored) / 4, abs=1e-4)
     assert body["overall"]["agreement"] == pytest.approx(0.5)
     brands = {row["brand"]: row for row in body["brands"]}
     assert brands["Nike"]["count"] == 3
-    assert brands["Nike"]["mean_rating"] == pytest.approx(10 / 3, abs=1e-4)
-    assert brands["Nike"]["mean_score"] == pytest.approx(0.6, abs=1e-4)
+    assert brands["Nike"]["mean_rating"] == pytest.approx(sum(r for _, r, _ in nike) / 3, abs=1e-4)
+    assert brands["Nike"]["mean_score"] == pytest.approx(sum(s for _, _, s in nike) / 3, abs=1e-4)
     assert brands["Nike"]["agreement"] == pytest.approx(2 / 3, abs=1e-4)
     assert brands["Adidas"]["agreement"] == 0.0
     assert brands["Apple"] == {

@@ -58,24 +58,38 @@ def test_a_review_carries_the_visitors_address_and_browser(client):
     assert stored["user_agent"] == "Mozilla/5.0 (TestBrowser)"
 
 
-def test_the_suggestion_and_score_seen_are_stored(client):
+def test_the_suggestion_seen_is_stored_and_the_models_figures_are_the_apis(client):
+    text = "Fine laptop but the charger died."
+    prediction = client.predict(text)
     created = client.create_review(
-        brand="Apple", text="Fine laptop but the charger died.", rating=2, suggested_rating=3, score=0.51
+        brand="Apple",
+        text=text,
+        rating=2,
+        suggested_rating=3,
+        suggestion_shown=True,
+        prediction_token=prediction.get("token"),  # the prediction's own, for exactly this text
     )
-    assert (created["rating"], created["suggested_rating"], created["score"]) == (2, 3, 0.51)
+    assert (created["rating"], created["suggested_rating"]) == (2, 3)
+    assert created["score"] == pytest.approx(prediction["score"])
+    assert created["model_version"] == prediction["model_version"]
 
 
 def test_whether_the_suggestion_was_shown_is_stored(client):
+    text = "Good screen, average battery life."
+    prediction = client.predict(text)  # what the page showed: the suggestion, and its token
+    suggested = prediction["suggested_rating"]
+    rating = 1 if suggested != 1 else 2
     shown = client.create_review(
         brand="Apple",
-        text="Good screen, average battery life.",
-        rating=3,
-        suggested_rating=4,
+        text=text,
+        rating=rating,
+        suggested_rating=suggested,
         suggestion_shown=True,
+        prediction_token=prediction.get("token"),
     )
     assert (shown["suggestion_shown"], shown["suggested_rating"], shown["suggestion_changed"]) == (
         True,
-        4,
+        suggested,
         True,
     )
     text = "Never again, the order arrived broken."
@@ -84,9 +98,6 @@ def test_whether_the_suggestion_was_shown_is_stored(client):
     assert control["suggestion_shown"] is False and control["suggestion_changed"] is None
     assert control["suggested_rating"] == expected["suggested_rating"]
     assert control["model_version"] == expected["model_version"]
-    with pytest.raises(ApiError) as raised:  # shown, but which suggestion?
-        client.create_review(brand="Apple", text=text, rating=1, suggestion_shown=True)
-    assert str(raised.value) == "Suggested rating: required when suggestion_shown is true."
 
 
 def test_suggestion_figures_count_both_groups(client):
@@ -137,13 +148,66 @@ def test_flagging_a_review(client):
     assert raised.value.status == 403
 
 
-def test_visitor_headers_extend_the_forwarded_chain():
-    visitor = Flask(__name__)
+def test_visitor_headers_name_the_peer_never_the_chain_the_visitor_wrote():
+    visitor = Flask(__name__)  # no trusted hops: the TCP peer is the visitor
     environ = {"REMOTE_ADDR": "10.0.0.2"}
     with visitor.test_request_context("/", headers={"X-Forwarded-For": "198.51.100.1"}, environ_base=environ):
         headers = visitor_headers()
-    assert headers == {"X-Forwarded-For": "198.51.100.1, 10.0.0.2", "User-Agent": None}
+    assert headers == {"X-Forwarded-For": "10.0.0.2", "User-Agent": None}
     assert visitor_headers() == {}  # outside a request
+    with visitor.test_request_context("/", environ_base={"REMOTE_ADDR": ""}):  # e.g. a Unix socket
+        assert visitor_headers()["X-Forwarded-For"] == "unknown"  # a visitor's call all the same
+
+
+@pytest.mark.parametrize(
+    ("peer", "chain", "expected"),
+    [
+        ("10.0.0.9", ["203.0.113.66, 198.51.100.7"], "198.51.100.7"),  # the proxy's hop, not the forgery
+        ("10.0.0.9", ["203.0.113.66", "198.51.100.7"], "198.51.100.7"),  # the same, as two headers
+        ("10.0.0.9", [], "10.0.0.9"),  # the proxy's own call
+        ("10.0.0.9", ["not-an-address"], "10.0.0.9"),  # garbled: the last good hop
+        ("198.51.100.3", ["203.0.113.66"], "198.51.100.3"),  # not through the proxy: the peer
+    ],
+)
+def test_visitor_address_behind_a_trusted_proxy(peer, chain, expected):
+    from brandpulse.dash.api_client import init_app
+    from brandpulse.dash.settings import WebSettings
+
+    server = Flask(__name__)
+    init_app(server, WebSettings(web_trusted_proxies="10.0.0.0/24"))
+    headers = [("X-Forwarded-For", value) for value in chain]
+    with server.test_request_context("/", headers=headers, environ_base={"REMOTE_ADDR": peer}):
+        assert visitor_headers()["X-Forwarded-For"] == expected
+
+
+def test_calls_in_a_request_carry_the_visitors_headers_but_the_brand_list_does_not(client):
+    seen: list[dict[str, str]] = []
+    client.session.hooks["response"].append(lambda response, **_: seen.append(dict(response.request.headers)))
+    visitor = Flask(__name__)
+    environ = {"REMOTE_ADDR": "198.51.100.44"}
+    with visitor.test_request_context("/", headers={"User-Agent": "Visitor/1.0"}, environ_base=environ):
+        client.predict("Lovely colours and fast shipping.")
+        client.list_reviews(ADMIN_TOKEN, per_page=1)
+        client.brands_ttl = 0  # ask the API, not the cache
+        client.brands()
+        client.config()
+    predict, admin, brands, config = seen
+    for on_behalf in (predict, admin):
+        assert on_behalf["X-Forwarded-For"] == "198.51.100.44" and on_behalf["User-Agent"] == "Visitor/1.0"
+    for own in (brands, config):
+        assert "X-Forwarded-For" not in own and own["User-Agent"] == "brandpulse-web"
+
+
+def test_the_brand_list_is_cached(client):
+    asked: list[str] = []
+    client.session.hooks["response"].append(lambda response, **_: asked.append(response.request.path_url))
+    first = client.brands()
+    first[0]["name"] = "changed by a caller"
+    assert client.brands()[0]["name"] != "changed by a caller"  # a copy each time
+    assert asked.count("/api/brands") == 1
+    client.brands_ttl = 0  # expired: asked again
+    client.brands()
+    assert asked.count("/api/brands") == 2
 
 
 @pytest.mark.parametrize(

@@ -91,3 +91,33 @@ def test_suggestions_per_day_without_reviews():
     figure = charts.suggestions_per_day({"daily": [], "anchoring": []})
     assert not figure.data
     assert figure.layout.annotations[0].text == "No reviews with a suggestion shown yet"
+
+
+EVIL_VERSION = '<a href="http://evil.example">Token expired: sign in</a>'
+
+
+def test_api_strings_are_drawn_as_text_never_as_markup():
+    daily = {
+        "daily": [
+            {
+                "version": EVIL_VERSION,
+                "day": "2026-01-02",
+                "reviews": 3,
+                "kept_suggestion": 0.5,
+                "mean_abs_error": 1.0,
+            }
+        ]
+    }
+    figure = charts.suggestions_per_day(daily)
+    escaped = '&lt;a href="http://evil.example"&gt;Token expired: sign in&lt;/a&gt;'
+    assert {trace.name for trace in figure.data} == {escaped}  # the legend and the hover label
+    assert "<" not in figure.to_json().replace("<extra>", "").replace("</extra>", "")
+    stats = {"brands": [{"brand": "<b>Bold</b> & <br>Co", "count": 2, "mean_score": 0.5}]}
+    bars = charts.mean_score_by_brand(stats)
+    assert list(bars.data[0].y) == ["&lt;b&gt;Bold&lt;/b&gt; &amp; &lt;br&gt;Co"]  # tick labels and hover
+
+
+def test_plain_escapes_what_plotly_reads_as_markup():
+    assert charts.plain("a < b > c & d") == "a &lt; b &gt; c &amp; d"
+    assert charts.plain('say "hi"') == 'say "hi"'  # Plotly has no &quot;: a quote starts no tag
+    assert charts.plain(None) == "None"

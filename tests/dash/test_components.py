@@ -26,14 +26,20 @@ def test_a_mid_score_with_four_stars_shows_green():
 
 
 def test_score_view_of_a_prediction():
-    prediction = {"score": 0.912, "suggested_rating": 5, "label": "5 stars", "model_version": "m-1"}
+    prediction = {
+        "score": 0.912,
+        "suggested_rating": 5,
+        "label": "5 stars",
+        "model_version": "m-1",
+        "token": "signed-token",
+    }
     view = components.score_view(7, "Great!", prediction)
-    assert view == {
+    assert view == {  # the token goes back with a review of this text; the model version is not kept
         "seq": 7,
         "text": "Great!",
         "score": 0.912,
         "suggested": 5,
-        "model_version": "m-1",
+        "token": "signed-token",
         "reason": None,
         "percent": 91,
         "label": "91%",

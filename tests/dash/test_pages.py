@@ -45,6 +45,8 @@ def test_scoring_a_text(request_context):
     assert view["seq"] == 5 and view["text"] == "Lovely colours and fast shipping"
     assert view["suggested"] in range(1, 6) and view["label"] == f"{view['percent']}%"
     assert view["reason"] is None and view["status"].startswith("Sounds ")
+    assert view["token"]  # the API's signed token of this prediction, sent back with the review
+    assert "model_version" not in view  # never sent: the API decides the model's figures
 
 
 @pytest.mark.parametrize(
@@ -131,27 +133,23 @@ def test_the_heading_names_the_brand(request_context):
 
 def test_submit_saves_and_moves_on(request_context):
     brand = {"name": "Patagonia", "website": "https://www.patagonia.com"}
-    shown = {
-        "seq": 3,
-        "text": "Warm jacket, lasts for years.",
-        "score": 0.8,
-        "suggested": 4,
-        "model_version": "m",
-    }
-    message, colour, is_open, following, text, rating, touched, anchor, attempt, trouble = (
-        review_submit.submit_review(
-            1, "Warm jacket, lasts for years.", 5, brand, shown, review_scoring.SUGGESTED, True, 4
-        )
+    text = "Warm jacket, lasts for years."
+    shown = review_scoring.score_text({"seq": 3, "text": text})  # what the page showed, with its token
+    suggested = shown["suggested"]
+    rating = 5 if suggested != 5 else 4
+    message, colour, is_open, following, text_after, rating_after, touched, anchor, attempt, trouble = (
+        review_submit.submit_review(1, text, rating, brand, shown, review_scoring.SUGGESTED, True, suggested)
     )
     assert colour == "success" and is_open and "review of Patagonia was saved" in message
     assert following["name"] != "Patagonia" and message.endswith(f"Next up: {following['name']}.")
-    assert (text, rating, touched, anchor, attempt) == ("", None, False, None, None)
-    stored = _stored("Patagonia", "Warm jacket, lasts for years.")
+    assert (text_after, rating_after, touched, anchor, attempt) == ("", None, False, None, None)
+    stored = _stored("Patagonia", text)
     assert (stored["suggestion_shown"], stored["suggested_rating"], stored["suggestion_changed"]) == (
         True,
-        4,
+        suggested,
         True,
     )
+    assert stored["score"] == pytest.approx(shown["score"])  # the prediction's, vouched for by its token
 
 
 def test_a_control_group_review_is_stored_as_shown_no_suggestion(request_context):
@@ -237,15 +235,14 @@ def test_a_retried_submit_sends_its_key_again_and_is_stored_once(request_context
     assert other != attempt["key"]
 
 
-def test_review_body_sends_the_score_only_for_the_same_text():
-    shown = {"text": "Nice shoes", "score": 0.9, "suggested": 5, "model_version": "m-1"}
+def test_review_body_sends_the_token_only_for_the_same_text_and_never_a_score():
+    shown = {"text": "Nice shoes", "score": 0.9, "suggested": 5, "token": "t-1", "model_version": "m-1"}
     assert review_submit.review_body("Nice shoes", 4, shown) == {
         "text": "Nice shoes",
         "rating": 4,
         "suggestion_shown": True,
         "suggested_rating": 5,
-        "score": 0.9,
-        "model_version": "m-1",
+        "prediction_token": "t-1",
     }
     assert review_submit.review_body("Nice shoes!", 4, shown) == {
         "text": "Nice shoes!",
@@ -255,7 +252,7 @@ def test_review_body_sends_the_score_only_for_the_same_text():
     }
 
 
-SHOWN = {"text": "Nice shoes", "score": 0.9, "suggested": 5, "model_version": "m-1"}
+SHOWN = {"text": "Nice shoes", "score": 0.9, "suggested": 5, "token": "t-1"}
 CONTROL = {"text": "Nice shoes", "rating": 4, "suggestion_shown": False}  # no suggestion, no score
 NO_ESTIMATE = {"text": "Nice shoes", "rating": 4}  # neither shown nor control: nothing said
 

@@ -16,6 +16,15 @@ def test_defaults_need_no_environment():
     assert settings.api_timeout == 5.0
     assert settings.logo_dir == BUNDLED_LOGOS
     assert settings.suggestion_control_share == 0.1
+    assert settings.web_trusted_proxies == ()  # no proxy: the TCP peer is the visitor
+    assert settings.web_max_content_length == 256 * 1024
+
+
+def test_trusted_proxies_and_the_body_limit_from_the_environment():
+    environ = {"WEB_TRUSTED_PROXIES": " proxy, 10.0.0.5 ,fd00::/64", "WEB_MAX_CONTENT_LENGTH": "65536"}
+    settings = WebSettings.from_env(environ=environ)
+    assert settings.web_trusted_proxies == ("proxy", "10.0.0.5", "fd00::/64")
+    assert settings.web_max_content_length == 65536
 
 
 def test_empty_variables_mean_the_default():
@@ -59,6 +68,8 @@ def test_the_control_share_is_a_probability(raw, share):
         ({"SUGGESTION_CONTROL_SHARE": "1.5"}, "SUGGESTION_CONTROL_SHARE"),
         ({"SUGGESTION_CONTROL_SHARE": "nan"}, "SUGGESTION_CONTROL_SHARE"),
         ({"SUGGESTION_CONTROL_SHARE": "ten percent"}, "SUGGESTION_CONTROL_SHARE"),
+        ({"WEB_TRUSTED_PROXIES": "10.0.0.5, not a host!"}, "WEB_TRUSTED_PROXIES"),
+        ({"WEB_MAX_CONTENT_LENGTH": "0"}, "WEB_MAX_CONTENT_LENGTH"),
     ],
 )
 def test_bad_values_are_refused_with_the_variable_named(environ, message):

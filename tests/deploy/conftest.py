@@ -15,18 +15,57 @@ import yaml
 from tests.conftest import REPO_ROOT
 
 COMPOSE_FILE = REPO_ROOT / "docker-compose.yml"
-COMPOSE_FILES = (COMPOSE_FILE, REPO_ROOT / "compose.override.yml", REPO_ROOT / "compose.gpu.yml")
+PROXY_OVERLAY = REPO_ROOT / "compose.proxy.yml"
+COMPOSE_FILES = (
+    COMPOSE_FILE,
+    REPO_ROOT / "compose.override.yml",
+    REPO_ROOT / "compose.gpu.yml",
+    PROXY_OVERLAY,
+)
 ENV_EXAMPLE = REPO_ROOT / ".env.example"
 K8S_DIR = REPO_ROOT / "deploy" / "k8s"
 # The images that run this project's code: targets of one multi-stage Dockerfile, each built by
 # these compose services (docker-compose.yml, compose.gpu.yml).
 DOCKERFILE = REPO_ROOT / "Dockerfile"
-TARGETS = {"api": ("api", "migrate"), "learning": ("retrain",), "training": ("train",), "web": ("dash",)}
+TARGETS = {
+    "api": ("api", "migrate", "privacy"),
+    "learning": ("retrain",),
+    "training": ("train",),
+    "web": ("dash",),
+}
+
+
+class ComposeTag:
+    """A value Compose's merge tags mark (`!reset`, `!override`): the tag and the value as written."""
+
+    def __init__(self, tag: str, value: Any) -> None:
+        self.tag, self.value = tag, value
+
+    def __repr__(self) -> str:
+        return f"{self.tag} {self.value!r}"
+
+
+class _Loader(yaml.SafeLoader):
+    """The safe loader, plus Compose's `!reset` and `!override` (kept as ComposeTag)."""
+
+
+def _compose_tag(loader: yaml.SafeLoader, node: yaml.Node) -> ComposeTag:
+    if isinstance(node, yaml.SequenceNode):
+        value: Any = loader.construct_sequence(node, deep=True)
+    elif isinstance(node, yaml.MappingNode):
+        value = loader.construct_mapping(node, deep=True)
+    else:
+        value = loader.construct_scalar(node)
+    return ComposeTag(node.tag, value)
+
+
+for _tag in ("!reset", "!override"):
+    _Loader.add_constructor(_tag, _compose_tag)
 
 
 def load_yaml(path: Path) -> Any:
-    """One YAML document, parsed safely."""
-    return yaml.safe_load(path.read_text(encoding="utf-8"))
+    """One YAML document, parsed safely (Compose's merge tags: ComposeTag)."""
+    return yaml.load(path.read_text(encoding="utf-8"), Loader=_Loader)  # noqa: S506 (a SafeLoader)
 
 
 def instructions() -> list[tuple[str, object]]:

@@ -1,12 +1,21 @@
-"""docker-compose.yml (and its override files): parsed, wired, and running code that imports."""
+"""docker-compose.yml (and its override files): parsed, wired, hardened, and running code that imports.
+
+The files are read as YAML here; `docker compose config` (Compose itself, no engine needed) merges
+and interpolates them in the tests at the end, which skip without Compose v2 (and fail where
+BRANDPULSE_REQUIRE_DOCKER=1 or BRANDPULSE_REQUIRE_SERVICES=1).
+"""
 
 from __future__ import annotations
 
 import importlib
+import json
+import os
 import re
 import shlex
+import shutil
+import subprocess
 import tomllib
-from pathlib import PurePosixPath
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 import pytest
@@ -15,15 +24,35 @@ from apscheduler.triggers.cron import CronTrigger
 from brandpulse.api.ratelimit import RateLimiter
 from brandpulse.api.settings import Settings
 from brandpulse.dash.settings import WebSettings
-from tests.conftest import REPO_ROOT
-from tests.deploy.conftest import COMPOSE_FILES, container_model_dir, load_yaml, stage
+from tests.conftest import REPO_ROOT, REQUIRE_SERVICES
+from tests.deploy.conftest import (
+    COMPOSE_FILES,
+    PROXY_OVERLAY,
+    ComposeTag,
+    container_model_dir,
+    load_yaml,
+    stage,
+)
 
-SECRETS = ("POSTGRES_PASSWORD", "ADMIN_TOKEN")
+SECRETS = ("POSTGRES_PASSWORD", "ADMIN_TOKEN", "SECRET_KEY", "REDIS_PASSWORD")
+# The services that run the API's code (its settings, its database, its keys).
+API_CODE = ("migrate", "api", "retrain", "privacy")
+# Capabilities a service keeps after `cap_drop: [ALL]`, each for a reason its comment gives.
+KEPT_CAPABILITIES = {
+    # the postgres image's entrypoint: chown/chmod of the data and socket directories, then it
+    # drops to the `postgres` user
+    "db": {"CHOWN", "DAC_OVERRIDE", "FOWNER", "SETGID", "SETUID"},
+    # only so that the kernel runs Caddy's binary, which carries this file capability; never
+    # granted (no-new-privileges, a non-root user)
+    "proxy": {"NET_BIND_SERVICE"},
+}
 # The API's compose healthcheck is its readiness (database and model), so `up --wait` fails on a
 # model that does not load; the web page has only liveness.
 SERVERS = {"api": ("/readyz", "api_routes"), "dash": ("/healthz", "dash_routes")}
-# Settings only the API server needs: `retrain` gets every other one, as the API does.
+# Settings only the API server needs: `retrain` and `privacy` get every other one, as the API does.
 SERVER_ONLY = {"ADMIN_TOKEN", "API_HOST", "API_PORT", "TRUSTED_PROXIES"}
+# gunicorn's own variable, fixed by compose for both servers (its control socket on the tmpfs).
+GUNICORN_OWN = {"GUNICORN_CMD_ARGS"}
 
 
 def _environment(service: dict[str, Any]) -> dict[str, Any]:
@@ -82,7 +111,7 @@ def test_the_compose_files_parse():
         assert isinstance(load_yaml(path)["services"], dict), path
 
 
-@pytest.mark.parametrize("service", ["migrate", "api", "dash", "retrain", "train"])
+@pytest.mark.parametrize("service", ["migrate", "api", "dash", "retrain", "train", "privacy"])
 def test_every_command_refers_to_code_that_imports(compose, service):
     command = compose["services"][service]["command"]
     assert isinstance(command, list), "exec form, so signals reach the server"
@@ -106,6 +135,9 @@ def test_startup_is_gated_on_health_not_order(compose):
     }
     assert services["redis"]["healthcheck"]["test"] == ["CMD", "redis-cli", "ping"]
     assert services["dash"]["depends_on"] == {"api": {"condition": "service_healthy"}}
+    assert services["privacy"]["depends_on"] == services["migrate"]["depends_on"] | {
+        "migrate": {"condition": "service_completed_successfully"}
+    }
     assert services["proxy"]["depends_on"] == {"dash": {"condition": "service_healthy"}}
 
 
@@ -155,14 +187,18 @@ def test_every_setting_reaches_its_container(compose):
     expected = {
         "api": {name.upper() for name in Settings.model_fields},
         "retrain": {name.upper() for name in Settings.model_fields} - SERVER_ONLY,
+        "privacy": {name.upper() for name in Settings.model_fields} - SERVER_ONLY,
         "dash": {name.upper() for name in WebSettings.model_fields},
     }
     for service, names in expected.items():
         environment = _environment(compose["services"][service])
+        if service in SERVERS:
+            assert environment["GUNICORN_CMD_ARGS"] == "--control-socket /tmp/gunicorn.ctl", service
+            names = names | GUNICORN_OWN
         missing, unknown = sorted(names - set(environment)), sorted(set(environment) - names)
         assert not missing and not unknown, f"{service}: missing {missing}, unknown {unknown}"
     api_env = _environment(compose["services"]["api"])
-    for service in ("migrate", "retrain"):
+    for service in ("migrate", "retrain", "privacy"):
         assert api_env["DATABASE_URL"] == _environment(compose["services"][service])["DATABASE_URL"], service
     assert "@db:5432/" in api_env["DATABASE_URL"]
     dash_env = _environment(compose["services"]["dash"])
@@ -250,9 +286,11 @@ def test_the_api_workers_count_rate_limits_in_the_redis_service(compose):
     """Every API worker counts in the one redis service (RATE_LIMIT_STORAGE_URI, .env may change it)."""
     services = compose["services"]
     uri = _environment(services["api"])["RATE_LIMIT_STORAGE_URI"]
-    match = re.fullmatch(r"\$\{RATE_LIMIT_STORAGE_URI:-(redis://redis:6379/\d+)\}", uri)
-    assert match, f"the API's default storage is the redis service: {uri}"
-    RateLimiter(Settings.from_env({"RATE_LIMIT_STORAGE_URI": match.group(1)}))  # a storage it accepts
+    pattern = r"\$\{RATE_LIMIT_STORAGE_URI:-(redis://:(\$\{REDIS_PASSWORD:\?[^}]+\})@redis:6379/\d+)\}"
+    match = re.fullmatch(pattern, uri)
+    assert match, f"the API's default storage is the redis service, with its password: {uri}"
+    default = match.group(1).replace(match.group(2), "0123456789abcdef")
+    RateLimiter(Settings.from_env({"RATE_LIMIT_STORAGE_URI": default}))  # a storage it accepts
     redis = services["redis"]
     assert redis["image"].startswith("redis:")
     command = redis["command"]
@@ -261,3 +299,249 @@ def test_the_api_workers_count_rate_limits_in_the_redis_service(compose):
     assert command[command.index("--save") + 1] == "" and command[command.index("--appendonly") + 1] == "no"
     assert "volumes" not in redis and "--maxmemory" in command
     assert "ports" not in redis, "reached by the API on the compose network only"
+
+
+# ---------------------------------------------------------------- hardening (issue 25)
+
+
+def _tmpfs_paths(service: dict[str, Any]) -> set[str]:
+    tmpfs = service.get("tmpfs", [])
+    return {entry.split(":", 1)[0] for entry in ([tmpfs] if isinstance(tmpfs, str) else tmpfs)}
+
+
+ALL_SERVICES = ("db", "migrate", "redis", "api", "dash", "retrain", "privacy", "proxy", "train")
+
+
+@pytest.mark.parametrize("service", ALL_SERVICES)
+def test_every_service_runs_read_only_without_capabilities_or_new_privileges(compose, service):
+    config = compose["services"][service]
+    assert config.get("read_only") is True, f"{service}: a read-only root file system"
+    assert "/tmp" in _tmpfs_paths(config), f"{service}: a tmpfs for /tmp"
+    assert config.get("cap_drop") == ["ALL"], service
+    assert "no-new-privileges:true" in config.get("security_opt", []), service
+    assert set(config.get("cap_add", [])) == KEPT_CAPABILITIES.get(service, set()), service
+    assert not config.get("privileged"), service
+    user = str(config.get("user", ""))
+    assert user.split(":")[0] not in ("root", "0"), service
+    # Rotated logs: some lines name an address (docs/privacy.md), none is kept for ever.
+    logging_options = config.get("logging", {}).get("options", {})
+    assert logging_options.get("max-size") and logging_options.get("max-file"), service
+
+
+def test_every_service_in_every_file_is_covered_by_the_hardening_test(compose):
+    names = {name for path in COMPOSE_FILES for name in load_yaml(path)["services"]}
+    assert names == set(compose["services"]), "a service only an override file defines"
+
+
+def test_only_the_jobs_that_write_models_mount_the_volume_writable(compose):
+    services = compose["services"]
+    writable = {}
+    for name, service in services.items():
+        for volume in service.get("volumes", []):
+            source, target, *mode = volume.split(":")
+            if source == "models":
+                writable[name] = mode != ["ro"]
+                assert target == _mounts(services["api"])["models"], name
+    assert writable == {"migrate": True, "retrain": True, "api": False}
+
+
+def test_every_service_running_the_api_code_requires_the_secret_key(compose):
+    for service in API_CODE:
+        value = _environment(compose["services"][service])["SECRET_KEY"]
+        assert re.fullmatch(r"\$\{SECRET_KEY:\?[^}]+\}", value), f"{service}: SECRET_KEY={value}"
+
+
+def test_redis_asks_for_its_password_and_its_healthcheck_gives_it(compose):
+    redis = compose["services"]["redis"]
+    command = redis["command"]
+    password = command[command.index("--requirepass") + 1]
+    assert re.fullmatch(r"\$\{REDIS_PASSWORD:\?[^}]+\}", password), password
+    # redis-cli reads REDISCLI_AUTH: the healthcheck authenticates without the password in argv.
+    assert _environment(redis)["REDISCLI_AUTH"] == password
+    assert redis["healthcheck"]["test"] == ["CMD", "redis-cli", "ping"]
+    assert redis["user"] == "redis", "started as the image's user: no capability to switch users"
+    uri = _environment(compose["services"]["api"])["RATE_LIMIT_STORAGE_URI"]
+    assert f"redis://:{password}@redis:" in uri
+
+
+def test_the_trusted_hops_are_the_web_server_and_the_proxy_only(compose):
+    """The API believes X-Forwarded-For from `dash` and `proxy`, the web server from `proxy`: service
+    names (resolved by the API), no network ranges; and they are valid settings."""
+    services = compose["services"]
+    hops = {}
+    for service, variable in (("api", "TRUSTED_PROXIES"), ("dash", "WEB_TRUSTED_PROXIES")):
+        value = _environment(services[service])[variable]
+        match = re.fullmatch(rf"\$\{{{variable}:-([^}}]+)\}}", value)
+        assert match, f"{service}: {variable} comes from .env with a default: {value}"
+        hops[service] = match.group(1).split(",")
+    assert hops == {"api": ["dash", "proxy"], "dash": ["proxy"]}
+    assert all(name in services for names in hops.values() for name in names)
+    Settings.from_env({"TRUSTED_PROXIES": ",".join(hops["api"])})
+    WebSettings.from_env({"WEB_TRUSTED_PROXIES": ",".join(hops["dash"])})
+
+
+def test_the_privacy_service_expires_personal_data_on_the_codes_schedule(compose):
+    services = compose["services"]
+    privacy, api = services["privacy"], services["api"]
+    assert "profiles" not in privacy, "always on: a plain `up` starts it"
+    assert privacy["image"] == api["image"] and privacy["build"] == api["build"]
+    assert privacy["restart"] == "unless-stopped"
+    # Not the image's HTTP check (nothing listens): whether the database answers, so `up --wait`
+    # (which refuses a service whose healthcheck is disabled) sees it healthy.
+    test = privacy["healthcheck"]["test"]
+    assert test[:3] == ["CMD", "python", "-c"] and "DATABASE_URL" in test[3]
+    compile(test[3], "healthcheck", "exec")
+    assert "ports" not in privacy and "expose" not in privacy and "volumes" not in privacy
+    command = privacy["command"]
+    assert command[:-1] == ["flask", "--app", "brandpulse.api", "privacy", "expire", "--schedule"]
+    match = re.fullmatch(r"\$\{PERSONAL_DATA_SCHEDULE:-([^}]+)\}", command[-1])
+    assert match, command[-1]
+    default = Settings.from_env({}).personal_data_schedule
+    assert match.group(1) == default
+    CronTrigger.from_crontab(default)
+
+
+def test_the_proxy_overlay_starts_the_proxy_and_keeps_the_web_port_on_loopback():
+    overlay = load_yaml(PROXY_OVERLAY)["services"]
+    assert set(overlay) == {"proxy", "dash"}
+    profiles, ports = overlay["proxy"]["profiles"], overlay["dash"]["ports"]
+    assert isinstance(profiles, ComposeTag) and profiles.tag == "!reset" and profiles.value == []
+    assert isinstance(ports, ComposeTag) and ports.tag == "!override"
+    assert [str(port).split(":")[0] for port in ports.value] == ["127.0.0.1"]
+
+
+# ---------------------------------------------------------------- `docker compose config`
+
+
+REQUIRED_ENV = {
+    "POSTGRES_USER": "brandpulse",
+    "POSTGRES_PASSWORD": "0123456789abcdef",
+    "POSTGRES_DB": "brandpulse",
+    "ADMIN_TOKEN": "9f2c4e6a8b0d1f3e5a7c9e1b",
+    "SECRET_KEY": "4b6d8f0a2c4e6a8c0e2b4d6f",
+    "REDIS_PASSWORD": "a1b2c3d4e5f60718293a4b5c",
+}
+
+
+@pytest.fixture(scope="module")
+def docker_compose() -> str:
+    """The docker CLI with Compose v2 (no engine needed for `config`)."""
+    docker = shutil.which("docker")
+    version = [docker, "compose", "version"] if docker else None
+    if version and subprocess.run(version, capture_output=True, timeout=30).returncode == 0:
+        return docker
+    reason = "Docker Compose v2 (`docker compose`) is not installed"
+    if REQUIRE_SERVICES or os.environ.get("BRANDPULSE_REQUIRE_DOCKER") == "1":
+        pytest.fail(f"required but unavailable: {reason}")
+    pytest.skip(reason)
+
+
+def compose_config(
+    docker: str, tmp_path: Path, files: list[str], env: dict[str, str], *args: str
+) -> subprocess.CompletedProcess:
+    """`docker compose -f … config --format json` over the repository's files, with `env` as the
+    only .env (this machine's .env and COMPOSE_* variables play no part)."""
+    env_file = tmp_path / "test.env"
+    env_file.write_text("".join(f"{key}={value}\n" for key, value in env.items()))
+    process_env = {key: os.environ[key] for key in ("PATH", "HOME", "DOCKER_CONFIG") if key in os.environ}
+    command = [docker, "compose", "--project-directory", str(REPO_ROOT), "--env-file", str(env_file)]
+    for name in files:
+        command += ["-f", str(REPO_ROOT / name)]
+    return subprocess.run(
+        [*command, *args, "config", "--format", "json"],
+        capture_output=True, text=True, timeout=60, env=process_env, check=False,
+    )  # fmt: skip
+
+
+def merged(docker: str, tmp_path: Path, files: list[str], *args: str, **env: str) -> dict[str, Any]:
+    result = compose_config(docker, tmp_path, files, {**REQUIRED_ENV, **env}, *args)
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+@pytest.mark.parametrize("secret", sorted(set(REQUIRED_ENV) - {"POSTGRES_USER", "POSTGRES_DB"}))
+def test_compose_refuses_to_start_without_each_secret(docker_compose, tmp_path, secret):
+    env = {key: value for key, value in REQUIRED_ENV.items() if key != secret}
+    result = compose_config(docker_compose, tmp_path, ["docker-compose.yml"], env)
+    assert result.returncode != 0
+    assert f"required variable {secret} is missing a value: set {secret} in .env" in result.stderr
+
+
+def test_compose_config_hardens_every_service_and_wires_the_secrets(docker_compose, tmp_path):
+    config = merged(docker_compose, tmp_path, ["docker-compose.yml"], "--profile", "learning",
+                    "--profile", "proxy", "--profile", "train")  # fmt: skip
+    services = config["services"]
+    assert set(services) == set(ALL_SERVICES)
+    for name, service in services.items():
+        assert service["read_only"] is True and service["cap_drop"] == ["ALL"], name
+        assert "no-new-privileges:true" in service["security_opt"], name
+        assert set(service.get("cap_add", [])) == KEPT_CAPABILITIES.get(name, set()), name
+    (models,) = [mount for mount in services["api"]["volumes"] if mount["source"] == "models"]
+    assert models["read_only"] is True
+    for name in API_CODE:
+        assert services[name]["environment"]["SECRET_KEY"] == REQUIRED_ENV["SECRET_KEY"], name
+    password = REQUIRED_ENV["REDIS_PASSWORD"]
+    assert services["api"]["environment"]["RATE_LIMIT_STORAGE_URI"] == f"redis://:{password}@redis:6379/0"
+    assert services["redis"]["environment"]["REDISCLI_AUTH"] == password
+    assert services["api"]["environment"]["TRUSTED_PROXIES"] == "dash,proxy"
+    assert services["dash"]["environment"]["WEB_TRUSTED_PROXIES"] == "proxy"
+    assert services["privacy"]["command"][-1] == Settings.from_env({}).personal_data_schedule
+    # Set in .env, the values reach the containers instead.
+    custom = merged(
+        docker_compose,
+        tmp_path,
+        ["docker-compose.yml"],
+        TRUSTED_PROXIES="dash",
+        PERSONAL_DATA_SCHEDULE="0 4 * * *",
+        RATE_LIMIT_STORAGE_URI="redis://cache:6379/1",
+    )
+    environment = custom["services"]["api"]["environment"]
+    assert environment["TRUSTED_PROXIES"] == "dash"
+    assert environment["RATE_LIMIT_STORAGE_URI"] == "redis://cache:6379/1"
+    assert custom["services"]["privacy"]["command"][-1] == "0 4 * * *"
+
+
+def _dash_bindings(config: dict[str, Any]) -> list[tuple[str | None, str]]:
+    return [(port.get("host_ip"), str(port["published"])) for port in config["services"]["dash"]["ports"]]
+
+
+def test_the_web_port_is_on_loopback_only_when_the_proxy_overlay_runs_the_proxy(docker_compose, tmp_path):
+    plain = merged(docker_compose, tmp_path, ["docker-compose.yml"])
+    assert "proxy" not in plain["services"], "the proxy is not started by a plain `up`"
+    assert _dash_bindings(plain) == [(None, "8050")], "every interface, as before"
+    files = ["docker-compose.yml", "compose.proxy.yml"]
+    proxied = merged(docker_compose, tmp_path, files, WEB_PUBLISH="8443")
+    assert "proxy" in proxied["services"] and not proxied["services"]["proxy"].get("profiles")
+    assert _dash_bindings(proxied) == [("127.0.0.1", "8443")]
+    # The overlay only adds the proxy and changes the web port: every other service is the same.
+    for name, service in plain["services"].items():
+        if name != "dash":
+            assert proxied["services"][name] == service, name
+    assert {**proxied["services"]["dash"], "ports": None} == {**plain["services"]["dash"], "ports": None}
+    # With the development override too (COMPOSE_FILE in .env lists the files the same way).
+    files = ["docker-compose.yml", "compose.override.yml", "compose.proxy.yml"]
+    development = merged(docker_compose, tmp_path, files)
+    assert _dash_bindings(development) == [("127.0.0.1", "8050")]
+    assert {port.get("host_ip") for port in development["services"]["api"]["ports"]} == {"127.0.0.1"}
+
+
+def test_the_gpu_file_still_merges(docker_compose, tmp_path):
+    config = merged(docker_compose, tmp_path, ["docker-compose.yml", "compose.gpu.yml"], "--profile", "train")
+    assert config["services"]["api"]["read_only"] is True
+    (device,) = config["services"]["train"]["deploy"]["resources"]["reservations"]["devices"]
+    assert device["driver"] == "nvidia"
+
+
+def test_the_caddyfile_limits_bodies_and_believes_no_clients_forwarded_for():
+    caddyfile = (REPO_ROOT / "deploy" / "caddy" / "Caddyfile").read_text()
+    directives = "\n".join(line.split("#", 1)[0] for line in caddyfile.splitlines())
+    assert re.search(r"request_body\s*\{\s*max_size 1MB\s*\}", directives)
+    # A declared length of 1 MB or more (7+ digits) is refused at once, with 413.
+    (pattern,) = re.findall(r"@too_large header_regexp Content-Length (\S+)", directives)
+    assert re.search(r"respond @too_large .* 413", directives)
+    assert all(re.fullmatch(pattern, str(size)) for size in (1_000_000, 6 * 1024 * 1024))
+    assert not any(re.fullmatch(pattern, str(size)) for size in (0, 262_144, 999_999))
+    # Caddy believes a client's X-Forwarded-For only from `trusted_proxies`: none, so none.
+    assert "trusted_proxies" not in directives and "X-Forwarded-For" not in directives
+    for header in ("Strict-Transport-Security", "X-Content-Type-Options nosniff", "-Server"):
+        assert header in directives, header

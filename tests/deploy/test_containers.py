@@ -4,12 +4,15 @@ A copy of the checkout with its own `.env` (generated password and admin token, 
 brought up with `docker compose` under a project name of its own: every image is built (api,
 learning, web, training, proxy), `up --wait` is timed, and then everything goes through the
 published ports: the page, a prediction, a stored review, the admin list and the CSV export with
-the token from `.env`. Then what operators do and what goes wrong: `restart api`, the API's main
+the token from `.env`, and a review sent through the web page with a forged X-Forwarded-For (not
+the address stored). Then what operators do and what goes wrong: `restart api`, the API's main
 process killed (the restart policy), `down` and `up` again (the volume keeps the data), a second
-`up` (the migration changes nothing), the `proxy` profile (HTTPS with Caddy's internal
-certificate) and the `train` profile (a short training writes a checkpoint to ./models). Every
-process of every service must run as a non-root user. Image sizes and start times are printed at
-the end and kept in artifacts/containers.json.
+`up` (the migration changes nothing), the proxy with compose.proxy.yml (HTTPS with Caddy's
+internal certificate, the web port on loopback only, a body limit, the visitor's address as Caddy
+saw it) and the `train` profile (a short training writes a checkpoint to ./models). Every
+process of every service must run as a non-root user, and every container with the hardening of
+docker-compose.yml (read-only root, no capabilities, no-new-privileges). Image sizes and start
+times are printed at the end and kept in artifacts/containers.json.
 
 Without a Docker engine the tests skip, with the reason; BRANDPULSE_REQUIRE_DOCKER=1 (set by
 .ci/run where ../shared/tools/docker-local.sh gives it an engine) turns that into a failure.
@@ -22,6 +25,7 @@ from __future__ import annotations
 
 import csv
 import io
+import ipaddress
 import json
 import os
 import secrets
@@ -61,8 +65,11 @@ IMAGES = {
 }
 BASE_IMAGE = "python:3.11-slim-bookworm"
 BUILT_SERVICES = ("api", "retrain", "dash", "train", "proxy")  # one service per image
-SERVING = ("db", "redis", "api", "dash")  # what a plain `up` keeps running
+SERVING = ("db", "redis", "api", "dash", "privacy")  # what a plain `up` keeps running
 REVIEW_TEXT = "Container test: the parcel came a day early, well packed, and the staff were friendly."
+FORGED = "203.0.113.66"  # what a visitor writes in X-Forwarded-For, hoping it is stored
+# Capabilities kept after `cap_drop: [ALL]` (docker-compose.yml says why).
+KEPT_CAPABILITIES = {"db": {"CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FOWNER", "CAP_SETGID", "CAP_SETUID"}}
 # Measures, inside an image, what the torch wheel and its dependencies take (the files pip installed).
 TORCH_FOOTPRINT = """
 import importlib.metadata as md, json, os
@@ -128,6 +135,8 @@ def _write_env(directory: Path) -> dict[str, str]:
     values = {
         "POSTGRES_PASSWORD": secrets.token_hex(16),
         "ADMIN_TOKEN": secrets.token_hex(24),
+        "SECRET_KEY": secrets.token_hex(32),
+        "REDIS_PASSWORD": secrets.token_hex(24),
         "WEB_PUBLISH": f"127.0.0.1:{free_port()}",
         "API_PUBLISH": str(free_port()),
         "DB_PUBLISH": str(free_port()),
@@ -153,7 +162,8 @@ def _write_env(directory: Path) -> dict[str, str]:
 def _build_on_host_network(directory: Path) -> str:
     """A compose file that builds every image with the host's network (the local torch index, PyPI)."""
     path = directory / "compose.build-host-network.yml"
-    services = {service: {"build": {"network": "host"}} for service in ("migrate", *BUILT_SERVICES)}
+    built = ("migrate", "privacy", *BUILT_SERVICES)  # every service with a `build`
+    services = {service: {"build": {"network": "host"}} for service in built}
     path.write_text(json.dumps({"services": services}))
     return path.name
 
@@ -276,6 +286,143 @@ def test_page_prediction_review_admin_list_and_csv_export(stack):
     assert [(row["text"], row["label"], row["brand"]) for row in rows] == [(REVIEW_TEXT, "5", brand)]
 
 
+def dash_callback(
+    url: str,
+    output: str,
+    inputs: dict[str, Any],
+    state: dict[str, Any],
+    headers: dict[str, str],
+    verify: str | bool = True,
+) -> requests.Response:
+    """Post the page's callback whose outputs include `output` ("id.property") as a browser does
+    (the request built from `/_dash-dependencies`), with whatever headers a visitor may write."""
+    dependencies = requests.get(f"{url}/_dash-dependencies", timeout=10, verify=verify).json()
+
+    def outputs_of(name: str) -> list[str]:
+        return name[2:-2].split("...") if name.startswith("..") else [name]
+
+    dependency = next(
+        dep
+        for dep in dependencies
+        if output in [part.split("@")[0] for part in outputs_of(dep["output"])]
+        and f"{dep['inputs'][0]['id']}.{dep['inputs'][0]['property']}" in inputs
+    )
+    values = {**inputs, **state}
+
+    def entries(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        return [
+            {
+                "id": item["id"],
+                "property": item["property"],
+                "value": values.get(f"{item['id']}.{item['property']}"),
+            }
+            for item in items
+        ]
+
+    name = dependency["output"]
+    parts = [{"id": part.rsplit(".", 1)[0], "property": part.rsplit(".", 1)[1]} for part in outputs_of(name)]
+    body = {
+        "output": name,
+        "outputs": parts if name.startswith("..") else parts[0],
+        "inputs": entries(dependency["inputs"]),
+        "changedPropIds": list(inputs),
+        "state": entries(dependency["state"]),
+    }
+    return requests.post(
+        f"{url}/_dash-update-component", json=body, headers=headers, timeout=30, verify=verify
+    )
+
+
+def submit_through_the_page(
+    url: str, brand: str, text: str, headers: dict[str, str], verify: str | bool = True
+) -> str:
+    """Submit a review with the review page's Submit callback; the message the page shows."""
+    response = dash_callback(
+        url,
+        "review-alert.children",
+        {"submit-review.n_clicks": 1},
+        {
+            "review-text.value": text,
+            "rating-input.value": 4,
+            "brand-store.data": {"name": brand},
+            "score-shown.data": {"seq": 0},
+            "suggestion-group.data": "suggested",
+            "rating-touched.data": True,
+        },
+        headers,
+        verify,
+    )
+    assert response.status_code == 200, response.text[:2000]
+    return str(response.json()["response"]["review-alert"]["children"])
+
+
+def stored_review(stack: Stack, text: str) -> dict[str, Any]:
+    """The stored review with this text, read back as the admin: `GET /api/reviews/{id}`."""
+    (listed,) = [row for row in stack.reviews() if row["text"] == text]
+    response = requests.get(f"{stack.api_url}/api/reviews/{listed['id']}", headers=stack.admin, timeout=10)
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def _container_addresses(project: ComposeProject, service: str) -> set[str]:
+    networks = project.inspect(service)["NetworkSettings"]["Networks"].values()
+    return {network["IPAddress"] for network in networks if network.get("IPAddress")}
+
+
+def test_a_forged_forwarded_for_sent_to_the_web_port_is_not_stored(stack):
+    """A visitor reaching the web port directly is its TCP peer: the X-Forwarded-For it writes is
+    not believed by the web server (its only trusted hop is `proxy`), and the API takes the
+    address the web server found (its trusted hops: `dash`, `proxy`), not the web server's own."""
+    brand = requests.get(f"{stack.api_url}/api/brands/random", timeout=10).json()["name"]
+    text = f"Container test through the page: helpful staff and a quick refund {secrets.token_hex(3)}."
+    headers = {"X-Forwarded-For": FORGED, "User-Agent": "container-test-forger"}
+    message = submit_through_the_page(stack.web_url, brand, text, headers)
+    assert message.startswith("Thank you!"), message
+    review = stored_review(stack, text)
+    address = review["ip_address"]
+    assert address and address != FORGED and FORGED not in json.dumps(review)
+    ipaddress.ip_address(address)
+    # The visitor as the web server saw it (Docker's port forwarding), not the web server itself:
+    # the API believed dash's X-Forwarded-For, resolving the name `dash`.
+    assert address not in _container_addresses(stack.project, "dash"), address
+    assert review["user_agent"] == "container-test-forger"
+
+
+def test_every_container_runs_hardened(stack):
+    """What docker-compose.yml asks for is what the engine runs: a read-only root file system,
+    no capabilities (the database's entrypoint keeps the few it needs), no-new-privileges; the API
+    cannot write the models volume, and writes only to its tmpfs."""
+    for service in (*SERVING, "migrate"):
+        host = stack.project.inspect(service)["HostConfig"]
+        assert host["ReadonlyRootfs"] is True, service
+        assert [cap.removeprefix("CAP_") for cap in host["CapDrop"]] == ["ALL"], service
+        kept = {f"CAP_{cap.removeprefix('CAP_')}" for cap in host.get("CapAdd") or []}
+        assert kept == KEPT_CAPABILITIES.get(service, set()), service
+        assert "no-new-privileges:true" in (host.get("SecurityOpt") or []), service
+        assert "/tmp" in (host.get("Tmpfs") or {}), service
+    (models,) = [
+        mount
+        for mount in stack.project.inspect("api")["Mounts"]
+        if mount["Destination"] == "/app/instance/models"
+    ]
+    assert models["RW"] is False
+    probe = (
+        "import os, pathlib\n"
+        "for path in ('/app/x', '/app/instance/models/x', '/tmp/x'):\n"
+        "    try:\n"
+        "        pathlib.Path(path).write_text('x'); print(path, 'written'); os.remove(path)\n"
+        "    except OSError as error:\n"
+        "        print(path, error.strerror)\n"
+        "status = dict(line.split(':', 1) for line in open('/proc/1/status'))\n"
+        "print('CapEff', status['CapEff'].strip(), 'NoNewPrivs', status['NoNewPrivs'].strip())\n"
+    )
+    out = stack.project.compose("exec", "-T", "api", "python", "-c", probe).stdout
+    assert "/app/x Read-only file system" in out, out
+    assert "/app/instance/models/x Read-only file system" in out, out
+    assert "/tmp/x written" in out, out
+    assert "CapEff 0000000000000000 NoNewPrivs 1" in out, out
+
+
 def test_every_process_of_every_service_runs_as_a_non_root_user(stack):
     users = {service: stack.project.process_users(service) for service in SERVING}
     for service, processes in users.items():
@@ -350,9 +497,22 @@ def test_down_then_up_keeps_the_data_in_the_volume(stack):
 
 
 def test_the_proxy_serves_the_page_over_https_with_caddys_internal_certificate(stack, tmp_path):
-    stack.project.compose("--profile", "proxy", "up", "--detach", "--no-build", "proxy", timeout=180)
+    """compose.proxy.yml, as docs/deploy.md says for production: Caddy starts (no profile named),
+    the web port moves to the loopback interface, bodies over the limit get 413, and the address
+    stored for a review sent through Caddy with a forged X-Forwarded-For is the one Caddy saw."""
+    web_port = stack.env["WEB_PUBLISH"].rsplit(":", 1)[1]
+    proxied = ComposeProject(
+        stack.project.directory,
+        stack.project.name,
+        [*stack.project.files, "compose.proxy.yml"],
+        {"WEB_PUBLISH": web_port},  # the overlay binds it to 127.0.0.1 itself
+    )
+    proxied.compose("up", "--detach", "--no-build", "proxy", timeout=180)
+    bindings = proxied.inspect("dash")["HostConfig"]["PortBindings"]["8050/tcp"]
+    assert [(binding["HostIp"], binding["HostPort"]) for binding in bindings] == [("127.0.0.1", web_port)]
+    proxied.wait_healthy("dash")
     root_ca = tmp_path / "caddy-root.crt"
-    container = stack.project.container("proxy")
+    container = proxied.container("proxy")
 
     def copy_root_certificate() -> bool:
         copied = run(
@@ -362,7 +522,8 @@ def test_the_proxy_serves_the_page_over_https_with_caddys_internal_certificate(s
         return copied.returncode == 0
 
     wait_until(copy_root_certificate, 60, "Caddy made no local certificate authority", 0.5)
-    url = f"https://localhost:{stack.env['HTTPS_PUBLISH']}/"
+    site = f"https://localhost:{stack.env['HTTPS_PUBLISH']}"
+    url = f"{site}/"
 
     def page() -> requests.Response | None:
         try:
@@ -377,7 +538,31 @@ def test_the_proxy_serves_the_page_over_https_with_caddys_internal_certificate(s
         requests.get(url, timeout=5)  # not a publicly trusted certificate: the internal CA's
     plain = requests.get(f"http://localhost:{stack.env['HTTP_PUBLISH']}/", allow_redirects=False, timeout=5)
     assert plain.status_code in (301, 302, 308) and plain.headers["Location"].startswith("https://")
-    assert all(uid != 0 for uid, _ in stack.project.process_users("proxy"))
+    assert all(uid != 0 for uid, _ in proxied.process_users("proxy"))
+    host = proxied.inspect("proxy")["HostConfig"]
+    assert host["ReadonlyRootfs"] is True and "no-new-privileges:true" in host["SecurityOpt"]
+
+    # A 6 MB body never reaches dash: Caddy answers 413 without reading it.
+    too_large = requests.post(
+        f"{site}/_dash-update-component",
+        data=b"{" + b" " * (6 * 1024 * 1024) + b"}",
+        headers={"Content-Type": "application/json"},
+        verify=str(root_ca),
+        timeout=30,
+    )
+    assert too_large.status_code == 413, too_large.text[:500]
+
+    # Through Caddy, a forged X-Forwarded-For is still not what is stored: Caddy sends dash the
+    # address it saw (Docker's port forwarding), dash believes `proxy`, the API believes `dash`.
+    brand = requests.get(f"{stack.api_url}/api/brands/random", timeout=10).json()["name"]
+    text = f"Container test through the proxy: it fitted well and felt sturdy {secrets.token_hex(3)}."
+    message = submit_through_the_page(site, brand, text, {"X-Forwarded-For": FORGED}, verify=str(root_ca))
+    assert message.startswith("Thank you!"), message
+    address = stored_review(stack, text)["ip_address"]
+    assert address and address != FORGED
+    assert address not in _container_addresses(proxied, "proxy") | _container_addresses(proxied, "dash"), (
+        address
+    )
 
 
 def test_a_new_install_whose_model_does_not_load_stops_at_migrate_and_says_why(stack):

@@ -157,6 +157,145 @@ def test_locks_pin_every_dependency_and_never_torch_or_cuda(lock):
     assert not missing, f"requirements/{lock} is stale, run requirements/compile.sh: {missing}"
 
 
+ALL_LOCKS = sorted({lock for locks in LOCKS.values() for lock in locks})
+# A pin may carry an environment marker (async-timeout, which redis needs on Python < 3.11.3).
+HASHED_PIN = re.compile(r"[a-z0-9][a-z0-9._-]*==[^\s\\;]+(?: ; [^;\\]+?)?(?: --hash=sha256:[0-9a-f]{64})+")
+
+
+def _lock_requirements(lock: str) -> list[str]:
+    """The lock's requirement lines, each with its continuation lines joined."""
+    lines = (REPO_ROOT / "requirements" / lock).read_text().splitlines()
+    joined, current = [], ""
+    for line in lines:
+        stripped = line.split(" #", 1)[0].strip() if not line.lstrip().startswith("#") else ""
+        if not stripped:
+            continue
+        piece = stripped.removesuffix("\\").strip()
+        current = f"{current} {piece}".strip()
+        if not stripped.endswith("\\"):
+            joined.append(current)
+            current = ""
+    assert not current, f"{lock} ends inside a requirement"
+    return joined
+
+
+@pytest.mark.parametrize("lock", ALL_LOCKS)
+def test_every_pin_of_the_locks_carries_its_hashes(lock):
+    """pip installs a hashed lock in hash-checking mode: every file checked, every package pinned."""
+    requirements = _lock_requirements(lock)
+    assert len(requirements) == len(_lock_names(lock)) > 10
+    for requirement in requirements:
+        assert HASHED_PIN.fullmatch(requirement), (
+            f"requirements/{lock}: not pinned with hashes: {requirement}"
+        )
+
+
+@pytest.mark.parametrize("lock", ["api.txt", "learning.txt"])
+def test_locks_with_redis_install_on_python_before_3_11_3(lock):
+    """redis needs async-timeout on Python < 3.11.3 (Debian bookworm's 3.11.2); pip-compile on a
+    newer Python leaves it out, so compile.sh adds it with its marker and hashes."""
+    requirements = _lock_requirements(lock)
+    assert any(req.startswith("redis==") for req in requirements)
+    [pin] = [req for req in requirements if req.startswith("async-timeout==")]
+    assert '; python_full_version < "3.11.3" --hash=sha256:' in pin
+
+
+@pytest.mark.parametrize("lock", ALL_LOCKS)
+def test_only_torch_is_left_out_of_a_hashed_lock(lock):
+    """What a hashed lock leaves unpinned must be installed by a `pip install` of its own: torch."""
+    text = (REPO_ROOT / "requirements" / lock).read_text()
+    _, _, tail = text.partition("# The following packages are considered to be unsafe")
+    left_out = {line.removeprefix("# ").strip() for line in tail.splitlines()[1:] if line.startswith("# ")}
+    assert left_out <= {"torch"}, f"requirements/{lock} leaves {left_out} unpinned"
+    assert "setuptools" in _lock_names(lock), "setuptools (torch, dash need it) is pinned and hashed"
+    assert "--find-links" not in text and "/opt/" not in text, "a machine's paths leaked into the lock"
+
+
+# ---------------------------------------------------------------- the locks' dependency audit
+
+AUDIT = REPO_ROOT / "requirements" / "audit.py"
+FAKE_PIP_AUDIT = """
+import json, os, sys
+args = sys.argv[1:]
+assert "--disable-pip" in args and "--require-hashes" in args, args
+output = args[args.index("--output") + 1]
+mode = os.environ["FAKE_AUDIT"]
+if mode == "offline":
+    sys.exit("requests.exceptions.ConnectionError: HTTPSConnectionPool(host='api.osv.dev', port=443): "
+             "Max retries exceeded with url: /v1/query (Caused by NameResolutionError(...))")
+if mode == "broken":
+    sys.exit("pip_audit: error: requirement file could not be parsed")
+vulns = [{"id": "GHSA-xxxx-yyyy-zzzz", "fix_versions": ["3.1.4"], "aliases": ["CVE-2099-0001"]}]
+dependencies = {
+    "clean": [{"name": "flask", "version": "3.1.3", "vulns": []}],
+    "vulnerable": [{"name": "flask", "version": "3.1.3", "vulns": vulns},
+                   {"name": "click", "version": "8.5.1", "vulns": []}],
+    "not-served": [{"name": "flask", "skip_reason": "Dependency not found on PyPI and could not be audited"}],
+}[mode]
+with open(output, "w") as handle:
+    json.dump({"dependencies": dependencies, "fixes": []}, handle)
+sys.exit(1 if mode == "vulnerable" else 0)
+"""
+
+
+def _audit(tmp_path, mode: str, **env: str) -> subprocess.CompletedProcess[str]:
+    fake = tmp_path / "fake_pip_audit.py"
+    fake.write_text(FAKE_PIP_AUDIT)
+    environment = {
+        "PATH": "/usr/bin:/bin",
+        "PIP_AUDIT": f"{sys.executable} {fake}",
+        "FAKE_AUDIT": mode,
+        **env,
+    }
+    return subprocess.run(
+        [sys.executable, str(AUDIT), str(REPO_ROOT / "requirements" / "web.txt")],
+        capture_output=True,
+        text=True,
+        env=environment,
+        timeout=60,
+    )
+
+
+def test_the_audit_fails_on_a_known_vulnerability(tmp_path):
+    done = _audit(tmp_path, "vulnerable")
+    assert done.returncode == 1
+    assert "flask==3.1.3 has GHSA-xxxx-yyyy-zzzz (CVE-2099-0001); fixed in: 3.1.4" in done.stdout
+    assert "dependency audit failed: 1 known vulnerabilities" in done.stderr
+
+
+def test_the_audit_passes_a_clean_lock(tmp_path):
+    done = _audit(tmp_path, "clean")
+    assert done.returncode == 0, done.stderr
+    assert "1 pins audited" in done.stdout and "0 known vulnerabilities" in done.stdout
+
+
+@pytest.mark.parametrize(("mode", "source"), [("offline", "OSV (api.osv.dev)"), ("not-served", "PyPI")])
+def test_an_unreachable_source_is_said_plainly_and_fails_only_where_required(tmp_path, mode, source):
+    service = "osv" if mode == "offline" else "pypi"
+    done = _audit(tmp_path, mode, AUDIT_SERVICE=service)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith(f"dependency audit skipped: {source}")
+    assert "unreachable" in done.stdout.splitlines()[0]
+    assert _audit(tmp_path, mode, AUDIT_SERVICE=service, AUDIT_REQUIRE_SOURCE="1").returncode == 2
+
+
+def test_any_other_audit_failure_fails(tmp_path):
+    done = _audit(tmp_path, "broken")
+    assert done.returncode == 1
+    assert "could not be parsed" in done.stderr
+
+
+def test_make_audit_audits_every_lock_and_ci_runs_it():
+    makefile = (REPO_ROOT / "Makefile").read_text()
+    (recipe,) = re.findall(r"^audit:.*\n\t(.+)$", makefile, re.MULTILINE)
+    assert recipe == "$(PY) requirements/audit.py $(LOCKS)"
+    (locks,) = re.findall(r"^LOCKS := (.+)$", makefile, re.MULTILINE)
+    assert locks.split() == [f"requirements/{lock}" for lock in ALL_LOCKS]
+    ci = (REPO_ROOT / ".ci" / "run").read_text().splitlines()
+    assert ci.index("make audit") < ci.index("make test")
+    assert any(_name(req) == "pip-audit" for req in PYPROJECT["project"]["optional-dependencies"]["dev"])
+
+
 def test_torch_comes_from_the_cpu_index_at_the_project_pin():
     defaults = dict(
         str(args).split("=", 1) for name, args in instructions() if name == "ARG" and "=" in str(args)

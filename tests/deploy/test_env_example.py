@@ -18,14 +18,25 @@ from tests.deploy.conftest import COMPOSE_FILES, ENV_EXAMPLE, load_yaml
 
 SRC = REPO_ROOT / "src"
 SETTINGS_MODULES = {SRC / "api" / "settings.py", SRC / "dash" / "settings.py"}
-SECRETS = ("POSTGRES_PASSWORD", "ADMIN_TOKEN")
+SECRETS = ("POSTGRES_PASSWORD", "ADMIN_TOKEN", "SECRET_KEY", "REDIS_PASSWORD")
 # Read by Docker Compose itself from .env (its own settings, not interpolated into the files).
-COMPOSE_OWN = {"COMPOSE_PROFILES"}
+COMPOSE_OWN = {"COMPOSE_PROFILES", "COMPOSE_FILE"}
+
+
+def _is_os_environ(node: ast.AST) -> bool:
+    """`os.environ` (or `os.environb`, `os.getenv`): the process's environment, not a WSGI
+    request's `environ`, which is only the request's."""
+    return (
+        isinstance(node, ast.Attribute)
+        and node.attr in ("environ", "getenv", "environb")
+        and isinstance(node.value, ast.Name)
+        and node.value.id == "os"
+    )
 
 
 def _touches_environment(tree: ast.AST) -> bool:
     for node in ast.walk(tree):
-        if isinstance(node, ast.Attribute) and node.attr in ("environ", "getenv", "environb"):
+        if _is_os_environ(node):
             return True
         if isinstance(node, ast.ImportFrom) and node.module == "os":
             if {alias.name for alias in node.names} & {"environ", "getenv", "environb"}:
@@ -45,14 +56,17 @@ def _variables_read(tree: ast.AST) -> set[str]:
                     if isinstance(item, ast.AnnAssign) and isinstance(item.target, ast.Name)
                 }
         key = None
-        if isinstance(node, ast.Subscript) and isinstance(node.value, ast.Attribute):
-            if node.value.attr == "environ":
-                key = node.slice
+        if isinstance(node, ast.Subscript) and (
+            _is_os_environ(node.value) or (isinstance(node.value, ast.Name) and node.value.id == "environ")
+        ):
+            key = node.slice
         elif isinstance(node, ast.Call) and node.args and isinstance(node.func, ast.Attribute | ast.Name):
             name = node.func.attr if isinstance(node.func, ast.Attribute) else node.func.id
             owner = node.func.value if isinstance(node.func, ast.Attribute) else None
             if name == "getenv" or (
-                name == "get" and isinstance(owner, ast.Attribute) and owner.attr == "environ"
+                name == "get"
+                and owner is not None
+                and (_is_os_environ(owner) or (isinstance(owner, ast.Name) and owner.id == "environ"))
             ):
                 key = node.args[0]
         if isinstance(key, ast.Constant) and isinstance(key.value, str):
@@ -148,3 +162,24 @@ def test_the_example_defaults_are_the_codes():
             if name in shown:
                 value = getattr(cls.from_env({name: shown[name]}), field)
                 assert value == getattr(default, field), f"{name}={shown[name]}: the default differs"
+
+
+def test_every_variable_compose_requires_is_a_line_to_fill_in():
+    """A `${NAME:?…}` of a compose file is an uncommented `NAME=` line of the example (empty for a
+    secret), so `cp .env.example .env` shows every value compose will refuse to start without."""
+    required: set[str] = set()
+    for path in COMPOSE_FILES:
+        text = re.sub(r"^\s*#.*$", "", path.read_text(), flags=re.MULTILINE)
+        required |= set(re.findall(r"\$\{([A-Za-z_][A-Za-z0-9_]*):\?", text))
+    variables = example_variables()
+    assert set(SECRETS) <= required, f"compose must require every secret: {sorted(set(SECRETS) - required)}"
+    commented = sorted(name for name in required if variables.get(name) is None)
+    assert not commented, f"required by compose, so write `NAME=` (not `# NAME=`): {commented}"
+
+
+def test_the_example_compose_file_list_names_files_that_exist():
+    """`COMPOSE_FILE=…` in the example (the proxy overlay for production) names real files."""
+    (line,) = [line for line in ENV_EXAMPLE.read_text().splitlines() if "COMPOSE_FILE=" in line]
+    files = line.split("=", 1)[1].split(":")
+    assert files[0] == "docker-compose.yml" and "compose.proxy.yml" in files
+    assert all((REPO_ROOT / name).is_file() for name in files), files

@@ -21,7 +21,7 @@ import pytest
 import yaml
 from apscheduler.triggers.cron import CronTrigger
 
-from brandpulse.api.settings import Settings
+from brandpulse.api.settings import Settings, SettingsError
 from tests.conftest import skip_or_fail
 from tests.deploy.conftest import K8S_DIR, container_model_dir, load_yaml, stage
 
@@ -29,6 +29,13 @@ KUBERNETES_VERSION = "1.33.0"
 POD_TEMPLATE_KINDS = {"Deployment", "Job", "StatefulSet", "DaemonSet"}
 OVERLAYS = sorted(path.parent for path in (K8S_DIR / "overlays").glob("*/kustomization.yaml"))
 PRODUCTION = K8S_DIR / "overlays" / "production"
+# The pods that run this project's Python code (a read-only root with a /tmp emptyDir each).
+PYTHON_WORKLOADS = {
+    "brandpulse-api", "brandpulse-dash", "brandpulse-migrate", "brandpulse-retrain", "brandpulse-privacy",
+}  # fmt: skip
+RUNTIME_DEFAULT = {"type": "RuntimeDefault"}
+# The workloads that run the API's code, and so need its SECRET_KEY.
+API_CODE = {"brandpulse-api", "brandpulse-migrate", "brandpulse-retrain", "brandpulse-privacy"}
 
 
 def _documents(path: Path) -> list[dict[str, Any]]:
@@ -87,7 +94,8 @@ def test_there_is_a_production_overlay():
 
 def test_every_object_is_valid_for_the_pinned_kubernetes_version(objects):
     kinds = sorted({obj["kind"] for obj in objects})
-    assert {"Deployment", "Service", "HorizontalPodAutoscaler", "Ingress", "Job", "CronJob"} <= set(kinds)
+    expected = {"Deployment", "Service", "HorizontalPodAutoscaler", "Ingress", "Job", "CronJob"}
+    assert expected | {"NetworkPolicy"} <= set(kinds)
     for obj in objects:
         try:
             kubernetes_validate.validate(obj, KUBERNETES_VERSION, strict=True)
@@ -180,8 +188,16 @@ def test_the_containers_run_what_the_compose_services_run(objects, compose):
         for obj in objects
         for container in (_pod_spec(obj) or {}).get("containers", [])
     }
-    for service in ("migrate", "api", "dash", "redis"):
+    for service in ("migrate", "api", "dash"):
         assert containers[service]["command"] == compose["services"][service]["command"]
+    # Redis: the same, with the password each fills in its own way (compose `${…}`, Kubernetes `$(…)`).
+    redis, written = containers["redis"]["command"], compose["services"]["redis"]["command"]
+    as_compose = [re.sub(r"^\$\((\w+)\)$", r"${\1}", part) for part in redis]
+    as_written = [re.sub(r"^\$\{(\w+):\?[^}]*\}$", r"${\1}", part) for part in written]
+    assert as_compose == as_written
+    # The privacy job: compose's service runs it on a schedule; here the CronJob is the schedule.
+    privacy = compose["services"]["privacy"]["command"]
+    assert containers["privacy"]["command"] == privacy[: privacy.index("--schedule")]
 
 
 def test_the_production_overlay_pins_images_and_a_namespace(production):
@@ -229,9 +245,14 @@ def test_every_workload_runs_as_the_images_non_root_user(objects):
         name = f"{obj['kind']}/{obj['metadata']['name']}"
         assert spec["securityContext"]["runAsNonRoot"] is True, name
         assert spec["securityContext"]["runAsUser"] == spec["securityContext"]["runAsGroup"] == uid, name
-        for container in spec["containers"]:
-            assert container["securityContext"]["allowPrivilegeEscalation"] is False, name
-            assert container["securityContext"]["capabilities"]["drop"] == ["ALL"], name
+        assert spec["securityContext"]["seccompProfile"] == RUNTIME_DEFAULT, name
+        for container in [*spec["containers"], *spec.get("initContainers", [])]:
+            context = container["securityContext"]
+            assert context["allowPrivilegeEscalation"] is False, name
+            assert context["capabilities"] == {"drop": ["ALL"]}, name
+            assert context["readOnlyRootFilesystem"] is True, name
+            assert not context.get("privileged"), name
+            assert context.get("seccompProfile", RUNTIME_DEFAULT) == RUNTIME_DEFAULT, name
 
 
 def _env(container: dict[str, Any]) -> dict[str, Any]:
@@ -246,7 +267,8 @@ def _claim_mounts(pod: dict[str, Any], container: dict[str, Any]) -> dict[str, s
         for volume in pod.get("volumes", [])
         if "persistentVolumeClaim" in volume
     }
-    return {claims[mount["name"]]: mount["mountPath"] for mount in container["volumeMounts"]}
+    mounts = container["volumeMounts"]
+    return {claims[mount["name"]]: mount["mountPath"] for mount in mounts if mount["name"] in claims}
 
 
 def test_the_retrain_cronjob_runs_one_round_at_a_time(objects):
@@ -314,3 +336,168 @@ def test_every_api_replica_counts_rate_limits_in_the_redis_service(objects):
     (container,) = redis["spec"]["template"]["spec"]["containers"]
     assert port["targetPort"] in {item["name"] for item in container["ports"]}
     assert redis["spec"]["replicas"] == 1, "one counter for all replicas"
+
+
+# ---------------------------------------------------------------- hardening (issue 25)
+
+
+def _workloads(objects: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Workload name -> its pod template (metadata and spec)."""
+    result = {}
+    for obj in objects:
+        if obj["kind"] in POD_TEMPLATE_KINDS:
+            result[obj["metadata"]["name"]] = obj["spec"]["template"]
+        elif obj["kind"] == "CronJob":
+            result[obj["metadata"]["name"]] = obj["spec"]["jobTemplate"]["spec"]["template"]
+    return result
+
+
+def test_the_python_pods_write_only_to_an_empty_dir_on_tmp(objects):
+    workloads = _workloads(objects)
+    assert set(workloads) >= PYTHON_WORKLOADS
+    for name in PYTHON_WORKLOADS:
+        pod = workloads[name]["spec"]
+        empty_dirs = {volume["name"] for volume in pod.get("volumes", []) if "emptyDir" in volume}
+        for container in pod["containers"]:
+            tmp = [mount for mount in container.get("volumeMounts", []) if mount["mountPath"] == "/tmp"]
+            assert len(tmp) == 1 and tmp[0]["name"] in empty_dirs, f"{name}: /tmp on an emptyDir"
+
+
+def test_the_models_volume_is_read_only_in_the_api_pods_only(objects):
+    workloads = _workloads(objects)
+    read_only = {}
+    for name, template in workloads.items():
+        pod = template["spec"]
+        claims = {
+            volume["name"]: volume["persistentVolumeClaim"]
+            for volume in pod.get("volumes", [])
+            if "persistentVolumeClaim" in volume
+        }
+        for container in pod["containers"]:
+            for mount in container.get("volumeMounts", []):
+                claim = claims.get(mount["name"])
+                if claim and claim["claimName"] == "brandpulse-models":
+                    read_only[name] = bool(mount.get("readOnly")) and bool(claim.get("readOnly"))
+    assert read_only == {"brandpulse-api": True, "brandpulse-migrate": False, "brandpulse-retrain": False}
+
+
+def test_every_pod_running_the_api_code_gets_the_secret_key(objects):
+    workloads = _workloads(objects)
+    for name in API_CODE:
+        (container,) = workloads[name]["spec"]["containers"]
+        reference = {"secretKeyRef": {"name": "brandpulse-secrets", "key": "SECRET_KEY"}}
+        assert _env(container)["SECRET_KEY"] == reference, name
+
+
+def test_the_secret_templates_placeholders_are_refused_by_the_api():
+    """Applied unedited, the template's token and key stop the API at start (and say why)."""
+    (secret,) = _documents(K8S_DIR / "base" / "secret.example.yaml")
+    values = secret["stringData"]
+    assert set(values) == {"DATABASE_URL", "ADMIN_TOKEN", "SECRET_KEY", "REDIS_PASSWORD"}
+    for key, value in values.items():
+        assert "CHANGE-ME" in value, f"{key}: keep it an obvious placeholder"
+    for key in ("ADMIN_TOKEN", "SECRET_KEY"):
+        with pytest.raises(SettingsError, match="placeholder"):
+            Settings.from_env({key: values[key]})
+
+
+def test_redis_asks_for_the_password_of_the_secret(objects):
+    deployments, services = _by_kind(objects, "Deployment"), _by_kind(objects, "Service")
+    (redis,) = deployments["brandpulse-redis"]["spec"]["template"]["spec"]["containers"]
+    reference = {"secretKeyRef": {"name": "brandpulse-secrets", "key": "REDIS_PASSWORD"}}
+    env = _env(redis)
+    assert env["REDIS_PASSWORD"] == env["REDISCLI_AUTH"] == reference  # redis-cli (the probe) authenticates
+    command = redis["command"]
+    assert command[command.index("--requirepass") + 1] == "$(REDIS_PASSWORD)"
+    assert redis["readinessProbe"]["exec"]["command"] == ["redis-cli", "ping"]
+    (api,) = deployments["brandpulse-api"]["spec"]["template"]["spec"]["containers"]
+    names = [item["name"] for item in api["env"]]
+    # Kubernetes fills in $(VAR) only from variables defined earlier in the list.
+    assert names.index("REDIS_PASSWORD") < names.index("RATE_LIMIT_STORAGE_URI")
+    assert _env(api)["REDIS_PASSWORD"] == reference
+    uri = urlparse(_env(api)["RATE_LIMIT_STORAGE_URI"])
+    assert uri.password == "$(REDIS_PASSWORD)" and uri.hostname in services
+
+
+def test_the_api_trusts_only_the_dash_pods_by_a_headless_service(objects):
+    deployments, services = _by_kind(objects, "Deployment"), _by_kind(objects, "Service")
+    (api,) = deployments["brandpulse-api"]["spec"]["template"]["spec"]["containers"]
+    hops = _env(api)["TRUSTED_PROXIES"]
+    assert Settings.from_env({"TRUSTED_PROXIES": hops}).trusted_proxies == (hops,), "one name, no network"
+    service = services[hops]
+    assert service["spec"]["clusterIP"] == "None", "headless: the name resolves to the pods' own addresses"
+    assert service["spec"]["publishNotReadyAddresses"] is True
+    selected = [
+        name
+        for name, deployment in deployments.items()
+        if service["spec"]["selector"].items() <= deployment["spec"]["template"]["metadata"]["labels"].items()
+    ]
+    assert selected == ["brandpulse-dash"]
+
+
+def _selects(selector: dict[str, Any], labels: dict[str, str]) -> bool:
+    assert set(selector) <= {"matchLabels"}, "only matchLabels here"
+    return selector.get("matchLabels", {}).items() <= labels.items()
+
+
+def test_network_policies_deny_by_default_and_allow_only_the_callers(objects):
+    """Who may connect to each workload's pods: the union of the policies that select them."""
+    policies = list(_by_kind(objects, "NetworkPolicy").values())
+    workloads = _workloads(objects)
+    deny_all = [policy for policy in policies if policy["spec"]["podSelector"] == {}]
+    assert len(deny_all) == 1 and deny_all[0]["spec"]["policyTypes"] == ["Ingress"]
+    assert "ingress" not in deny_all[0]["spec"], "the default: nothing may connect"
+    for policy in policies:
+        assert policy["spec"]["policyTypes"] == ["Ingress"], policy["metadata"]["name"]
+
+    def callers(name: str) -> list[tuple[str, tuple[int | str, ...]]]:
+        labels = workloads[name]["metadata"]["labels"]
+        found = []
+        for policy in policies:
+            if not _selects(policy["spec"]["podSelector"], labels):
+                continue
+            for rule in policy["spec"].get("ingress", []):
+                ports = tuple(port["port"] for port in rule["ports"])
+                for peer in rule["from"]:
+                    if "namespaceSelector" in peer:
+                        found.append((f"namespace {peer['namespaceSelector']['matchLabels']}", ports))
+                        assert peer["podSelector"]["matchLabels"], "some pods of that namespace, not all"
+                        continue
+                    found += [
+                        (other, ports)
+                        for other, template in workloads.items()
+                        if _selects(peer["podSelector"], template["metadata"]["labels"])
+                    ]
+        return found
+
+    ingress_controller = "namespace {'kubernetes.io/metadata.name': 'ingress-nginx'}"
+    assert callers("brandpulse-dash") == [(ingress_controller, ("http",))]
+    assert callers("brandpulse-api") == [("brandpulse-dash", ("http",))]
+    assert callers("brandpulse-redis") == [("brandpulse-api", ("redis",))]
+    for job in ("brandpulse-migrate", "brandpulse-retrain", "brandpulse-privacy"):
+        assert callers(job) == [], f"{job} serves nothing"
+    # The named ports exist on the pods they select.
+    named = {"brandpulse-dash": "http", "brandpulse-api": "http", "brandpulse-redis": "redis"}
+    for name, port in named.items():
+        (container,) = workloads[name]["spec"]["containers"]
+        assert port in {item["name"] for item in container["ports"]}
+
+
+def test_the_privacy_cronjob_expires_personal_data_every_night(objects):
+    cronjob = _by_kind(objects, "CronJob")["brandpulse-privacy"]
+    spec = cronjob["spec"]
+    assert spec["schedule"] == Settings.from_env({}).personal_data_schedule
+    CronTrigger.from_crontab(spec["schedule"], timezone=spec["timeZone"])
+    assert spec["timeZone"] == "Etc/UTC" and spec["concurrencyPolicy"] == "Forbid"
+    pod = spec["jobTemplate"]["spec"]["template"]["spec"]
+    assert pod["restartPolicy"] == "Never"
+    (container,) = pod["containers"]
+    assert container["command"] == ["flask", "--app", "brandpulse.api", "privacy", "expire"]
+    (api,) = _pod_spec(_by_kind(objects, "Deployment")["brandpulse-api"])["containers"]
+    assert container["image"] == api["image"], "the API's image"
+    env = _env(container)
+    assert env["DATABASE_URL"] == _env(api)["DATABASE_URL"]
+    days = int(env["PERSONAL_DATA_RETENTION_DAYS"])
+    assert days == Settings.from_env({}).personal_data_retention_days
+    for kind in ("requests", "limits"):
+        assert {"cpu", "memory"} <= set(container["resources"][kind])

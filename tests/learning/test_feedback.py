@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 import numpy as np
 import pytest
 
+from brandpulse.api.pseudonyms import client_pseudonym
 from brandpulse.api.storage.db import get_database
 from brandpulse.api.storage.tables import Review
 from brandpulse.learning import feedback
@@ -214,43 +215,50 @@ def test_a_new_mix_of_visitors_is_not_taken_for_forgetting():
     assert not decide(CHAMPION, challenger(0.76, own_fixed=own), RULES).promote
 
 
+def servers_suggestion(client) -> dict:
+    """The served model's figures for `post_review`'s default text: what a review of it stores
+    (the server's own suggestion, whatever the client sends)."""
+    return client.post("/api/predict", json={"text": "Good shoes, comfortable and well made."}).get_json()
+
+
+def other_than(rating: int) -> int:
+    """A rating one star away from `rating`."""
+    return rating + 1 if rating < 5 else rating - 1
+
+
 def test_stored_reviews_are_read_oldest_first_with_what_the_filters_need(app):
     client = app.test_client()
     assert (
         post_review(client, text="The app crashes whenever I open the camera.", rating=1).status_code == 201
     )
-    shown = post_review(client, rating=4, suggested_rating=4, score=0.8, suggestion_shown=True)
+    suggested = servers_suggestion(client)["suggested_rating"]
+    shown = post_review(client, rating=suggested, suggestion_shown=True)
     assert shown.status_code == 201
     with app.app_context(), get_database().connection_context():
         Review.update(flagged=True).where(Review.id == shown.get_json()["id"]).execute()
         stored = feedback.read_reviews()
-    assert [r.rating for r in stored] == [1, 4]
+    assert [r.rating for r in stored] == [1, suggested]
     assert stored[1].flagged and stored[1].suggestion_shown and stored[1].kept_suggestion
-    assert stored[0].client == "127.0.0.1"
+    with app.app_context():
+        assert stored[0].client == client_pseudonym("127.0.0.1")  # the client's pseudonym, not its address
 
 
 @pytest.mark.parametrize(
-    ("fields", "shown", "changed"),
-    [
-        ({"suggested_rating": 4, "score": 0.8, "suggestion_shown": True}, True, False),
-        ({"suggested_rating": 2, "score": 0.3, "suggestion_shown": True}, True, True),
-        ({"suggestion_shown": False}, False, None),
-        ({}, None, None),
-    ],
+    ("shown", "kept", "changed"),
+    [(True, True, False), (True, False, True), (False, True, None), (None, True, None)],
 )
-def test_a_review_records_whether_the_suggestion_was_shown_and_changed(client, fields, shown, changed):
-    response = post_review(client, rating=4, **fields)
+def test_a_review_records_whether_the_suggestion_was_shown_and_changed(client, shown, kept, changed):
+    suggested = servers_suggestion(client)["suggested_rating"]
+    fields = {} if shown is None else {"suggestion_shown": shown}
+    response = post_review(client, rating=suggested if kept else other_than(suggested), **fields)
     assert response.status_code == 201
     body = client.get(f"/api/reviews/{response.get_json()['id']}", headers=ADMIN).get_json()
     assert body["suggestion_shown"] is shown and body["suggestion_changed"] is changed
-    assert body["suggested_rating"] is not None  # the control group's suggestion, computed by the server
+    assert body["suggested_rating"] == suggested  # the server's, shown or not (the control group's)
     assert body["flagged"] is False
 
 
-def test_a_shown_suggestion_must_say_which_it_was(client):
-    response = post_review(client, suggestion_shown=True)
-    assert response.status_code == 422
-    assert "suggested_rating" in response.get_json()["error"]["fields"]
+def test_whether_the_suggestion_was_shown_is_a_json_boolean(client):
     assert post_review(client, suggestion_shown="yes").status_code == 422
 
 
@@ -266,20 +274,19 @@ def test_admins_flag_and_unflag_a_review(client):
 
 
 def test_the_anchoring_figures_compare_shown_and_control_reviews(client):
-    for rating in (4, 4, 4, 2):
-        post_review(
-            client, rating=rating, suggested_rating=4, score=0.8, suggestion_shown=True, model_version="v1"
-        )
-    for rating in (4, 1):
-        post_review(
-            client, rating=rating, suggested_rating=4, score=0.8, suggestion_shown=False, model_version="v1"
-        )
+    own = servers_suggestion(client)
+    suggested = own["suggested_rating"]
+    for rating in (suggested, suggested, suggested, other_than(suggested)):
+        post_review(client, rating=rating, suggestion_shown=True)
+    far = 1 if suggested >= 3 else 5
+    for rating in (suggested, far):
+        post_review(client, rating=rating, suggestion_shown=False)
     assert client.get("/api/models/suggestions").status_code == 401
     body = client.get("/api/models/suggestions?days=7", headers=ADMIN).get_json()
     overall = {row["suggestion_shown"]: row for row in body["anchoring"] if row["version"] is None}
     assert overall[True]["reviews"] == 4 and overall[True]["kept_suggestion"] == 0.75
     assert overall[False]["reviews"] == 2 and overall[False]["kept_suggestion"] == 0.5
-    assert overall[False]["mean_abs_error"] == 1.5
+    assert overall[False]["mean_abs_error"] == abs(far - suggested) / 2
     (day,) = body["daily"]  # the control group is not in the daily figures
-    assert day["version"] == "v1" and day["reviews"] == 4 and day["kept_suggestion"] == 0.75
+    assert day["version"] == own["model_version"] and day["reviews"] == 4 and day["kept_suggestion"] == 0.75
     assert client.get("/api/models/suggestions?days=0", headers=ADMIN).status_code == 422

@@ -44,6 +44,15 @@ def text_pattern(non_blank: int) -> str:
     return rf"^[^\x00]*{mark}[^\x00]{{{non_blank - 2},}}{mark}[^\x00]*$"
 
 
+def as_float32(number: float) -> float:
+    """`number` (at most FLOAT32_MAX in magnitude) as a REAL column stores it: the nearest float32,
+    as its shortest decimal (0.9 stays 0.9), and 0 below the smallest normal float32, since
+    PostgreSQL refuses a REAL that underflows."""
+    if abs(number) < FLOAT32_TINY:
+        return 0.0
+    return float(str(np.float32(number)))
+
+
 class _SettingBounds:
     """Mixin for `validate.Length`/`validate.Range`: a bound given as a setting's name is read from
     the running app's settings each time it is used (validation, or building the document)."""
@@ -194,9 +203,7 @@ class Real(fields.Float):
             return number
         if abs(number) > FLOAT32_MAX:
             raise self.make_error("too_large", input=value)
-        if abs(number) < FLOAT32_TINY:
-            return 0.0
-        return float(str(np.float32(number)))
+        return as_float32(number)
 
 
 class JsonBoolean(fields.Boolean):

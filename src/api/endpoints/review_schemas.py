@@ -23,13 +23,15 @@ from brandpulse.api.endpoints.field_types import (
     Text,
     UtcDateTime,
 )
+from brandpulse.api.prediction_tokens import TOKEN_MAX
 from brandpulse.api.storage.tables import IDEMPOTENCY_KEY_MAX, MODEL_VERSION_MAX, NAME_MAX
 
 # ---------------------------------------------------------------- reviews
 
 
 class ReviewCreateSchema(StrictSchema):
-    """A new review. The server computes `score` and `suggested_rating` when they are absent."""
+    """A new review. Its score, suggested rating and model version are the server's: a valid
+    `prediction_token` of the same text, else the served model's reading of the text."""
 
     text = Text(
         required=True,
@@ -48,42 +50,47 @@ class ReviewCreateSchema(StrictSchema):
         validate=validate.Length(1, NAME_MAX),
         metadata={"description": "The name of a stored brand (GET /api/brands); another name: 422."},
     )
+    # Any text up to TOKEN_MAX: one that is no token of ours is not used, and that is no error.
+    prediction_token = fields.String(
+        validate=validate.Length(1, TOKEN_MAX),
+        metadata={
+            "description": "The `token` of the `/api/predict` answer the visitor saw, for this same text "
+            "(surrounding blanks aside): the review is stored with its score, suggested rating and model "
+            "version. Without one, or with one that is expired (30 minutes), altered or made for another "
+            "text, the server scores the text itself; that is no error."
+        },
+    )
     suggested_rating = StrictInteger(
         validate=validate.Range(1, 5),
         metadata={
-            "description": "The rating the model suggested to the user; required when `suggestion_shown` "
-            "is true."
+            "description": "Deprecated and ignored: the stored suggested rating is the server's (see "
+            "`prediction_token`). Still accepted, so that older clients keep working.",
+            "deprecated": True,
         },
     )
     score = Real(
         validate=validate.Range(0.0, 1.0),
         metadata={
-            "description": "In [0, 1]; stored as a float32 (about 7 significant digits, under 1.2e-38: 0)."
+            "description": "Deprecated and ignored: the stored score is the server's (see "
+            "`prediction_token`). Still accepted, so that older clients keep working.",
+            "deprecated": True,
         },
     )
     model_version = Text(
         validate=validate.Length(1, MODEL_VERSION_MAX),
-        metadata={"description": "The model that produced a supplied score."},
+        metadata={
+            "description": "Deprecated and ignored: the stored model version is the one that scored the "
+            "text (see `prediction_token`). Still accepted, so that older clients keep working.",
+            "deprecated": True,
+        },
     )
     suggestion_shown = JsonBoolean(
         metadata={
-            "description": "Whether the visitor saw `suggested_rating` before rating (false: the control "
-            "group, shown no suggestion). The server records whether the rating differs from it."
+            "description": "Whether the visitor saw the suggested rating before rating (false: the control "
+            "group, shown no suggestion). The server records whether the rating differs from the "
+            "suggestion it stores."
         },
     )
-
-    # Stated in the document (docs.SchemaKeywordsPlugin): a suggestion shown must be named.
-    OPENAPI_KEYWORDS = {
-        "anyOf": [
-            {"properties": {"suggestion_shown": {"enum": [False]}}},
-            {"required": ["suggested_rating"]},
-        ]
-    }
-
-    @validates_schema
-    def _shown_suggestion_is_named(self, data: dict[str, Any], **kwargs: Any) -> None:
-        if data.get("suggestion_shown") and "suggested_rating" not in data:
-            raise ma.ValidationError("Required when suggestion_shown is true.", "suggested_rating")
 
 
 class IdempotencyHeaderSchema(ma.Schema):

@@ -7,16 +7,21 @@ import io
 import json
 import logging
 import math
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC
 from typing import Any
 
 from flask import Response, current_app, request, url_for
 from flask.blueprints import BlueprintSetupState
+from flask.views import MethodView
 from peewee import IntegrityError, Query, fn
 from webargs.flaskparser import abort
 
+from brandpulse.api import prediction_tokens
+from brandpulse.api.endpoints import csv_export
+from brandpulse.api.endpoints.field_types import as_float32
 from brandpulse.api.endpoints.parsing import BODY, BODY_ERRORS, Blueprint
+from brandpulse.api.endpoints.privacy import admin_actor
 from brandpulse.api.endpoints.review_schemas import (
     AdminReviewSchema,
     FlagRequestSchema,
@@ -28,10 +33,13 @@ from brandpulse.api.endpoints.review_schemas import (
     ReviewSchema,
     ReviewSummarySchema,
 )
+from brandpulse.api.prediction_tokens import ModelFigures
+from brandpulse.api.pseudonyms import client_pseudonym
 from brandpulse.api.security import client_ip
+from brandpulse.api.serving.batching import Overloaded
 from brandpulse.api.serving.inference import ModelUnavailable, get_model
 from brandpulse.api.settings import current_settings
-from brandpulse.api.storage import idempotency, review_pages, review_store
+from brandpulse.api.storage import erasure, idempotency, review_pages, review_store
 from brandpulse.api.storage.db import get_database, open_connection
 from brandpulse.api.storage.tables import MAX_ID, USER_AGENT_MAX, Brand, Review, as_date
 
@@ -70,8 +78,10 @@ bp.record_once(_init_app)
 )
 @bp.errors(*BODY_ERRORS, 503)
 def create_review(headers: dict[str, Any], args: dict[str, Any]) -> Response:
-    """Store a review. Its score comes from the model unless supplied; its suggested rating is the
-    one the visitor saw (`suggestion_shown` true), else the served model's for the score.
+    """Store a review. Its score, suggested rating and model version are the server's: those of
+    a valid `prediction_token` for its text (what the visitor was shown), else the served model's
+    reading of the text, else none (no model now: the review is stored all the same). A client's
+    `score`, `suggested_rating` and `model_version` are ignored.
 
     With an `Idempotency-Key` header, a retry (same key, same fields) gets the first answer back
     and stores nothing; the same key with other fields is a 422.
@@ -79,16 +89,17 @@ def create_review(headers: dict[str, Any], args: dict[str, Any]) -> Response:
     key = headers.get("idempotency_key")
     ttl = current_settings().idempotency_ttl_hours
     request_fingerprint = idempotency.fingerprint(args) if key is not None else ""
-    if key is not None and args.get("score") is None:
+    figures = _token_figures(args)
+    if key is not None and figures is None:
         # The model would score the text: look for a stored answer first, not to score it twice.
-        # (With a score, the insert of the key finds an earlier one as cheaply.)
+        # (With a valid token, the insert of the key finds an earlier one as cheaply.)
         replay = _replay(key, request_fingerprint, ttl)
         if replay is not None:
             return replay
     brand_id = review_store.brand_ids().get(args["brand"])
     if brand_id is None:
         abort(422, messages={"brand": ["Unknown brand."]})
-    review = _new_review(args, brand_id)
+    review = _new_review(args, brand_id, figures)
     db = get_database()
     try:
         if key is None:
@@ -114,27 +125,15 @@ def create_review(headers: dict[str, Any], args: dict[str, Any]) -> Response:
     return _created(answer, review.id)
 
 
-def _new_review(args: dict[str, Any], brand_id: int) -> Review:
-    """The review to store (unsaved): the model scores the text unless the client sent a score."""
+def _new_review(args: dict[str, Any], brand_id: int, figures: ModelFigures | None = None) -> Review:
+    """The review to store (unsaved), with the model's `figures` (a valid token's), else those of
+    the served model for its text. The client's own figures are never read: a client could put
+    any score into the statistics, or markup as a model version into the admin's charts."""
     text = args["text"].strip()
-    score = args.get("score")
-    suggested = args.get("suggested_rating")
-    model_version = args.get("model_version")
+    figures = figures or _scored(text)
+    score = None if figures.score is None else as_float32(figures.score)  # as the REAL column keeps it
+    suggested, model_version = figures.suggested_rating, figures.model_version
     shown = args.get("suggestion_shown")
-    if shown and suggested is None:
-        abort(422, messages={"suggested_rating": ["Required when suggestion_shown is true."]})
-    if not shown:
-        # Only a suggestion the visitor saw is theirs to report; any other is the served model's.
-        suggested = None
-    if score is None:
-        prediction = get_model().predict([text])[0]
-        score, model_version = prediction["score"], prediction["model_version"]
-        suggested = prediction["suggested_rating"] if suggested is None else suggested
-    elif suggested is None:
-        try:  # the served model's rule, not a default one
-            suggested = get_model().suggested_rating(score)
-        except ModelUnavailable:  # the review is stored all the same, with no suggestion
-            logger.warning("no model to suggest a rating for a supplied score: stored without one")
     user_agent = request.headers.get("User-Agent", "").replace("\x00", "")[:USER_AGENT_MAX] or None
     return Review(
         brand=Brand(id=brand_id, name=args["brand"]),  # its name is all the answer needs
@@ -145,9 +144,35 @@ def _new_review(args: dict[str, Any], brand_id: int) -> Review:
         model_version=model_version,
         user_agent=user_agent,
         ip_address=client_ip(),
+        client_pseudonym=client_pseudonym(client_ip()),
         suggestion_shown=shown,
-        suggestion_changed=(args["rating"] != suggested) if shown else None,
+        suggestion_changed=(args["rating"] != suggested) if shown and suggested is not None else None,
     )
+
+
+def _token_figures(args: dict[str, Any]) -> ModelFigures | None:
+    """The figures the request's `prediction_token` vouches for its text, or None (no token, or
+    one that cannot be used: expired on a page left open, from before a key change, altered, or
+    for another text; none is an error, the server then scores the text itself)."""
+    token = args.get("prediction_token")
+    if token is None:
+        return None
+    try:
+        return prediction_tokens.read(token, args["text"])
+    except prediction_tokens.InvalidToken as error:
+        logger.info("prediction token not used (%s): the review is scored by the server", error)
+        return None
+
+
+def _scored(text: str) -> ModelFigures:
+    """The served model's figures for `text`; none when it cannot score now (not loaded, or its
+    queue full): a review is what the visitor wrote, worth keeping without the model's opinion."""
+    try:
+        prediction = get_model().predict([text])[0]
+    except (ModelUnavailable, Overloaded) as error:
+        logger.warning("review stored without a score: %s", error)
+        return prediction_tokens.NO_FIGURES
+    return ModelFigures(prediction["score"], prediction["suggested_rating"], prediction["model_version"])
 
 
 class _KeyTaken(Exception):
@@ -161,7 +186,7 @@ def _answer(review: Review) -> idempotency.Answer:
 
 
 def _created(answer: idempotency.Answer, review_id: int, replayed: bool = False) -> Response:
-    headers = {"Location": url_for("reviews.get_review", review_id=review_id)}
+    headers = {"Location": url_for("reviews.review", review_id=review_id)}
     if replayed:
         headers[idempotency.REPLAYED_HEADER] = "true"
     return Response(answer.body, status=answer.status, headers=headers, mimetype="application/json")
@@ -255,16 +280,26 @@ def summarise_reviews(args: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-# Larger ids cannot exist: such a route answers 404 without asking the database.
-@bp.route(f"/reviews/<int(max={MAX_ID}):review_id>", methods=["GET"])
-@bp.admin(404)
-@bp.response(200, AdminReviewSchema)
-def get_review(review_id: int) -> Review:
-    """One review, with its user agent and IP address (admin)."""
-    review = Review.select(Review, Brand).join(Brand).where(Review.id == review_id).first()
-    if review is None:
-        abort(404, message=f"no review {review_id}")
-    return review
+# Larger ids cannot exist: such a route answers 404 without asking the database. One rule for
+# both methods: with a rule per method, an id over the maximum answered DELETE with 405.
+@bp.route(f"/reviews/<int(max={MAX_ID}):review_id>", endpoint="review")
+class ReviewItem(MethodView):
+    @bp.admin(404)
+    @bp.response(200, AdminReviewSchema)
+    def get(self, review_id: int) -> Review:
+        """One review, with its user agent and IP address (admin)."""
+        review = Review.select(Review, Brand).join(Brand).where(Review.id == review_id).first()
+        if review is None:
+            abort(404, message=f"no review {review_id}")
+        return review
+
+    @bp.admin(404)
+    @bp.response(204)
+    def delete(self, review_id: int) -> None:
+        """Delete a review for good, with its idempotency keys (their stored answers repeat it): no
+        later list, export or retrain round sees it (admin). The audit log records who and when."""
+        if erasure.delete_review(review_id, actor=admin_actor()) is None:
+            abort(404, message=f"no review {review_id}")
 
 
 @bp.route(f"/reviews/<int(max={MAX_ID}):review_id>/flag", methods=["PUT"])
@@ -280,17 +315,20 @@ def flag_review(args: dict[str, Any], review_id: int) -> Review:
     return Review.select(Review, Brand).join(Brand).where(Review.id == review_id).first()
 
 
-def _csv_lines(rows: list[Review], header: bool) -> str:
+def _csv_lines(rows: list[Review], header: bool, cell: Callable[[Any], Any] = csv_export.neutralise) -> str:
+    """`rows` as CSV lines; `cell` writes each text cell (by default, safe in a spreadsheet)."""
     buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
+    # RFC 4180's CRLF: the csv module quotes a cell holding any character of the line terminator,
+    # so a text with a bare carriage return (which readers take for a line end) is quoted too.
+    writer = csv.writer(buffer, lineterminator="\r\n")
     if header:
         writer.writerow(EXPORT_COLUMNS)
     for review in rows:
         writer.writerow(
             (
-                review.text,
+                cell(review.text),
                 review.rating,
-                review.brand.name,
+                cell(review.brand.name),
                 review.created_at.replace(tzinfo=UTC).isoformat(),
                 "" if review.suggested_rating is None else review.suggested_rating,
                 "" if review.score is None else repr(review.score),
@@ -301,23 +339,30 @@ def _csv_lines(rows: list[Review], header: bool) -> str:
 
 @bp.route("/reviews/export.csv", methods=["GET"])
 @bp.admin()
-@bp.arguments(ReviewFilterSchema, location="query")
+@bp.arguments(csv_export.ReviewExportQuerySchema, location="query")
 @bp.response(
     200,
     {"type": "string"},
     content_type="text/csv",
     description="CSV with the columns text, label (the 1-5 rating), brand, created_at, "
-    "suggested_rating, score: `train --labels stars3` reads it.",
+    "suggested_rating, score. By default (`format=spreadsheet`) every text cell that a spreadsheet "
+    "would run as a formula (starting with `=`, `+`, `-`, `@`, a tab or a carriage return) is "
+    "prefixed with `'`, as OWASP advises; numbers are unchanged. `format=training` keeps the texts "
+    "as stored, for `train --labels stars3`.",
 )
 def export_reviews(args: dict[str, Any]) -> Response:
-    """Every matching review as labelled CSV for retraining, streamed (admin)."""
+    """Every matching review as labelled CSV, streamed (admin): safe to open in a spreadsheet,
+    or with `format=training` the raw texts that `train` reads."""
+    training = args["format"] == csv_export.TRAINING
+    cell = csv_export.raw if training else csv_export.neutralise
+    filename = "reviews-training.csv" if training else "reviews.csv"
     query = _filtered(args).order_by(Review.id)
     first = list(query.limit(EXPORT_CHUNK))  # inside the request: a database failure is still a 503
     db = get_database()
 
     def generate() -> Iterator[str]:
         rows = first
-        yield _csv_lines(rows, header=True)
+        yield _csv_lines(rows, header=True, cell=cell)
         while len(rows) == EXPORT_CHUNK:
             # The request's connection is closed once the response starts: use one of our own.
             opened = db.connect(reuse_if_open=True)
@@ -326,10 +371,10 @@ def export_reviews(args: dict[str, Any]) -> Response:
             finally:
                 if opened:
                     db.close()
-            yield _csv_lines(rows, header=False)
+            yield _csv_lines(rows, header=False, cell=cell)
 
     return Response(
         generate(),
         mimetype="text/csv",
-        headers={"Content-Disposition": 'attachment; filename="reviews.csv"'},
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
     )

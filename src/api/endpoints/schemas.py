@@ -128,6 +128,14 @@ class PredictionSchema(ma.Schema):
             "null when it is."
         },
     )
+    token = fields.String(
+        required=True,
+        metadata={
+            "description": "The server's signature of this score, suggested rating and model version for "
+            "this text, valid for 30 minutes: send it back as the review's `prediction_token` (with the "
+            "same text), and the review is stored with these figures, the ones the visitor saw."
+        },
+    )
 
 
 class PredictionBatchSchema(ma.Schema):

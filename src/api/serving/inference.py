@@ -12,6 +12,11 @@ predictor it started with, so nothing fails or stalls during a swap, and every p
 names the version that made it. A champion that cannot be loaded is logged and retried; the
 model in memory keeps serving.
 
+A champion is loaded only if its file's SHA-256 is the one registered (at start-up as on a
+swap): a checkpoint replaced in MODEL_DIR after an admin promoted it is refused with an error
+naming the file and both hashes, and, as for any champion that cannot be loaded, `MODEL_PATH`
+is served meanwhile (at start-up) or the model in memory keeps serving (on a swap).
+
 Threads. Every forward pass of a process runs on one dedicated inference thread, with the
 process's share of the cores as torch threads, and the model is loaded with a single torch
 thread. PyTorch's OpenMP runtime keeps a team of worker threads for each thread that starts a
@@ -41,7 +46,7 @@ from flask import Flask, current_app
 from brandpulse.api.serving.batching import MicroBatcher
 from brandpulse.api.serving.shadow import ShadowScorer
 from brandpulse.api.settings import Settings
-from brandpulse.api.storage.registry import Champion, read_candidate, read_champion
+from brandpulse.api.storage.registry import Champion, ChangedCheckpoint, read_candidate, read_champion
 from brandpulse.model.checkpoint import CheckpointError
 from brandpulse.model.predictor import Predictor
 from brandpulse.model.runtime import use_threads
@@ -171,9 +176,10 @@ class ModelService:
             if self._predictor is None:
                 if time.monotonic() - self._failed_at < RETRY_SECONDS:
                     raise ModelUnavailable(self._error or "the model is unavailable")
-                wanted, expected = self._target()
+                target = self._target()
+                wanted, expected = target.path, target.version or None
                 try:
-                    predictor, path = self._first_load(wanted)
+                    predictor, path = self._first_load(target)
                 except (CheckpointError, OSError) as error:
                     self._failed_at = time.monotonic()
                     self._error = f"cannot load the model: {error}"
@@ -188,30 +194,41 @@ class ModelService:
             self._start_watcher()
         return self._predictor
 
-    def _first_load(self, path: Path) -> tuple[Predictor, Path]:
-        """Load `path`; if that is the champion and it fails, `MODEL_PATH` rather than nothing.
+    def _first_load(self, target: Champion) -> tuple[Predictor, Path]:
+        """Load the target; if that is the champion and it fails, `MODEL_PATH` rather than nothing.
 
-        Returns the predictor and the path it came from (the watcher retries the champion).
+        A champion whose file is not the registered one is refused even where it is `MODEL_PATH`
+        itself: it is then served as the configured model, under its own version, not as the
+        champion. Returns the predictor and the path it came from (the watcher retries the
+        champion).
         """
+        path = target.path
         try:
+            target.verify()
             return _load_shared(path, self.bf16), path
+        except ChangedCheckpoint as error:
+            logger.error(
+                "refusing the champion %s: %s; serving MODEL_PATH %s", target.version, error, self.path
+            )
         except (CheckpointError, OSError) as error:
             if path == self.path:
                 raise
             logger.error("cannot load the champion (%s); serving %s until it can be", error, self.path)
-            self._failed_at, self._failed_path = time.monotonic(), path
-            return _load_shared(self.path, self.bf16), self.path
+        self._failed_at, self._failed_path = time.monotonic(), path
+        return _load_shared(self.path, self.bf16), self.path
 
-    def _target(self) -> tuple[Path, str | None]:
-        """The checkpoint to serve and its registered version: the champion, else `path`."""
+    def _target(self) -> Champion:
+        """The checkpoint to serve, with its registered version and hash: the champion, else
+        `path` (with neither: nothing to check it against)."""
+        unregistered = Champion("", self.path)
         if self.champion is None:
-            return self.path, None
+            return unregistered
         try:
             champion = self.champion()
         except Exception as error:  # a database that is down or not upgraded must not stop serving
             logger.warning("cannot read the model registry (%s); serving %s", error, self.path)
-            return self.path, None
-        return (champion.path, champion.version) if champion else (self.path, None)
+            return unregistered
+        return champion or unregistered
 
     def _start_watcher(self) -> None:
         """This process's registry watcher, started after the first load (and after any fork)."""
@@ -242,13 +259,15 @@ class ModelService:
             return self._refresh()
 
     def _refresh(self) -> bool:
-        path, expected = self._target()
+        target = self._target()
+        path, expected = target.path, target.version or None
         current = self._predictor
         if current is not None and path == self._served_path and expected in (None, current.version):
             return False
         if path == self._failed_path and time.monotonic() - self._failed_at < RETRY_SECONDS:
             return False
         try:
+            target.verify()
             predictor = _load_shared(path, self.bf16)
         except (CheckpointError, OSError) as error:
             self._failed_at, self._failed_path = time.monotonic(), path

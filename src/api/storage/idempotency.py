@@ -12,7 +12,9 @@ stored in the same transaction as its review, under a unique key, so:
 - the key with different fields is a 422 (the key is the client's bug, not a retry);
 - a key older than IDEMPOTENCY_TTL_HOURS is expired: ignored (the request is new and replaces
   it), and deleted by `prune_expired`, which a worker runs on its own every PRUNE_EVERY_SECONDS
-  and `flask db prune-idempotency-keys` runs on demand.
+  and `flask db prune-idempotency-keys` runs on demand;
+- a key goes with its review: it records the review's id, and deleting or erasing the review
+  deletes it (`erasure.py`; the database cascades any other deletion of the review).
 
 Only created reviews are stored: an invalid request stores no key (its retry is answered the
 same way again, by validation).
@@ -68,10 +70,10 @@ def _cutoff(ttl_hours: int) -> datetime:
 # (a tenth of a millisecond each, the profile in docs/performance.md).
 _LOOKUP = 'SELECT fingerprint, status, response FROM idempotency_key WHERE "key" = {p} AND created_at >= {p}'
 _CLAIM = (
-    'INSERT INTO idempotency_key ("key", fingerprint, status, response, created_at) '
-    "VALUES ({p}, {p}, {p}, {p}, {p}) "
+    'INSERT INTO idempotency_key ("key", fingerprint, status, response, created_at, review_id) '
+    "VALUES ({p}, {p}, {p}, {p}, {p}, {p}) "
     'ON CONFLICT ("key") DO UPDATE SET fingerprint = excluded.fingerprint, status = excluded.status, '
-    "response = excluded.response, created_at = excluded.created_at "
+    "response = excluded.response, created_at = excluded.created_at, review_id = excluded.review_id "
     'WHERE idempotency_key.created_at < {p} RETURNING "key"'
 )
 
@@ -94,10 +96,31 @@ def remember(db: Database, key: str, request_fingerprint: str, answer: Answer, t
     Returns False, storing nothing, when an unexpired answer already holds the key: the caller
     must roll its transaction back and answer `stored_answer`. On PostgreSQL this waits for a
     transaction that inserted the same key and has not finished yet. An expired key is replaced.
+
+    The key records the review it stored (the `id` of the answer, the review's JSON), so that
+    deleting or erasing the review deletes the key and the copy of the review its answer holds.
     """
     now = utcnow()
-    params = (key, request_fingerprint, answer.status, answer.body, now, now - timedelta(hours=ttl_hours))
+    review_id = _review_id(answer)
+    params = (
+        key,
+        request_fingerprint,
+        answer.status,
+        answer.body,
+        now,
+        review_id,
+        now - timedelta(hours=ttl_hours),
+    )
     return db.execute_sql(_CLAIM.format(p=db.param), params).fetchone() is not None
+
+
+def _review_id(answer: Answer) -> int | None:
+    """The id of the review an answer stored (None for a body without one)."""
+    try:
+        review_id = json.loads(answer.body).get("id")
+    except (ValueError, AttributeError):
+        return None
+    return review_id if isinstance(review_id, int) else None
 
 
 def prune_expired(ttl_hours: int, batch: int = PRUNE_BATCH, batches: int | None = None) -> int:

@@ -11,6 +11,7 @@ schema it always created. Later migrations alter tables with `playhouse.migrate`
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -170,12 +171,81 @@ def _v5_review_list_indexes(db: Database) -> None:
         db.execute_sql("ANALYZE review")  # the planner's row counts, for the brand filter's plans
 
 
+# Migration 6's indexes: the reviews of one client (an erasure by address), the reviews that still
+# hold an address or a user agent by age (the expiry: only those, so the index stays as small as
+# PERSONAL_DATA_RETENTION_DAYS keeps it), the reviews whose pseudonym is still missing (stored by
+# an older API process during a rolling upgrade: nearly always none), a review's idempotency keys.
+PERSONAL_DATA_INDEXES = {
+    "review_client_pseudonym": "review (client_pseudonym)",
+    "review_personal_created_at": (
+        "review (created_at) WHERE ip_address IS NOT NULL OR user_agent IS NOT NULL"
+    ),
+    "review_pseudonym_missing": "review (id) WHERE client_pseudonym IS NULL AND ip_address IS NOT NULL",
+    "idempotency_key_review_id": "idempotency_key (review_id)",
+}
+BACKFILL_BATCH = 500  # reviews per UPDATE of the pseudonym backfill
+
+
+def _v6_personal_data(db: Database) -> None:
+    """A lifetime for personal data (version 6): each review's client pseudonym, filled in from
+    its address, and the review each idempotency key stored (read from its stored answer), so an
+    erasure finds a client's reviews once their addresses are cleared and deletes their keys."""
+    db.execute_sql("ALTER TABLE review ADD COLUMN client_pseudonym VARCHAR(32)")
+    # Both databases take a column with a REFERENCES clause (SQLite: with a null default).
+    db.execute_sql(
+        "ALTER TABLE idempotency_key ADD COLUMN review_id INTEGER REFERENCES review (id) ON DELETE CASCADE"
+    )
+    for name, target in PERSONAL_DATA_INDEXES.items():
+        db.execute_sql(f"CREATE INDEX {name} ON {target}")
+    _v6_fill_pseudonyms(db)
+    for key, response in db.execute_sql('SELECT "key", response FROM idempotency_key').fetchall():
+        try:
+            review_id = json.loads(response).get("id")
+        except (ValueError, AttributeError):
+            continue
+        if isinstance(review_id, int):
+            db.execute_sql(
+                f'UPDATE idempotency_key SET review_id = {db.param} WHERE "key" = {db.param} '
+                f"AND EXISTS (SELECT 1 FROM review WHERE id = {db.param})",
+                (review_id, key, review_id),
+            )
+
+
+def _v6_fill_pseudonyms(db: Database) -> None:
+    """Set the pseudonym of every review with an address, one statement per batch of reviews."""
+    from brandpulse.api.pseudonyms import client_pseudonym
+
+    select = (
+        "SELECT id, ip_address FROM review WHERE client_pseudonym IS NULL AND ip_address IS NOT NULL "
+        f"AND id > {db.param} ORDER BY id LIMIT {BACKFILL_BATCH}"
+    )
+    last = filled = 0
+    while rows := db.execute_sql(select, (last,)).fetchall():
+        pseudonyms: dict[str, str | None] = {}  # one HMAC per address of the batch
+        pairs = []
+        for review_id, address in rows:
+            if address not in pseudonyms:
+                pseudonyms[address] = client_pseudonym(address)
+            if pseudonyms[address] is not None:  # an empty address has no client
+                pairs.append((review_id, pseudonyms[address]))
+        if pairs:
+            cases = " ".join([f"WHEN {db.param} THEN {db.param}"] * len(pairs))
+            db.execute_sql(
+                f"UPDATE review SET client_pseudonym = CASE id {cases} END "
+                f"WHERE id IN ({', '.join([db.param] * len(pairs))})",
+                (*(value for pair in pairs for value in pair), *(review_id for review_id, _ in pairs)),
+            )
+        last, filled = rows[-1][0], filled + len(pairs)
+    logger.info("client pseudonyms filled in for %d reviews", filled)
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "brands and reviews", _v1_initial),
     Migration(2, "model registry", _v2_model_registry),
     Migration(3, "review feedback: suggestion shown and changed, flagged", _v3_review_feedback),
     Migration(4, "idempotency keys of review posts", _v4_idempotency_keys),
     Migration(5, "review list indexes: (sort key, id) and (brand, created_at, id)", _v5_review_list_indexes),
+    Migration(6, "personal data: client pseudonyms, idempotency keys by review", _v6_personal_data),
 )
 LATEST_VERSION = MIGRATIONS[-1].version
 REGISTRY_VERSION = 2  # the first version with the model registry

@@ -30,9 +30,10 @@ from brandpulse.model.paths import file_sha256
 
 logger = logging.getLogger(__name__)
 
-CHAMPION_QUERY = "SELECT version, file FROM model_version WHERE status = 'champion'"
+CHAMPION_QUERY = "SELECT version, file, sha256 FROM model_version WHERE status = 'champion'"
 CANDIDATE_QUERY = (
-    "SELECT version, file FROM model_version WHERE status = 'candidate' ORDER BY created_at DESC, id DESC"
+    "SELECT version, file, sha256 FROM model_version WHERE status = 'candidate' "
+    "ORDER BY created_at DESC, id DESC"
 )
 
 
@@ -44,12 +45,32 @@ class UnknownVersion(RegistryError):
     """No registered model has this version."""
 
 
+class ChangedCheckpoint(CheckpointError):
+    """A registered checkpoint file whose bytes are no longer those registered."""
+
+
 @dataclass(frozen=True)
 class Champion:
-    """The served model: its version and checkpoint file."""
+    """The served model: its version, checkpoint file and the file's registered SHA-256."""
 
     version: str
     path: Path
+    sha256: str | None = None
+
+    def verify(self) -> None:
+        """`ChangedCheckpoint` unless the file's bytes are the registered ones.
+
+        MODEL_DIR is writable by whoever trains; a file replaced there must not be served as the
+        champion an admin promoted (the weights, rating cuts and alphabet all come from it).
+        """
+        if self.sha256 is None:
+            return
+        actual = file_sha256(self.path)
+        if actual != self.sha256:
+            raise ChangedCheckpoint(
+                f"{self.path}: sha256 {actual}, not the registered {self.sha256} of {self.version} "
+                "(the file changed after it was registered)"
+            )
 
 
 def resolve_file(file: str, model_dir: Path) -> Path:
@@ -65,7 +86,7 @@ def current_champion(db: Database, model_dir: Path, query: str = CHAMPION_QUERY)
     """
     cursor = db.execute_sql(query)
     row = cursor.fetchone()
-    return Champion(row[0], resolve_file(row[1], model_dir)) if row else None
+    return Champion(row[0], resolve_file(row[1], model_dir), row[2]) if row else None
 
 
 def read_candidate(db: Database, model_dir: Path) -> Champion | None:

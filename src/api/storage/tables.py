@@ -29,6 +29,7 @@ URL_MAX = 500
 MODEL_VERSION_MAX = 64
 USER_AGENT_MAX = 512
 IP_MAX = 45  # the longest textual IPv6 address
+PSEUDONYM_MAX = 32  # hex characters of a client pseudonym (pseudonyms.PSEUDONYM_HEX_CHARS)
 IDEMPOTENCY_KEY_MAX = 255
 MAX_ID = 2**31 - 1  # the largest id an AutoField (a 32-bit integer column) can hold
 
@@ -68,6 +69,10 @@ class Review(BaseModel):
     model_version = CharField(max_length=MODEL_VERSION_MAX, null=True)
     user_agent = CharField(max_length=USER_AGENT_MAX, null=True)
     ip_address = CharField(max_length=IP_MAX, null=True)
+    # The keyed hash of the client's network (pseudonyms.py): what the retrain's per-client
+    # filters count and an erasure by address finds, after PERSONAL_DATA_RETENTION_DAYS has
+    # cleared `ip_address` and `user_agent` (docs/privacy.md).
+    client_pseudonym = CharField(max_length=PSEUDONYM_MAX, null=True)
     created_at = DateTimeField(default=utcnow)  # indexed with id below
     # Whether the visitor saw the suggestion before rating (null: the client did not say) and,
     # when they did, whether their rating differs from it: the echo `retrain` must not learn.
@@ -78,7 +83,9 @@ class Review(BaseModel):
     class Meta:
         table_name = "review"
         # The review list's orders and filters (migration 5): every sort key with the id that
-        # breaks its ties, and the brand with the default order.
+        # breaks its ties, and the brand with the default order. Migration 6 adds the client
+        # pseudonym's, and two partial ones the expiry and the pseudonym fill read
+        # (migrations.PERSONAL_DATA_INDEXES).
         indexes = (
             (("created_at", "id"), False),
             (("rating", "id"), False),
@@ -86,6 +93,7 @@ class Review(BaseModel):
             (("score", "id"), False),
             (("brand", "id"), False),
             (("brand", "created_at", "id"), False),
+            (("client_pseudonym",), False),
         )
 
 
@@ -96,6 +104,8 @@ class IdempotencyKey(BaseModel):
     does; a retry with the key gets `response` back and stores nothing. `fingerprint` (SHA-256 of
     the request's fields) tells a retry from a different request reusing the key. A key older
     than IDEMPOTENCY_TTL_HOURS is expired: ignored, replaced by a new request, and pruned.
+    `review` is the review it stored: deleting or erasing the review deletes its key too (the
+    stored answer repeats the review's text), and the database cascades a review's deletion.
     """
 
     key = CharField(max_length=IDEMPOTENCY_KEY_MAX, primary_key=True)
@@ -103,6 +113,7 @@ class IdempotencyKey(BaseModel):
     status = SmallIntegerField()
     response = TextField()  # the JSON body answered
     created_at = DateTimeField(default=utcnow, index=True)
+    review = ForeignKeyField(Review, null=True, on_delete="CASCADE", backref="idempotency_keys")
 
     class Meta:
         table_name = "idempotency_key"

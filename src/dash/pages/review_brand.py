@@ -14,7 +14,7 @@ import dash
 from dash import ClientsideFunction, Input, Output, State, callback, clientside_callback
 
 from brandpulse.dash import components
-from brandpulse.dash.api_client import ApiError, get_client, visitor_headers
+from brandpulse.dash.api_client import ApiError, get_client
 from brandpulse.dash.logos import logo_src
 from brandpulse.dash.settings import current_settings
 
@@ -32,7 +32,7 @@ def next_brand(exclude: str | None = None, wanted: str | None = None) -> dict[st
         brand = find_brand(client.brands(), wanted)
         if brand is not None:
             return brand
-    return client.random_brand(exclude=exclude, headers=visitor_headers())
+    return client.random_brand(exclude=exclude)
 
 
 def brand_options(brands: list[dict[str, Any]]) -> list[dict[str, str]]:
@@ -78,7 +78,7 @@ def first_brand(wanted: dict[str, Any] | None) -> tuple[Any, ...]:
     try:
         brands = get_client().brands()
         known = find_brand(brands, name)
-        brand = known or get_client().random_brand(headers=visitor_headers())
+        brand = known or get_client().random_brand()
     except ApiError as error:  # the brand store stays empty: the page's retry loads it
         return skip, retrying_card(error), skip, False, skip, trouble(error)
     if name and known is None and (wanted or {}).get("from") == "query":
@@ -168,7 +168,7 @@ def check_connection(
             return {"n": n, "ok": True}, skip, skip
         brands = get_client().brands()
         found = find_brand(brands, (wanted or {}).get("name"))
-        found = found or get_client().random_brand(headers=visitor_headers())
+        found = found or get_client().random_brand()
     except ApiError as error:
         return {"n": n, "ok": False, "message": str(error)}, skip, skip
     return {"n": n, "ok": True}, found, brand_options(brands)

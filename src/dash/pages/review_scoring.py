@@ -11,7 +11,7 @@ from typing import Any
 from dash import ClientsideFunction, Input, Output, State, callback, clientside_callback
 
 from brandpulse.dash import components
-from brandpulse.dash.api_client import ApiError, get_client, visitor_headers
+from brandpulse.dash.api_client import ApiError, get_client
 from brandpulse.dash.api_limits import current_limits
 
 CONTROL, SUGGESTED = "control", "suggested"  # the session's group (assets/brandpulse.js assigns it)
@@ -40,7 +40,7 @@ def score_text(request: dict[str, Any] | None) -> dict[str, Any]:
     if not text.strip():
         return components.score_view(seq, text)
     try:
-        prediction = get_client().predict(text, headers=visitor_headers())
+        prediction = get_client().predict(text)  # as the visitor: their own rate limit
     except ApiError as error:
         connection = components.is_connection_error(error)
         message = f"Not scored: {error}" + (" Your text is kept." if connection else "")

@@ -1,7 +1,9 @@
 """The review page's Submit: the review posted to the API, then the next brand.
 
-The review goes with the suggestion the visitor saw (if any), and with an Idempotency-Key that a
-retry of the same review sends again.
+The review goes with the suggestion the visitor saw (if any), the signed token of the prediction
+on screen when it is for exactly the text sent, and with an Idempotency-Key that a retry of the
+same review sends again. The model's figures (score, model version) are never sent: the API takes
+them from the token or its own prediction, so no browser can choose what the model said.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import dash
 from dash import Input, Output, State, callback
 
 from brandpulse.dash import components
-from brandpulse.dash.api_client import ApiError, get_client, visitor_headers
+from brandpulse.dash.api_client import ApiError, get_client
 from brandpulse.dash.pages.review_brand import next_brand, trouble
 from brandpulse.dash.pages.review_scoring import CONTROL, SUGGESTED
 
@@ -29,7 +31,7 @@ def review_body(
     anchor: int | None = None,
 ) -> dict[str, Any]:
     """The model fields sent with a review: whether the visitor saw a suggestion before rating,
-    the suggestion they saw, and the score if current.
+    the suggestion they saw, and the prediction's token if current.
 
     The visitor saw one if their session is not in the control group and a suggestion was on
     screen when they chose their rating (`anchor`), or they kept the pre-selected one (not
@@ -38,8 +40,8 @@ def review_body(
     a suggestion can be measured. `suggestion_shown` is false for the control group only; a
     visitor of the other group whose page showed no estimate (text too short or unreadable, or
     a rating chosen before one appeared) sends none, so they count neither as shown nor as
-    control. The score is sent only if it belongs to exactly this text; otherwise the API scores
-    the text itself.
+    control. The token of the prediction on screen (`/api/predict`'s `token`) is sent only if it
+    belongs to exactly this text; otherwise the API scores the text itself.
     """
     shown = shown or {}
     seen = shown.get("suggested") if shown.get("suggested") is not None else anchor
@@ -51,9 +53,8 @@ def review_body(
         return body
     body["suggestion_shown"] = True
     body["suggested_rating"] = seen
-    if shown.get("score") is not None and shown.get("text") == text:
-        body["score"] = shown["score"]
-        body["model_version"] = shown.get("model_version")
+    if shown.get("token") and shown.get("text") == text:
+        body["prediction_token"] = str(shown["token"])
     return body
 
 
@@ -104,7 +105,7 @@ def submit_review(
     body = {"brand": brand["name"], **review_body(text, rating, shown, group, bool(touched), anchor)}
     key = submit_key(attempt, body)
     try:
-        get_client().create_review(**body, idempotency_key=key, headers=visitor_headers())
+        get_client().create_review(**body, idempotency_key=key)  # with the visitor's headers
     except ApiError as error:
         return (NOT_SAVED + str(error), "danger", True, *keep[:5], {"key": key, "body": body}, trouble(error))
     message = f"Thank you! Your {components.stars(rating)} review of {brand['name']} was saved."
