@@ -106,7 +106,7 @@ def test_a_registered_architecture_trains_saves_loads_and_is_served(registered, 
             "TESTING": True,
             "MODEL_PATH": path,
             "DATABASE_URL": f"sqlite:///{(tmp_path / 'api.sqlite3').as_posix()}",
-            "ADMIN_TOKEN": "x" * 32,
+            "ADMIN_TOKEN": "architecture-test-token-0123456789",
             **NO_RATE_LIMITS,
         }
     )
