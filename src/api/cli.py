@@ -115,7 +115,9 @@ def list_command() -> None:
         rows = registry.list_versions()
     for row in rows:
         promoted = (
-            f" promoted {row.promoted_at:%Y-%m-%d %H:%M} by {row.promoted_by}" if row.promoted_at else ""
+            f" promoted {row.promoted_at:%Y-%m-%d %H:%M} by {row.promoted_by} via {row.promoted_via}"
+            if row.promoted_at
+            else ""
         )
         click.echo(
             f"{row.status:9}  {row.version}  {row.file}{promoted}"
@@ -172,7 +174,9 @@ def promote_command(version: str, by: str) -> None:
     with _connection():
         _registry_ready()
         try:
-            row = registry.promote(version, by=by, model_dir=current_settings().model_dir)
+            row = registry.promote(
+                version, by=by, via=registry.VIA_PROMOTE_COMMAND, model_dir=current_settings().model_dir
+            )
         except registry.RegistryError as error:
             raise click.ClickException(str(error)) from None
     click.echo(f"{row.version} is the champion")
@@ -185,7 +189,9 @@ def rollback_command(by: str) -> None:
     with _connection():
         _registry_ready()
         try:
-            row = registry.rollback(by=by, model_dir=current_settings().model_dir)
+            row = registry.rollback(
+                by=by, via=registry.VIA_ROLLBACK_COMMAND, model_dir=current_settings().model_dir
+            )
         except registry.RegistryError as error:
             raise click.ClickException(str(error)) from None
     click.echo(f"rolled back: {row.version} is the champion")

@@ -18,6 +18,7 @@ spend that scope either.
 from __future__ import annotations
 
 import logging
+import re
 import threading
 import time
 from typing import Any
@@ -66,11 +67,18 @@ class ApiError(Exception):
         self.fields = fields or {}
 
 
+# An ordinary lower-case first word ("there is no champion"), not a version id, a name or a path
+# ("small-bn+ngram-2026… is already the champion"), which are shown as written.
+PLAIN_FIRST_WORD = re.compile(r"[a-z]+(?=[\s,;]|$)")
+
+
 def _sentence(text: str) -> str:
+    """The API's message as a sentence: a capital first letter if it starts with a plain word, a full stop."""
     text = text.strip()
     if not text:
         return text
-    text = text[0].upper() + text[1:]
+    if PLAIN_FIRST_WORD.match(text):
+        text = text[0].upper() + text[1:]
     return text if text.endswith((".", "!", "?")) else text + "."
 
 
@@ -350,7 +358,8 @@ class ApiClient:
         return self._json("POST", "/api/models/rollback", json={"by": by}, headers=self._bearer(token))
 
     def export_csv(self, token: str, *, brand: str | None = None, rating: int | None = None) -> str:
-        """Every matching review as CSV text (text,label,brand,created_at,suggested_rating,score)."""
+        """Every matching review as CSV text, for a spreadsheet
+        (text,label,brand,created_at,suggested_rating,score,id,flagged)."""
         params = {key: value for key, value in {"brand": brand, "rating": rating}.items() if value}
         response = self._request("GET", "/api/reviews/export.csv", params=params, headers=self._bearer(token))
         response.encoding = "utf-8"

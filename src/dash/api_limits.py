@@ -25,6 +25,8 @@ from brandpulse.dash.api_client import ApiClient, ApiError, get_client
 logger = logging.getLogger(__name__)
 
 EXTENSION = "brandpulse.api_limits"
+# Fields an older API does not send yet (a rolling upgrade): their default is used, not the fallback.
+ADDED_LATER = frozenset({"personal_data_retention_days"})
 REFRESH_SECONDS = 300.0  # how long an answer of the API is kept
 RETRY_SECONDS = 30.0  # how long the fallback is used before the API is asked again
 
@@ -51,6 +53,7 @@ class ApiLimits:
         "-brand",
     )
     review_sort_default: str = "-created_at"
+    personal_data_retention_days: int = 90  # the privacy notice's figure
 
     @classmethod
     def from_config(cls, body: Mapping[str, Any]) -> ApiLimits:
@@ -58,6 +61,8 @@ class ApiLimits:
         values: dict[str, Any] = {}
         for item in fields(cls):
             value = body.get(item.name) if isinstance(body, Mapping) else None
+            if value is None and item.name in ADDED_LATER:
+                value = item.default  # an API from before the field: its default then
             if item.name == "review_sorts":
                 valid = isinstance(value, list) and value and all(isinstance(sort, str) for sort in value)
                 value = tuple(value) if valid else value

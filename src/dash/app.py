@@ -1,4 +1,4 @@
-"""The Dash app factory: the review page (`/`) and the admin page (`/admin`).
+"""The Dash app factory: the review page (`/`), the admin page (`/admin`) and the privacy page (`/privacy`).
 
 Everything the browser loads comes from this server: Dash's own scripts (`serve_locally`), the
 vendored Bootstrap CSS, the script and the favicon in `assets/`, and brand logos (`/logos/`); the
@@ -66,10 +66,11 @@ def create_app(settings: WebSettings | Mapping[str, Any] | None = None) -> dash.
     security.init_app(app, settings)  # CSP and frame protection on every answer; the body limit
     server.add_url_rule("/healthz", endpoint="healthz", view_func=lambda: {"status": "ok"})
 
-    from brandpulse.dash.pages import admin, review
+    from brandpulse.dash.pages import admin, privacy, review
 
     review.register()
     admin.register()
+    privacy.register()
     app.layout = shell
     return app
 

@@ -2,9 +2,11 @@
 `/api/models/suggestions`.
 
 Charts: reviews per day, the rating distribution, suggested vs. given rating (a confusion
-heat-map: how often visitors keep the model's suggestion), the mean score per brand, and per
-model version and day the share of suggestions kept and the mean |rating - suggestion|. The API
-returns counts and means the database aggregated, so drawing the charts never reads every review.
+heat-map of every review with a suggestion, shown or not: how often the visitor's rating matches
+the model's), the mean score per brand (with each brand's count; a brand with fewer than
+`MIN_BRAND_REVIEWS` reviews is drawn grey, too few to compare), and per model version and day the
+share of suggestions kept and the mean |rating - suggestion|. The API returns counts and means the
+database aggregated, so drawing the charts never reads every review.
 
 Plotly reads a subset of HTML in every text it draws (trace names in the legend and hover labels,
 tick labels, titles): `<a href>` becomes a link, `<b>`, `<br>`, `<span style>` take effect. So
@@ -29,6 +31,11 @@ DAY_MS = 86_400_000  # Plotly's date axes count in milliseconds
 MARGIN = {"l": 48, "r": 16, "t": 48, "b": 40}
 # One colour per model version, in the order they first appear (Bootstrap's palette).
 VERSION_COLOURS = ("#0d6efd", "#fd7e14", "#198754", "#6f42c1", "#dc3545", "#20c997", "#6c757d")
+# A brand's mean score over fewer reviews than this says more about those few reviewers than about
+# the brand: its bar is drawn grey (docs/web.md, "The admin page").
+MIN_BRAND_REVIEWS = 5
+BRAND_COLOUR = "#198754"
+FEW_REVIEWS_COLOUR = "#adb5bd"
 
 
 def plain(text: Any) -> str:
@@ -107,13 +114,21 @@ def suggestion_matrix(summary: dict[str, Any]) -> tuple[list[list[int]], float |
 
 
 def suggestion_heatmap(summary: dict[str, Any]) -> go.Figure:
-    """The confusion heat-map of suggested vs. given rating, titled with the share that kept it."""
-    matrix, kept = suggestion_matrix(summary)
-    if kept is None:
+    """The confusion heat-map of suggested vs. given rating over every review with a suggestion
+    (shown to its visitor or not), titled with the share whose rating matches it and its counts.
+
+    Not "kept": the control group never saw a suggestion to keep. The share kept (the headline,
+    the Models section) counts only the visitors shown one.
+    """
+    matrix, matching = suggestion_matrix(summary)
+    if matching is None:
         return empty_figure("Suggested vs. given rating", "No reviews with a suggestion yet")
     labels = [stars(rating) for rating in RATINGS]
+    total = sum(map(sum, matrix))
+    same = sum(matrix[index][index] for index in range(len(RATINGS)))
     figure = _figure(
-        f"Suggested vs. given rating: {kept:.0%} kept",
+        # Our own words only (no text from the API): the line break is Plotly's markup.
+        f"Suggested vs. given rating<br><sup>{matching:.0%} match ({same:,} of {total:,})</sup>",
         xaxis_title="suggested by the model",
         yaxis_title="given by the visitor",
     )
@@ -126,11 +141,17 @@ def suggestion_heatmap(summary: dict[str, Any]) -> go.Figure:
         hovertemplate="suggested %{x}, given %{y}: %{z}<extra></extra>",
         showscale=False,
     )
+    figure.update_layout(margin={**MARGIN, "t": 72})  # room for the title's second line
     return figure
 
 
+def _reviews(count: int) -> str:
+    return f"{count:,} review{'' if count == 1 else 's'}"
+
+
 def mean_score_by_brand(stats: dict[str, Any]) -> go.Figure:
-    """A horizontal bar per reviewed brand: its mean score (0 negative, 1 positive)."""
+    """A horizontal bar per reviewed brand: its mean score (0 negative, 1 positive) and, written on
+    the bar, how many reviews it rests on; grey below `MIN_BRAND_REVIEWS` reviews, as a note says."""
     title = "Mean score per brand"
     brands = [
         row for row in stats.get("brands", []) if row.get("count") and row.get("mean_score") is not None
@@ -138,16 +159,34 @@ def mean_score_by_brand(stats: dict[str, Any]) -> go.Figure:
     if not brands:
         return empty_figure(title)
     brands.sort(key=lambda row: row["mean_score"])
-    figure = _figure(title, xaxis_title="mean score", height=max(HEIGHT, 28 * len(brands) + 100))
+    counted = [row["count"] >= MIN_BRAND_REVIEWS for row in brands]
+    figure = _figure(title, xaxis_title="mean score", height=max(HEIGHT, 28 * len(brands) + 120))
     figure.add_bar(
         x=[row["mean_score"] for row in brands],
         y=[plain(row["brand"]) for row in brands],
         orientation="h",
-        marker_color="#198754",
+        marker_color=[BRAND_COLOUR if enough else FEW_REVIEWS_COLOUR for enough in counted],
+        text=[f"{row['mean_score']:.2f} · {_reviews(row['count'])}" for row in brands],
+        textposition="auto",
+        # White reads on the green (4.5:1), not on the grey: dark there (8:1).
+        insidetextfont={"color": ["#ffffff" if enough else "#212529" for enough in counted]},
         customdata=[row["count"] for row in brands],
         hovertemplate="%{y}: %{x:.2f} over %{customdata} reviews<extra></extra>",
     )
     figure.update_xaxes(range=[0, 1])
+    if not all(counted):
+        figure.update_layout(margin={**MARGIN, "t": 72})  # room for the note under the title
+        figure.add_annotation(
+            text=f"grey: fewer than {MIN_BRAND_REVIEWS} reviews, too few to compare",
+            showarrow=False,
+            x=0,
+            y=1.02,
+            xref="paper",
+            yref="paper",
+            xanchor="left",
+            yanchor="bottom",
+            font={"size": 12, "color": "#495057"},
+        )
     return figure
 
 

@@ -15,10 +15,15 @@ STAR = "★"
 RATINGS = (1, 2, 3, 4, 5)
 RATING_WORDS = ("Bad", "Poor", "Average", "Good", "Excellent")  # what 1 ... 5 stars mean
 CHOOSE = "Choose a rating from 1 to 5 stars."
+NO_WORDS = "Write a few words: the estimate reads words, not symbols."
 HIDDEN = "visually-hidden"  # Bootstrap: read by screen readers, not shown
 # The API's `unreliable_reason` values (brandpulse.model.legibility; not imported: it is the
 # API's rule, and the web page learns it from each prediction).
 TOO_SHORT, OUTSIDE_ALPHABET, NOT_ENGLISH = "too_short", "outside_alphabet", "not_english"
+# The page's own reason: a text with no letter of any script (emoji, symbols, digits). The API may
+# call it readable (punctuation and digits are in the model's alphabet, and no language test can
+# tell), but an estimate of it would say nothing of a review.
+NO_LETTERS = "no_letters"
 
 
 def rating_colour(rating: int) -> str:
@@ -58,6 +63,11 @@ def is_connection_error(error: Any) -> bool:
     return status is None or status >= 500
 
 
+def has_letters(text: str) -> bool:
+    """Whether `text` holds a letter of any script (emoji, digits and punctuation are none)."""
+    return any(character.isalpha() for character in text)
+
+
 def unreliable_status(reason: str | None, min_length: int) -> str:
     """The status line instead of a score the model cannot stand behind (the API's `unreliable_reason`)."""
     if reason == TOO_SHORT:
@@ -78,9 +88,10 @@ def score_view(
     """What the score bar shows for the scoring request `seq` (applied only if no newer one was).
 
     No prediction and no error (an empty text) resets the bar. A prediction the API calls not
-    `reliable` (too short, or mostly outside the model's alphabet) shows no score and suggests no
-    rating; its `reason` says why. An `error` leaves the bar as it was (`unavailable`): the status
-    line says what happened, and `trouble` (no answer from the API) starts the page's retries.
+    `reliable` (too short, or mostly outside the model's alphabet), and a text without a letter
+    (`NO_LETTERS`, whatever the API said), show no score and suggest no rating; `reason` says
+    why. An `error` leaves the bar as it was (`unavailable`): the status line says what
+    happened, and `trouble` (no answer from the API) starts the page's retries.
     """
     view: dict[str, Any] = {
         "seq": seq,
@@ -96,6 +107,8 @@ def score_view(
     }
     if error is not None:
         return {**view, "unavailable": True, "trouble": trouble, "status": error}
+    if text.strip() and not has_letters(text):
+        return {**view, "reason": NO_LETTERS, "status": NO_WORDS}
     if prediction is None:
         return view
     if not prediction.get("reliable", True):  # an API without the field: every score is usable

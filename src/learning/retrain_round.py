@@ -292,7 +292,11 @@ def record(
     status = row.status
     if decision.promote and options.promote:
         registry.promote(
-            row.version, by="retrain", model_dir=settings.model_dir, reason=f"gate: {decision.reason}"
+            row.version,
+            by="retrain",
+            via=registry.VIA_RETRAIN,
+            model_dir=settings.model_dir,
+            reason=f"gate: {decision.reason}",
         )
         status = "promoted"
     logger.info("retrain: %s is %s", row.version, status)

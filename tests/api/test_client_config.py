@@ -17,7 +17,7 @@ SMALL = {
 
 
 def test_the_config_states_the_settings(make_app):
-    client = make_app(**SMALL, RATE_LIMIT_REVIEW="5/minute").test_client()
+    client = make_app(**SMALL, RATE_LIMIT_REVIEW="5/minute", PERSONAL_DATA_RETENTION_DAYS="30").test_client()
     response = client.get("/api/config")
     assert response.status_code == 200
     assert response.json == {
@@ -29,6 +29,7 @@ def test_the_config_states_the_settings(make_app):
         "review_sorts": list(REVIEW_SORTS),
         "review_sort_default": "-created_at",
         "rate_limits": {"predict": "off", "predict_batch": "off", "review": "5/minute", "default": "off"},
+        "personal_data_retention_days": 30,
     }
 
 
@@ -55,6 +56,7 @@ def test_the_defaults_are_the_default_settings():
     assert (config["review_min_length"], config["review_max_length"]) == (15, 10_000)
     assert (config["page_size_default"], config["page_size_max"]) == (20, 100)
     assert config["rate_limits"]["predict"] == "600/minute"
+    assert config["personal_data_retention_days"] == 90
 
 
 def test_the_config_needs_no_database(tmp_path):

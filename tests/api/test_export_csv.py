@@ -1,4 +1,5 @@
-"""The admin's CSV export: cells a spreadsheet would run come out inert; the training export is raw."""
+"""The admin's CSV export: cells a spreadsheet would run come out inert; the training export is raw
+and leaves out the flagged reviews; both name each review's id and flag."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import io
 
 import pytest
 
-from brandpulse.api.endpoints.csv_export import FORMULA_STARTS, neutralise
+from brandpulse.api.endpoints.csv_export import COLUMNS, FORMULA_STARTS, neutralise
 from brandpulse.api.storage.db import get_database
 from brandpulse.api.storage.tables import Brand, Review
 from brandpulse.training.data import label_scheme, load_dataset
@@ -100,6 +101,35 @@ def test_the_training_export_keeps_the_texts_raw_for_train(app, client, tmp_path
     assert len(dataset) == len(FORMULAS)
 
 
+def test_both_exports_name_each_review_and_its_flag_and_training_leaves_flagged_ones_out(
+    app, client, tmp_path
+):
+    kept = post_review(client, text="Sturdy boots that kept my feet dry all winter.", rating=5).json
+    spam = post_review(client, text="Cheap followers at example dot com, buy now!!!", rating=5).json
+    bad = post_review(client, text="The zip broke on the second day, very poor.", rating=1).json
+    flagged = client.put(f"/api/reviews/{spam['id']}/flag", json={"flagged": True}, headers=ADMIN)
+    assert flagged.status_code == 200
+
+    spreadsheet = client.get("/api/reviews/export.csv", headers=ADMIN).get_data(as_text=True)
+    assert spreadsheet.startswith(",".join(COLUMNS) + "\r\n")
+    assert COLUMNS[:6] == ("text", "label", "brand", "created_at", "suggested_rating", "score")  # as before
+    rows = list(csv.DictReader(io.StringIO(spreadsheet, newline="")))
+    assert [(int(row["id"]), row["flagged"]) for row in rows] == [
+        (kept["id"], "false"),
+        (spam["id"], "true"),
+        (bad["id"], "false"),
+    ]
+
+    response = client.get("/api/reviews/export.csv?format=training", headers=ADMIN)
+    training = list(csv.DictReader(io.StringIO(response.get_data(as_text=True), newline="")))
+    assert [int(row["id"]) for row in training] == [kept["id"], bad["id"]]  # the flagged one left out
+    assert {row["flagged"] for row in training} == {"false"}
+    path = tmp_path / "reviews-training.csv"
+    path.write_bytes(response.get_data())
+    dataset = load_dataset(path, scheme=label_scheme("stars3"))  # what `train --data` reads
+    assert len(dataset) == 2 and dataset.class_counts() == {"bad": 1, "average": 0, "good": 1}
+
+
 def test_the_spreadsheet_format_is_the_default_and_other_formats_are_refused(app, client):
     _store(app, client, HYPERLINK)
     assert _rows(client, "?format=spreadsheet") == _rows(client)
@@ -115,6 +145,7 @@ def test_the_openapi_description_documents_both_formats(client):
     (parameter,) = [p for p in operation["parameters"] if p["name"] == "format"]
     assert parameter["schema"]["enum"] == ["spreadsheet", "training"]
     assert "'" in parameter["description"] and "train" in parameter["description"]
+    assert "flagged" in parameter["description"] and "flagged" in operation["responses"]["200"]["description"]
     assert "OWASP" in operation["responses"]["200"]["description"]
 
 

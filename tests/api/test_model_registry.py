@@ -13,6 +13,7 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+import torch
 from peewee import IntegrityError
 from werkzeug.serving import make_server
 
@@ -22,10 +23,11 @@ from brandpulse.api.serving.inference import get_model
 from brandpulse.api.storage import registry
 from brandpulse.api.storage.db import get_database
 from brandpulse.api.storage.tables import ModelVersion
-from brandpulse.model.checkpoint import load_checkpoint
+from brandpulse.model.charcnn import CharCNN
+from brandpulse.model.checkpoint import load_checkpoint, save_checkpoint
 from brandpulse.model.paths import file_sha256
 from tests.api.conftest import ADMIN
-from tests.conftest import save_tiny_checkpoint
+from tests.conftest import TINY_ENCODER, TINY_MODEL, save_tiny_checkpoint
 
 INFERENCE_LOGGER = "brandpulse.api.serving.inference"
 
@@ -93,13 +95,98 @@ def test_admin_endpoints_list_promote_and_roll_back(registry_app, two_models):
     assert promoted.get_json()["status"] == "champion" and promoted.get_json()["promoted_by"] == "alice"
     again = client.post(f"/api/models/{second}/promote", headers=ADMIN)
     assert again.status_code == 409 and "already the champion" in again.get_json()["error"]["message"]
-    rolled = client.post("/api/models/rollback", headers=ADMIN)
+    assert promoted.get_json()["promoted_via"] == "admin token from 127.0.0.1"
+    listing = client.get("/api/models", headers=ADMIN).get_json()
+    assert listing["rollback_to"] == first  # what Roll back would bring back, named before it is done
+    rolled = client.post("/api/models/rollback", headers=ADMIN, json={"by": "bob"})
     assert rolled.status_code == 200 and rolled.get_json()["version"] == first
-    statuses = {
-        item["version"]: item for item in client.get("/api/models", headers=ADMIN).get_json()["items"]
-    }
+    assert (rolled.get_json()["promoted_by"], rolled.get_json()["promoted_via"]) == (
+        "bob",
+        "admin token from 127.0.0.1",
+    )
+    listing = client.get("/api/models", headers=ADMIN).get_json()
+    statuses = {item["version"]: item for item in listing["items"]}
     assert statuses[first]["status"] == "champion"
-    assert statuses[second]["status"] == "retired" and "rolled back" in statuses[second]["reason"]
+    assert statuses[second]["status"] == "retired" and statuses[second]["reason"] == "rolled back by bob"
+    assert listing["rollback_to"] == second  # as `kubectl rollout undo`: back to where it started
+
+
+def test_the_commands_record_how_they_promoted(registry_app, two_models):
+    first, second = versions_of(*two_models)
+    runner = registry_app.test_cli_runner()
+    promoted = runner.invoke(args=["model", "promote", second, "--by", "carol"])
+    assert promoted.exit_code == 0, promoted.output
+    rolled = runner.invoke(args=["model", "rollback"])
+    assert rolled.exit_code == 0, rolled.output
+    with registry_app.app_context(), get_database().connection_context():
+        rows = {row.version: row for row in registry.list_versions()}
+    assert (rows[second].promoted_by, rows[second].promoted_via) == ("carol", registry.VIA_PROMOTE_COMMAND)
+    assert (rows[first].promoted_by, rows[first].promoted_via) == ("cli", registry.VIA_ROLLBACK_COMMAND)
+    listed = runner.invoke(args=["model", "list"]).output
+    assert f"by cli via {registry.VIA_ROLLBACK_COMMAND}" in listed
+    assert "by carol via command (flask model promote)" in listed
+
+
+def test_the_install_records_itself_as_the_first_promotion(registry_app, two_models):
+    first, _ = versions_of(*two_models)
+    item = next(
+        item
+        for item in registry_app.test_client().get("/api/models", headers=ADMIN).get_json()["items"]
+        if item["version"] == first
+    )
+    assert (item["promoted_by"], item["promoted_via"]) == ("install", registry.VIA_INSTALL)
+    assert item["created_at"] <= item["promoted_at"]
+
+
+def test_a_retrain_round_records_the_gate_as_what_promoted(registry_app, model_dir, two_models):
+    from brandpulse.api.settings import current_settings
+    from brandpulse.learning.gate import Decision
+    from brandpulse.learning.retrain_round import RoundOptions, record
+
+    first, _ = versions_of(*two_models)
+    challenger = save_tiny_checkpoint(model_dir / "challenger.safetensors", seed=7)
+    figures = {
+        "champion": {"version": first, "fixed": {"n": 40}, "recent": {"n": 30}},
+        "challenger": {"fixed": {"n": 40}, "fixed_at_champion_rates": {"n": 40}, "recent": {"n": 30}},
+    }
+    counts = {"usable": 150, "recent": 30, "train": {"base": 900, "feedback": 102}}
+    mix = {"assumed": None, "visitors": None, "corpus": None, "champion": None, "source": "test"}
+    with registry_app.app_context(), get_database().connection_context():
+        identity = registry.checkpoint_identity(challenger)
+        result = record(
+            challenger,
+            identity,
+            Decision(True, "better on the recent reviews"),
+            figures,
+            counts,
+            first,
+            current_settings(),
+            RoundOptions(),
+            mix,
+        )
+        row = ModelVersion.get(ModelVersion.version == identity["version"])
+    assert result.status == "promoted"
+    assert (row.status, row.parent, row.promoted_by, row.promoted_via) == (
+        "champion",
+        first,
+        "retrain",
+        registry.VIA_RETRAIN,
+    )
+    assert row.reason == "gate: better on the recent reviews"
+
+
+def test_a_version_records_the_corpus_its_data_descends_from(registry_app, model_dir):
+    torch.manual_seed(3)
+    path = save_checkpoint(
+        model_dir / "retrained.safetensors",
+        CharCNN(TINY_MODEL, TINY_ENCODER).eval(),
+        classes=("negative", "positive"),
+        info={"architecture": "tiny", "data": {"fingerprint": "f" * 64, "base_fingerprint": "c" * 64}},
+    )
+    with registry_app.app_context(), get_database().connection_context():
+        row = registry.register(path, model_dir=model_dir)
+    item = registry.as_dict(row)
+    assert (item["data_fingerprint"], item["corpus_fingerprint"]) == ("f" * 64, "c" * 64)
 
 
 def test_a_version_whose_file_is_gone_or_changed_is_not_promoted(registry_app, two_models):
@@ -122,12 +209,12 @@ def test_the_service_follows_the_champion(registry_app, two_models):
     with registry_app.app_context():
         assert model.get().version == first
         with get_database().connection_context():
-            registry.promote(second, by="test", model_dir=two_models[0].parent)
+            registry.promote(second, by="test", via="test", model_dir=two_models[0].parent)
         assert model.refresh() is True and model.version == second
         assert model.refresh() is False  # nothing changed
         # A champion that cannot be loaded is logged and the model in memory keeps serving.
         with get_database().connection_context():
-            registry.rollback(by="test", model_dir=two_models[0].parent)
+            registry.rollback(by="test", via="test", model_dir=two_models[0].parent)
         saved = two_models[0].read_bytes()
         two_models[0].write_bytes(b"not a checkpoint")
         assert model.refresh() is False and model.version == second
@@ -194,7 +281,7 @@ def test_predictions_stream_through_a_promotion_and_a_rollback_without_errors(re
 def test_a_champion_that_cannot_be_loaded_at_start_falls_back_to_model_path(registry_app, two_models):
     first, second = versions_of(*two_models)
     with registry_app.app_context(), get_database().connection_context():
-        registry.promote(second, by="test", model_dir=two_models[0].parent)
+        registry.promote(second, by="test", via="test", model_dir=two_models[0].parent)
     two_models[1].write_bytes(b"not a checkpoint")  # e.g. a volume that lost the file
     model = get_model(registry_app)
     with registry_app.app_context():
@@ -210,7 +297,7 @@ def test_a_champion_whose_file_changed_is_refused_at_start_naming_both_hashes(
     champion that does not load."""
     first, second = versions_of(*two_models)
     with registry_app.app_context(), get_database().connection_context():
-        registry.promote(second, by="test", model_dir=two_models[0].parent)
+        registry.promote(second, by="test", via="test", model_dir=two_models[0].parent)
         registered = ModelVersion.get(ModelVersion.version == second).sha256
     save_tiny_checkpoint(two_models[1], seed=7)  # another model under the champion's name
     replaced = file_sha256(two_models[1])
@@ -267,8 +354,8 @@ def test_the_listing_shows_how_each_versions_suggestions_fared(registry_app, two
         assert created.status_code == 201, created.get_json()
         assert created.get_json()["model_version"] == version
     items = {item["version"]: item for item in client.get("/api/models", headers=ADMIN).get_json()["items"]}
-    assert items[first]["live"] == {"reviews": 2, "kept_suggestion": 0.5, "mean_abs_error": 1.0}
-    assert items[second]["live"] == {"reviews": 1, "kept_suggestion": 1.0, "mean_abs_error": 0.0}
+    assert items[first]["live"] == {"reviews": 2, "kept": 1, "kept_suggestion": 0.5, "mean_abs_error": 1.0}
+    assert items[second]["live"] == {"reviews": 1, "kept": 1, "kept_suggestion": 1.0, "mean_abs_error": 0.0}
 
 
 def test_a_champion_file_that_no_longer_matches_its_version_keeps_the_model_in_memory(
@@ -290,7 +377,7 @@ def test_model_check_loads_what_the_api_would_serve(registry_app, make_app, mode
     assert result.exit_code == 0, result.output
     assert f"model check: {first} loads from {two_models[0]}" in result.output
     with registry_app.app_context(), get_database().connection_context():
-        registry.promote(second, by="test", model_dir=model_dir)
+        registry.promote(second, by="test", via="test", model_dir=model_dir)
     # A new process, as each `flask … model check` is: the new champion, not MODEL_PATH.
     fresh = make_app(MODEL_PATH=two_models[0], MODEL_DIR=model_dir, migrate=False)
     result = fresh.test_cli_runner().invoke(args=["model", "check"])
@@ -304,7 +391,7 @@ def test_model_check_names_a_champion_that_does_not_load_and_the_fallback(make_a
     with app.app_context(), get_database().connection_context():
         registry.register_first_champion(two_models[0], model_dir)
         registry.register(two_models[1], model_dir=model_dir, parent=None)
-        registry.promote(second, by="test", model_dir=model_dir)
+        registry.promote(second, by="test", via="test", model_dir=model_dir)
     two_models[1].write_bytes(b"not a checkpoint")
     result = app.test_cli_runner().invoke(args=["model", "check"])
     assert result.exit_code == 0, result.output  # the API serves MODEL_PATH: degraded, not down

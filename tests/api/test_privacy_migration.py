@@ -7,7 +7,7 @@ import json
 
 from brandpulse.api.pseudonyms import client_pseudonym
 from brandpulse.api.storage.db import get_database
-from brandpulse.api.storage.migrations import BACKFILL_BATCH, PERSONAL_DATA_INDEXES, upgrade
+from brandpulse.api.storage.migrations import BACKFILL_BATCH, LATEST_VERSION, PERSONAL_DATA_INDEXES, upgrade
 from brandpulse.api.storage.seeding import seed_brands
 from brandpulse.api.storage.tables import Brand, IdempotencyKey, Review
 from tests.api.conftest import ADMIN
@@ -38,7 +38,7 @@ def test_upgrading_fills_in_pseudonyms_and_ties_keys_to_their_reviews(make_app):
         keys = [("k-first", {"id": first}), ("k-gone", {"id": 10**6}), ("k-odd", ["not", "a", "review"])]
         for key, body in keys:
             IdempotencyKey.insert(key=key, fingerprint="f", status=201, response=json.dumps(body)).execute()
-        assert upgrade() == [6]
+        assert upgrade() == list(range(6, LATEST_VERSION + 1))
         expected = {address: client_pseudonym(address) for address in ADDRESSES}
         stored = list(Review.select(Review.ip_address, Review.client_pseudonym).tuples())
         assert len(stored) == rows

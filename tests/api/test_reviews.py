@@ -235,7 +235,16 @@ def test_export_csv_is_what_train_reads(app, client, tmp_path):
     assert "attachment" in response.headers["Content-Disposition"]
     text = response.get_data(as_text=True)
     rows = list(csv.DictReader(io.StringIO(text)))
-    assert list(rows[0]) == ["text", "label", "brand", "created_at", "suggested_rating", "score"]
+    assert list(rows[0]) == [
+        "text",
+        "label",
+        "brand",
+        "created_at",
+        "suggested_rating",
+        "score",
+        "id",
+        "flagged",
+    ]
     assert len(rows) == 7
     assert rows[-1]["text"] == 'Quotes "inside", commas, and\na new line too.'
     assert all(datetime.fromisoformat(row["created_at"]).tzinfo == UTC for row in rows)

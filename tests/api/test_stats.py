@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from tests.api.conftest import post_review
+from brandpulse.api.storage import registry
+from brandpulse.api.storage.db import get_database
+from brandpulse.api.storage.tables import Review
+from tests.api.conftest import ADMIN, post_review
 
 
 def test_stats_of_an_empty_database(client):
@@ -14,7 +17,9 @@ def test_stats_of_an_empty_database(client):
         "mean_rating": None,
         "mean_score": None,
         "agreement": None,
+        "mean_abs_error": None,
         "rated_with_suggestion": 0,
+        "kept": 0,
     }
     assert all(row["count"] == 0 for row in body["brands"])
 
@@ -63,7 +68,9 @@ def test_stats_per_brand_and_overall(client):
         "mean_rating": None,
         "mean_score": None,
         "agreement": None,
+        "mean_abs_error": None,
         "rated_with_suggestion": 0,
+        "kept": 0,
     }
     assert [row["brand"] for row in body["brands"]] == sorted(brands)
 
@@ -84,3 +91,47 @@ def test_agreement_counts_only_the_visitors_who_saw_a_suggestion(client):
     post_review(client, rating=4, score=0.9, suggested_rating=5, suggestion_shown=True)
     overall = client.get("/api/stats").json["overall"]
     assert (overall["rated_with_suggestion"], overall["agreement"]) == (1, 0.0)
+
+
+def test_the_headline_and_each_models_figures_share_one_definition(make_app, tiny_checkpoint, tmp_path):
+    app = make_app(MODEL_DIR=tmp_path)
+    with app.app_context(), get_database().connection_context():
+        registry.register_first_champion(tiny_checkpoint, tmp_path)
+    client = app.test_client()
+    # Kept, changed by one and by three stars (shown); the control group and a client that did
+    # not say are shown nothing; a suggestion without the version that made it (an old row) is
+    # counted by neither the headline nor any version.
+    text = "The delivery was quick and the shoes fit well."
+    predicted = client.post("/api/predict", json={"text": text}).json
+    suggested, version = predicted["suggested_rating"], predicted["model_version"]
+    for rating in (suggested, suggested % 5 + 1, 1 if suggested >= 4 else 5):
+        body = {"prediction_token": predicted["token"], "suggestion_shown": True}
+        assert post_review(client, text=text, rating=rating, **body).status_code == 201
+    assert post_review(client, text=text, rating=suggested, suggestion_shown=False).status_code == 201
+    assert post_review(client, text=text, rating=suggested).status_code == 201
+    orphan = post_review(client, text=text, rating=suggested, suggestion_shown=True).json["id"]
+    with app.app_context(), get_database().connection_context():
+        Review.update(model_version=None).where(Review.id == orphan).execute()
+
+    overall = client.get("/api/stats").json["overall"]
+    errors = [0, 1, abs((1 if suggested >= 4 else 5) - suggested)]
+    assert overall["count"] == 6
+    assert (overall["rated_with_suggestion"], overall["kept"]) == (3, 1)
+    assert overall["agreement"] == pytest.approx(1 / 3, abs=1e-4)
+    assert overall["mean_abs_error"] == pytest.approx(sum(errors) / 3, abs=1e-4)
+    live = {
+        item["version"]: item["live"]
+        for item in client.get("/api/models", headers=ADMIN).json["items"]
+        if item["live"]
+    }
+    assert live == {
+        version: {
+            "reviews": overall["rated_with_suggestion"],
+            "kept": overall["kept"],
+            "kept_suggestion": overall["agreement"],
+            "mean_abs_error": overall["mean_abs_error"],
+        }
+    }
+    anchoring = client.get("/api/models/suggestions", headers=ADMIN).json["anchoring"]
+    (all_shown,) = [row for row in anchoring if row["version"] is None and row["suggestion_shown"]]
+    assert (all_shown["reviews"], all_shown["kept_suggestion"]) == (3, overall["agreement"])

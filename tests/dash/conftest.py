@@ -16,6 +16,7 @@ import signal
 import subprocess
 import sys
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -293,3 +294,42 @@ def browser(browser_session: Any, web_server: GunicornServer) -> Iterator[Any]:
     driver.get_log("performance")  # drain what earlier tests requested
     yield driver
     driver.get("about:blank")
+
+
+@pytest.fixture(scope="session")
+def axe_installed() -> str:
+    """axe-core's version (`make axe` installs the locked one), or a skip (a failure in CI)."""
+    from tests.support import axe
+
+    version = axe.installed_version()
+    if version is None:
+        skip_or_fail(f"axe-core is not installed ({axe.AXE_SCRIPT}): make axe (needs npm)")
+    if version != axe.locked_version():
+        pytest.fail(f"axe-core {version} is installed, the lock pins {axe.locked_version()}: make axe")
+    return version
+
+
+@contextmanager
+def api_registry(api: GunicornServer) -> Iterator[Path]:
+    """The running API's model registry, opened from this process on its database (as `flask
+    model …` would): for rows a browser test needs that no command writes, such as a retrained
+    version's gate figures. Yields MODEL_DIR."""
+    from brandpulse.api.serving.inference import get_model
+    from brandpulse.api.storage.db import dispose, get_database
+
+    model_dir = Path(api.env["MODEL_DIR"])
+    app = create_api(
+        {
+            "DATABASE_URL": api.env["DATABASE_URL"],
+            "DATA_DIR": api.env["DATA_DIR"],
+            "MODEL_DIR": model_dir,
+            "MODEL_PATH": api.env["MODEL_PATH"],
+            "LOG_LEVEL": "WARNING",
+        }
+    )
+    try:
+        with app.app_context(), get_database().connection_context():
+            yield model_dir
+    finally:
+        get_model(app).close()
+        dispose(app)

@@ -291,6 +291,24 @@ def _response(status: int, body: bytes, **headers: str) -> requests.Response:
             {},
             "Admin endpoints are disabled.",
         ),
+        (  # a version id is shown as written, never capitalised
+            409,
+            b'{"error": {"code": "conflict", "message": "small-bn+ngram-20260101 is already the champion"}}',
+            {},
+            "small-bn+ngram-20260101 is already the champion.",
+        ),
+        (
+            409,
+            b'{"error": {"code": "conflict", "message": "v2: its checkpoint /m/v2.safetensors is missing"}}',
+            {},
+            "v2: its checkpoint /m/v2.safetensors is missing.",
+        ),
+        (
+            409,
+            b'{"error": {"code": "conflict", "message": "there is no champion to roll back"}}',
+            {},
+            "There is no champion to roll back.",
+        ),
     ],
 )
 def test_error_messages_for_people(status, body, headers, message):

@@ -14,11 +14,16 @@ from brandpulse.api.settings import Settings
 from brandpulse.dash.api_client import ApiClient, ApiError
 from brandpulse.dash.api_limits import EXTENSION, FALLBACK, ApiLimits, LimitsCache, current_limits
 from brandpulse.dash.app import create_app
-from brandpulse.dash.pages import admin, review
+from brandpulse.dash.pages import admin, privacy, review
 from brandpulse.dash.settings import WebSettings
 from tests.support.servers import free_port, serve_in_thread
 
-SMALL = {"REVIEW_MAX_LENGTH": "500", "PAGE_SIZE_DEFAULT": "10", "PAGE_SIZE_MAX": "40"}
+SMALL = {
+    "REVIEW_MAX_LENGTH": "500",
+    "PAGE_SIZE_DEFAULT": "10",
+    "PAGE_SIZE_MAX": "40",
+    "PERSONAL_DATA_RETENTION_DAYS": "30",
+}
 DEFAULTS = client_config(Settings.from_env({}))  # what `GET /api/config` says by default
 
 
@@ -57,6 +62,9 @@ def test_the_pages_follow_the_apis_limits(small_api):
         sort = _find(page, "filter-sort")
         assert sort.value == "-created_at"
         assert {option["value"] for option in sort.options} == set(ApiLimits().review_sorts)
+        # The privacy notice and page state the API's retention, not a copy of its default.
+        assert "cleared after 30 days." in str(_find(review.layout(), "privacy-notice").children)
+        assert "user agent: 30 days, then" in _find(privacy.layout(), "privacy-retention").children
 
 
 def test_the_limits_are_asked_for_once_per_process(small_api, monkeypatch):
@@ -136,6 +144,11 @@ def test_a_malformed_answer_is_not_used(body):
     with pytest.raises(ValueError):
         ApiLimits.from_config(body)
     assert LimitsCache().get(_Api(body)) == FALLBACK
+
+
+def test_an_api_from_before_the_retention_field_gives_its_default():
+    older = {name: value for name, value in DEFAULTS.items() if name != "personal_data_retention_days"}
+    assert ApiLimits.from_config({**older, "review_max_length": 500}) == ApiLimits(review_max_length=500)
 
 
 def test_outside_an_app_the_pages_use_the_fallback():

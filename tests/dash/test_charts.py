@@ -38,7 +38,9 @@ def test_figures_hold_the_data():
     ratings = charts.rating_distribution(SUMMARY)
     assert list(ratings.data[0].y) == [1, 0, 1, 0, 1]
     heatmap = charts.suggestion_heatmap(SUMMARY)
-    assert heatmap.data[0].type == "heatmap" and "50% kept" in heatmap.layout.title.text
+    # Every review with a suggestion, shown or not: "match", not "kept" (the control group kept nothing).
+    assert heatmap.data[0].type == "heatmap"
+    assert heatmap.layout.title.text == "Suggested vs. given rating<br><sup>50% match (1 of 2)</sup>"
     stats = {
         "brands": [
             {"brand": "Apple", "count": 1, "mean_score": 0.1},
@@ -48,6 +50,33 @@ def test_figures_hold_the_data():
     }
     brands = charts.mean_score_by_brand(stats)
     assert list(brands.data[0].y) == ["Apple", "Nike"]  # unreviewed brands left out, lowest first
+
+
+def test_brand_means_say_their_counts_and_grey_out_below_the_minimum():
+    minimum = charts.MIN_BRAND_REVIEWS
+    stats = {
+        "brands": [
+            {"brand": "Apple", "count": minimum - 1, "mean_score": 0.9},
+            {"brand": "Nike", "count": minimum, "mean_score": 0.5},
+            {"brand": "IKEA", "count": 1, "mean_score": 0.25},
+            {"brand": "LEGO", "count": 1204, "mean_score": 0.75},
+        ]
+    }
+    bars = charts.mean_score_by_brand(stats).data[0]
+    assert list(bars.y) == ["IKEA", "Nike", "LEGO", "Apple"]
+    assert list(bars.text) == [
+        "0.25 · 1 review",
+        f"0.50 · {minimum} reviews",
+        "0.75 · 1,204 reviews",
+        f"0.90 · {minimum - 1} reviews",
+    ]
+    grey, green = charts.FEW_REVIEWS_COLOUR, charts.BRAND_COLOUR
+    assert list(bars.marker.color) == [grey, green, green, grey]
+    assert list(bars.insidetextfont.color) == ["#212529", "#ffffff", "#ffffff", "#212529"]  # readable on each
+    (note,) = charts.mean_score_by_brand(stats).layout.annotations
+    assert note.text == f"grey: fewer than {minimum} reviews, too few to compare"
+    enough = {"brands": [{"brand": "Nike", "count": minimum, "mean_score": 0.5}]}
+    assert not charts.mean_score_by_brand(enough).layout.annotations  # nothing grey: no note
 
 
 def test_no_reviews_gives_labelled_empty_charts():

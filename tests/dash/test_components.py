@@ -140,3 +140,26 @@ def test_brand_card_shows_logo_name_and_website():
 def test_brand_card_without_a_brand_says_why():
     card = components.brand_card(None, None, error="No brand to review right now.")
     assert "No brand to review right now." in str(card.to_plotly_json())
+
+
+@pytest.mark.parametrize(
+    "text", ["😀😀😀 👍👍👍 🎉🎉🎉 😀😀😀", "!!!! ???? ++++ ---- ####", "12345 67890 12345"]
+)
+def test_a_text_without_letters_is_asked_for_words(text):
+    readable = {"score": 0.5, "suggested_rating": 3, "reliable": True, "token": "t"}  # the API may read it
+    for prediction in (readable, None):
+        view = components.score_view(4, text, prediction)
+        assert (view["reason"], view["status"]) == (components.NO_LETTERS, components.NO_WORDS)
+        assert (view["suggested"], view["score"], view["token"], view["label"]) == (None, None, None, "")
+    assert components.rating_summary(None, None, False, reason=components.NO_LETTERS) == components.CHOOSE
+
+
+def test_letters_of_any_script_are_words():
+    assert (
+        components.has_letters("Отлично 👍")
+        and components.has_letters("とても良い")
+        and components.has_letters("ok")
+    )
+    assert not components.has_letters("😀 12 !?")
+    view = components.score_view(5, "Great 👍👍👍👍👍👍👍👍👍👍", {"score": 0.9, "suggested_rating": 5})
+    assert view["status"] == "Sounds positive."

@@ -15,6 +15,7 @@ from brandpulse.dash.pages import (
     admin_charts,
     admin_models,
     admin_reviews,
+    privacy,
     review,
     review_brand,
     review_scoring,
@@ -118,11 +119,33 @@ def test_the_retry_with_the_api_still_down(request_context, api_down):
 
 
 def test_picking_a_brand(request_context):
-    brand, picker, *_, notice_open, trouble = review_brand.pick_brand("adidas")
-    assert brand["name"] == "Adidas" and picker == "" and notice_open is False
-    assert review_brand.pick_brand("No Such Brand")[3] == "warning"
+    brand, *_, notice_open, trouble = review_brand.pick_brand("adidas")
+    assert brand["name"] == "Adidas" and notice_open is False and trouble is dash.no_update
+    assert review_brand.pick_brand("No Such Brand")[2] == "warning"
     with pytest.raises(dash.exceptions.PreventUpdate):
         review_brand.pick_brand(None)
+
+
+def test_picking_a_brand_with_the_api_down(request_context, api_down):
+    brand, message, colour, is_open, _, trouble = review_brand.pick_brand("Nike")
+    assert brand is dash.no_update and (colour, is_open) == ("danger", True)
+    assert message.startswith("Nike could not be loaded.") and trouble["message"] == api_client.UNREACHABLE
+
+
+def test_a_text_without_letters_is_not_sent_to_the_api(request_context, api_down):
+    view = review_scoring.score_text({"seq": 8, "text": "👍👍👍👍👍 !!! 12345"})
+    assert view["status"] == "Write a few words: the estimate reads words, not symbols."
+    assert not view.get("unavailable")  # no call, so no "cannot be reached"
+
+
+def test_the_privacy_page_says_what_is_stored_why_and_how_long(web_app):
+    pages = {page["path"]: page for page in dash.page_registry.values()}
+    assert pages["/privacy"]["title"] == "BrandPulse — your data"
+    text = str(privacy.layout().to_plotly_json())
+    for said in ("IP address", "user agent", "abuse", "trained", "90 days", "Ask the operator of this site"):
+        assert said in text, said
+    notice = str(review.privacy_notice().to_plotly_json())
+    assert "90 days" in notice and "/privacy" in notice and "abuse" in notice
 
 
 def test_the_heading_names_the_brand(request_context):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 import time
 
 import pytest
@@ -12,6 +13,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support.select import Select
 
+from brandpulse.dash import components
 from brandpulse.dash.components import score_percent
 from tests.dash.browser import (
     NEGATIVE,
@@ -36,6 +38,21 @@ from tests.dash.browser import (
 from tests.dash.conftest import api_get, predict_requests
 
 pytestmark = pytest.mark.browser
+
+OUT_OF_DATE_OFFLINE = (
+    "Out of date: this estimate is for your earlier text. A new estimate comes once the connection is back."
+)
+
+
+def click(driver, element) -> None:
+    """Scroll `element` into view at once (Bootstrap scrolls smoothly: a click would outrun it), click it."""
+    driver.execute_script("arguments[0].scrollIntoView({block: 'center', behavior: 'instant'})", element)
+    element.click()
+
+
+def active_id(driver) -> str:
+    """The id of the element that has the keyboard focus ("" for none)."""
+    return driver.execute_script("return document.activeElement ? document.activeElement.id : ''")
 
 
 @pytest.mark.parametrize(
@@ -144,9 +161,10 @@ def test_with_the_api_down_submit_fails_visibly_and_keeps_the_text(browser, api,
     assert browser.find_element(By.ID, "brand-name").text == brand
     wait(browser).until(lambda d: d.find_element(By.ID, "submit-review").is_enabled())  # to try again
     assert connection_alert(browser).startswith("Connection lost — your text is kept.")
+    wait(browser).until(lambda d: active_id(d) == "review-text")  # back where the text is
     # Live scoring says so too, and the text is still there to submit later.
     type_text(browser, "!")
-    wait(browser).until(lambda d: d.find_element(By.ID, "score-status").text.startswith("Not scored:"))
+    wait(browser).until(lambda d: d.find_element(By.ID, "score-status").text == OUT_OF_DATE_OFFLINE)
     assert browser.find_element(By.ID, "review-text").get_attribute("value") == text + "!"
 
 
@@ -208,14 +226,16 @@ def test_a_stale_score_never_replaces_a_newer_one(browser, api, web_server):
         const chosen = guard(result(7, "Great!"), {seq: 6}, true, 0);
         return {
             staleDropped: stale.every((value) => value === skip),
-            newer: newer.slice(0, 5).concat([newer[6]]),
-            ratingKept: chosen[6] === skip,
+            newer: [newer[0], newer[1], newer[2].seq, newer[3]],
+            bar: window.dash_clientside.brandpulse.drawScoreBar(newer[2]),
+            ratingKept: chosen[3] === skip,
         };
         """
     )
     assert outcome == {
         "staleDropped": True,
-        "newer": [80, "80%", "success", "Positive", "5", 4],
+        "newer": ["Positive", "5", 6, 4],  # status, scored length, the result shown, the star
+        "bar": [{"width": "80%"}, "80%", "progress-bar bg-success", 80, "80%"],
         "ratingKept": True,
     }
 
@@ -474,10 +494,239 @@ def test_an_unknown_brand_says_so_and_offers_the_list(browser, api, web_server):
     picker = Select(browser.find_element(By.ID, "brand-picker"))
     names = [option.text for option in picker.options if option.get_attribute("value")]
     assert names == sorted(item["name"] for item in api_get(api, "/api/brands")["items"])
+    assert picker.first_selected_option.text == brand  # the list shows the brand on screen
+    meant = "Patagonia" if brand != "Patagonia" else "Nike"
     text = "Kept while I pick the brand I meant."
     type_text(browser, text)
-    picker.select_by_visible_text("Patagonia")
-    wait(browser).until(lambda d: d.find_element(By.ID, "brand-name").text == "Patagonia")
-    assert browser.find_element(By.ID, "review-heading").text == "Review Patagonia"
+    picker.select_by_visible_text(meant)
+    wait(browser).until(lambda d: d.find_element(By.ID, "brand-name").text == meant)
+    assert browser.find_element(By.ID, "review-heading").text == f"Review {meant}"
     wait(browser).until(lambda d: not [e for e in d.find_elements(By.ID, "brand-notice") if e.is_displayed()])
     assert box_text(browser) == text
+
+
+# ---------------------------------------------------------------- keyboard, focus and words
+
+
+def test_the_brand_picker_keeps_the_pick_and_the_arrow_keys_move_on(browser, api, web_server):
+    names = sorted(item["name"] for item in api_get(api, "/api/brands")["items"])
+    open_review_page(browser, web_server, f"?brand={names[0]}")
+    picker = browser.find_element(By.ID, "brand-picker")
+    wait(browser).until(lambda d: picker.get_attribute("value") == names[0])  # the brand on screen
+    browser.execute_script("arguments[0].focus()", picker)
+    for key, expected in (
+        (Keys.ARROW_DOWN, names[1]),
+        (Keys.ARROW_DOWN, names[2]),
+        (Keys.ARROW_UP, names[1]),
+    ):
+        ActionChains(browser).send_keys(key).perform()
+        wait(browser).until(lambda d, name=expected: d.find_element(By.ID, "brand-name").text == name)
+        assert picker.get_attribute("value") == expected  # not back to "Or pick a brand…"
+        assert active_id(browser) == "brand-picker"
+    # Another brand, from the button: the picker follows it.
+    browser.find_element(By.ID, "another-brand").click()
+    wait(browser).until(lambda d: d.find_element(By.ID, "brand-name").text != names[1])
+    shown = browser.find_element(By.ID, "brand-name").text
+    wait(browser).until(lambda d: picker.get_attribute("value") == shown)
+
+
+def test_a_keyboard_submit_brings_the_focus_back_and_reads_the_message_out(browser, api, web_server):
+    brand = open_review_page(browser, web_server)
+    live = browser.find_element(By.ID, "review-message")
+    assert live.get_attribute("role") == "status" and not live.text  # a live region, before any message
+    text = "Sturdy and light, and the colour has not faded after a year."
+    type_text(browser, text)
+    wait_for_score_of(browser, text)
+    ActionChains(browser).send_keys(Keys.TAB).perform()  # the stars
+    ActionChains(browser).send_keys(Keys.TAB).perform()  # Submit
+    assert active_id(browser) == "submit-review"
+    ActionChains(browser).send_keys(Keys.ENTER).perform()
+    message = alert(browser)
+    assert (
+        "alert-success" in message.get_attribute("class") and f"review of {brand} was saved" in message.text
+    )
+    assert message.find_element(By.XPATH, "..").get_attribute("id") == "review-message"  # read out
+    assert message.get_attribute("role") is None  # politely: no assertive region of its own inside
+    wait(browser).until(lambda d: active_id(d) == "review-text")
+    type_text(browser, "N")  # and the next review can be written at once
+    assert box_text(browser) == "N"
+
+
+def ring(driver, element) -> dict:
+    """The focus ring `element` shows (its star's, for a hidden radio button) and what lies under it."""
+    return driver.execute_script(
+        """
+        const element = arguments[0];
+        const target = element.matches(".btn-check")
+            ? document.querySelector(`label[for="${element.id}"]`) : element;
+        const style = getComputedStyle(target);
+        let under = target.parentElement;
+        let background = "rgb(255, 255, 255)";
+        for (; under; under = under.parentElement) {
+            const colour = getComputedStyle(under).backgroundColor;
+            if (colour !== "rgba(0, 0, 0, 0)" && colour !== "transparent") { background = colour; break; }
+        }
+        return {
+            name: element.id || element.getAttribute("href") || element.getAttribute("aria-label")
+                || element.textContent.trim().slice(0, 30),
+            style: style.outlineStyle,
+            width: parseFloat(style.outlineWidth),
+            colour: style.outlineColor,
+            background: background,
+        };
+        """,
+        element,
+    )
+
+
+def contrast(first: str, second: str) -> float:
+    """The WCAG contrast ratio of two CSS rgb() colours."""
+
+    def luminance(colour: str) -> float:
+        channels = [int(value) / 255 for value in re.findall(r"\d+", colour)[:3]]
+        linear = [c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
+        return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+
+    light, dark = sorted((luminance(first), luminance(second)), reverse=True)
+    return (light + 0.05) / (dark + 0.05)
+
+
+def tab_through(driver, limit: int = 40) -> list[dict]:
+    """Tab until the focus comes round again (past the end of the page, back to its top): each
+    element's focus ring, once."""
+    stops: list[dict] = []
+    seen = []
+    for _ in range(limit):
+        ActionChains(driver).send_keys(Keys.TAB).perform()
+        element = driver.switch_to.active_element
+        if element in seen:
+            break
+        if element.tag_name != "body":  # between the page's end and its top
+            seen.append(element)
+            stops.append(ring(driver, element))
+    return stops
+
+
+def assert_visible_rings(stops: list[dict]) -> None:
+    """Every stop shows a solid ring of 2 px or more, at 3:1 or more against what lies under it."""
+    for stop in stops:
+        assert stop["style"] == "solid" and stop["width"] >= 2, stop
+        assert contrast(stop["colour"], stop["background"]) >= 3, stop
+
+
+@pytest.mark.parametrize("size", [(1280, 1000), (390, 844)], ids=["desktop", "phone"])
+def test_every_focusable_element_shows_a_focus_ring(browser, api, web_server, size):
+    browser.set_window_size(*size)
+    open_review_page(browser, web_server)
+    text = "Good boots, and they were delivered on time."
+    type_text(browser, text)
+    wait_for_score_of(browser, text)
+    stops = tab_through(browser)
+    names = [stop["name"] for stop in stops]
+    expected = {"review-text", "submit-review", "another-brand", "brand-picker", "/privacy"}
+    assert expected <= set(names), names
+    assert any(stop["name"].startswith("_dbcprivate_radioitems_rating-input") for stop in stops), names
+    if size[0] > 800:  # the navigation bar's links, white on the dark bar
+        navigation = [stop for stop in stops if stop["name"] in ("/", "/admin")]
+        assert len(navigation) >= 2 and all(stop["colour"] == "rgb(255, 255, 255)" for stop in navigation)
+    else:  # folded into its button
+        assert "Toggle navigation" in names
+    assert_visible_rings(stops)
+
+    # After a submit, the message's close button too.
+    click(browser, browser.find_element(By.ID, "submit-review"))
+    alert(browser)
+    stops = tab_through(browser)
+    assert "Close alert" in [stop["name"] for stop in stops]
+    assert_visible_rings(stops)
+
+
+def test_the_privacy_page_shows_focus_rings(browser, api, web_server):
+    browser.get(web_server.url + "/privacy")
+    wait(browser).until(lambda d: d.find_elements(By.ID, "privacy-heading"))
+    stops = tab_through(browser)
+    assert {"/", "/privacy"} <= {stop["name"] for stop in stops}
+    assert_visible_rings(stops)
+
+
+def test_the_stars_are_finger_sized_on_a_phone(browser, api, web_server):
+    browser.set_window_size(390, 844)
+    open_review_page(browser, web_server)
+    sizes = browser.execute_script(
+        "return [...document.querySelectorAll('#rating-input label')]"
+        ".map((label) => { const box = label.getBoundingClientRect(); return [box.width, box.height]; })"
+    )
+    assert len(sizes) == 5 and all(width >= 44 and height >= 44 for width, height in sizes), sizes
+    assert browser.execute_script("return document.documentElement.scrollWidth <= window.innerWidth")
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["😀😀😀😀😀 👍👍👍👍👍 🎉🎉🎉🎉🎉", "!!!! ???? ++++ ---- ####", "12345 67890 12345"],
+    ids=["emoji", "symbols", "digits"],
+)
+def test_a_text_without_words_is_asked_for_words(browser, api, web_server, text):
+    open_review_page(browser, web_server)
+    words = "Friendly staff and a quick delivery."
+    type_text(browser, words)
+    wait_for_score_of(browser, words)
+    assert checked_rating(browser) is not None  # the suggestion, pre-selected
+    paste_text(browser, text)
+    wait(browser).until(
+        lambda d: d.find_element(By.ID, "score-status").text == components.NO_WORDS  # not "another language"
+    )
+    assert components.NO_WORDS == "Write a few words: the estimate reads words, not symbols."
+    assert bar_state(browser) == ("bg-secondary", "") and checked_rating(browser) is None
+    assert browser.find_element(By.ID, "rating-summary").text == "Choose a rating from 1 to 5 stars."
+
+
+def csp_violations(driver) -> list[str]:
+    """The browser's console messages about the Content-Security-Policy since the last call."""
+    return [
+        entry["message"]
+        for entry in driver.get_log("browser")
+        if "Content Security Policy" in entry["message"]
+    ]
+
+
+def test_the_privacy_notice_and_the_privacy_page(browser, api, web_server):
+    browser.get_log("browser")  # drain what earlier tests logged
+    open_review_page(browser, web_server)
+    notice = browser.find_element(By.ID, "privacy-notice")
+    for stored in (
+        "text",
+        "rating",
+        "IP address",
+        "user agent",
+        "abuse",
+        "learns from the ratings",
+        "90 days",
+    ):
+        assert stored in notice.text, stored
+    link = notice.find_element(By.TAG_NAME, "a")
+    assert link.get_attribute("href") == web_server.url + "/privacy"
+    click(browser, link)
+    heading = wait(browser).until(lambda d: d.find_elements(By.ID, "privacy-heading"))[0]
+    assert heading.text == "Your data on BrandPulse"
+    assert browser.title == "BrandPulse — your data"
+    page = browser.find_element(By.ID, "privacy-page").text
+    for said in (
+        "IP address",
+        "user agent",
+        "abuse",
+        "trained",
+        "pseudonym",
+        "Ask the operator of this site",
+    ):
+        assert said in page, said
+    retention = browser.find_element(By.ID, "privacy-retention").text
+    assert retention.startswith("Your IP address and your browser's user agent: 90 days")
+    screenshot(browser, "privacy", full_page=True)
+    assert not csp_violations(browser)
+    # Opened directly (a full page load under the policy), and back to the review page.
+    browser.get(web_server.url + "/privacy")
+    wait(browser).until(lambda d: d.find_elements(By.ID, "privacy-heading"))
+    assert not csp_violations(browser)
+    click(browser, browser.find_element(By.LINK_TEXT, "Back to the review page"))
+    wait(browser).until(lambda d: d.find_elements(By.ID, "brand-name"))
+    assert_only_loopback(requested_urls(browser))

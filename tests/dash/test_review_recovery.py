@@ -30,6 +30,9 @@ pytestmark = pytest.mark.browser
 
 RECOVERY = 75  # seconds
 LOST = "Connection lost — your text is kept."
+OUT_OF_DATE = (
+    "Out of date: this estimate is for your earlier text. A new estimate comes once the connection is back."
+)
 DRAFT = "brandpulse.review-draft"
 
 
@@ -56,12 +59,24 @@ def submit_and_wait(driver) -> str:
     return message.text
 
 
+def status(driver) -> str:
+    """The line under the score bar."""
+    return driver.find_element(By.ID, "score-status").text
+
+
+def message_shown(driver) -> bool:
+    """Whether the review form's message (saved, not saved, …) is on screen."""
+    return any(element.is_displayed() for element in driver.find_elements(By.ID, "review-alert"))
+
+
 def recovers_and_saves(driver, api, brand: str, text: str) -> None:
     """With no click and no keystroke, the page's own retry finds the service back and scores `text`
-    again (the bar no longer stale); then Submit saves it."""
+    again (the bar no longer stale), and the messages about the outage go; then Submit saves it."""
     wait(driver, RECOVERY).until(lambda d: not connection_alert(d))
+    wait(driver).until(lambda d: not message_shown(d))  # "Your review was not saved…" goes
     wait_for_score_of(driver, text)
     wait(driver).until(lambda d: not bar_is_stale(d))
+    assert status(driver).startswith("Sounds ")  # the estimate of this text, no longer out of date
     assert f"review of {brand} was saved" in submit_and_wait(driver)
     assert text in stored_texts(api, brand)
 
@@ -83,8 +98,8 @@ def test_an_api_outage_leaves_the_page_usable_and_it_recovers_by_itself(browser,
         # The old reading stays, greyed: it belongs to older text.
         wait(browser).until(bar_is_stale)
         assert bar_state(browser)[1] == label
+        wait(browser).until(lambda d: status(d) == OUT_OF_DATE)  # no longer "Sounds positive."
         screenshot(browser, "review-connection-lost")
-        assert browser.find_element(By.ID, "score-status").text.startswith("Not scored:")
         browser.find_element(By.ID, "submit-review").click()
         wait(browser).until(lambda d: "not saved" in d.find_element(By.ID, "review-alert").text)
         wait(browser).until(form_usable)
@@ -108,6 +123,7 @@ def test_a_web_server_restart_under_the_open_page(browser, api, web_server):
         type_text(browser, more)  # its scoring request gets no answer at all
         wait(browser).until(lambda d: connection_alert(d).startswith(LOST))
         wait(browser).until(bar_is_stale)
+        wait(browser).until(lambda d: status(d) == OUT_OF_DATE)
         # Submit's request is lost too: the form is usable again (not stuck disabled) and says so.
         browser.find_element(By.ID, "submit-review").click()
         wait(browser).until(lambda d: "not saved" in d.find_element(By.ID, "review-alert").text)

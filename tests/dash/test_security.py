@@ -242,7 +242,7 @@ def test_one_visitor_over_the_limit_is_refused_alone(limited_api, proxied_web):
 
     # The brand list is the web server's own call: a visitor over their limit still picks a brand.
     picked = dash_callback(
-        proxied_web, "brand-store.data", {"brand-picker.value": "IKEA"}, headers={"X-Forwarded-For": greedy}
+        proxied_web, "brand-store.data", {"brand-picked.data": "IKEA"}, headers={"X-Forwarded-For": greedy}
     )
     assert answer(picked, "brand-store.data")["name"] == "IKEA"
     first = dash_callback(  # and another visitor's page loads a brand at random

@@ -2,7 +2,8 @@
 
 A client (the web page first) reads them here instead of copying them: the review length bounds,
 the batch size, the review list's page sizes and sort orders, and the rate limits per client
-address. They are settings (REVIEW_MAX_LENGTH, PAGE_SIZE_MAX, ...) or the schemas' own rules, so
+address, and how long a review keeps its personal data (the web page's privacy notice says it).
+They are settings (REVIEW_MAX_LENGTH, PAGE_SIZE_MAX, ...) or the schemas' own rules, so
 they change with the API's configuration and nothing else. Public, and cheap: no database.
 """
 
@@ -50,6 +51,13 @@ class ClientConfigSchema(ma.Schema):
     )
     review_sort_default = fields.String(required=True, metadata={"description": "The order without `sort`."})
     rate_limits = fields.Nested(RateLimitsSchema, required=True)
+    personal_data_retention_days = fields.Integer(
+        required=True,
+        metadata={
+            "description": "Days a review keeps its IP address and user agent before they are cleared "
+            "(PERSONAL_DATA_RETENTION_DAYS; docs/privacy.md)."
+        },
+    )
 
 
 def client_config(settings: Settings) -> dict[str, Any]:
@@ -68,6 +76,7 @@ def client_config(settings: Settings) -> dict[str, Any]:
             "review": settings.rate_limit_review,
             "default": settings.rate_limit_default,
         },
+        "personal_data_retention_days": settings.personal_data_retention_days,
     }
 
 
@@ -75,5 +84,6 @@ def client_config(settings: Settings) -> dict[str, Any]:
 @bp.response(200, ClientConfigSchema)
 @bp.errors(429)
 def get_config() -> dict[str, Any]:
-    """The limits a client must respect: review length, batch and page sizes, sort orders, rate limits."""
+    """The limits a client must respect: review length, batch and page sizes, sort orders, rate
+    limits; and how long a review's personal data is kept."""
     return client_config(current_settings())

@@ -1,7 +1,8 @@
 """`/api/models`: the model registry for admins — list versions, promote one, roll back.
 
 A promotion or rollback changes the registry's champion; every API process picks it up within
-`MODEL_POLL_SECONDS` (`inference.ModelService`), loading it off the request path.
+`MODEL_POLL_SECONDS` (`inference.ModelService`), loading it off the request path. Each records
+the name given (`by`) and, as `promoted_via`, the admin token and the address that used it.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from typing import Any
 from webargs.flaskparser import abort
 
 from brandpulse.api.endpoints.parsing import BODY, BODY_ERRORS, Blueprint
+from brandpulse.api.endpoints.privacy import admin_actor
 from brandpulse.api.endpoints.schemas import (
     ModelVersionListSchema,
     ModelVersionSchema,
@@ -32,10 +34,16 @@ bp.before_request(open_connection)
 @bp.response(200, ModelVersionListSchema)
 def list_models() -> dict[str, Any]:
     """Every registered model version, newest first, with its figures and status, and how its
-    suggestions fared with visitors (`live`: reviews, share kept, mean |rating - suggestion|) (admin)."""
+    suggestions fared with visitors (`live`: reviews, share kept, mean |rating - suggestion|);
+    the version this process serves, and the one a rollback would bring back (admin)."""
     live = registry.live_figures()
     rows = [{**registry.as_dict(row), "live": live.get(row.version)} for row in registry.list_versions()]
-    return {"items": rows, "served": get_model().version}
+    previous = registry.previous_champion()
+    return {
+        "items": rows,
+        "served": get_model().version,
+        "rollback_to": previous.version if previous is not None else None,
+    }
 
 
 @bp.route("/models/suggestions", methods=["GET"])
@@ -57,7 +65,10 @@ def promote(args: dict[str, Any], version: str) -> dict[str, Any]:
     """Make a registered version the champion; the API serves it within MODEL_POLL_SECONDS (admin)."""
     try:
         row = registry.promote(
-            version, by=(args or {}).get("by", "admin"), model_dir=current_settings().model_dir
+            version,
+            by=(args or {}).get("by", "admin"),
+            via=admin_actor(),
+            model_dir=current_settings().model_dir,
         )
     except registry.UnknownVersion as error:
         abort(404, message=str(error))
@@ -73,7 +84,9 @@ def promote(args: dict[str, Any], version: str) -> dict[str, Any]:
 def rollback(args: dict[str, Any]) -> dict[str, Any]:
     """Make the previous champion the champion again (admin)."""
     try:
-        row = registry.rollback(by=(args or {}).get("by", "admin"), model_dir=current_settings().model_dir)
+        row = registry.rollback(
+            by=(args or {}).get("by", "admin"), via=admin_actor(), model_dir=current_settings().model_dir
+        )
     except registry.RegistryError as error:
         abort(409, message=str(error))
     return registry.as_dict(row)

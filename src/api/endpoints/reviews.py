@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import logging
 import math
-from collections.abc import Callable, Iterator
-from datetime import UTC
+from collections.abc import Iterator
 from typing import Any
 
 from flask import Response, current_app, request, url_for
@@ -48,7 +45,6 @@ bp = Blueprint("reviews", __name__, url_prefix="/api", description="Stored revie
 bp.before_request(open_connection)
 
 EXPORT_CHUNK = 1000
-EXPORT_COLUMNS = ("text", "label", "brand", "created_at", "suggested_rating", "score")
 REVIEW_OUT = ReviewSchema()
 
 
@@ -315,28 +311,6 @@ def flag_review(args: dict[str, Any], review_id: int) -> Review:
     return Review.select(Review, Brand).join(Brand).where(Review.id == review_id).first()
 
 
-def _csv_lines(rows: list[Review], header: bool, cell: Callable[[Any], Any] = csv_export.neutralise) -> str:
-    """`rows` as CSV lines; `cell` writes each text cell (by default, safe in a spreadsheet)."""
-    buffer = io.StringIO()
-    # RFC 4180's CRLF: the csv module quotes a cell holding any character of the line terminator,
-    # so a text with a bare carriage return (which readers take for a line end) is quoted too.
-    writer = csv.writer(buffer, lineterminator="\r\n")
-    if header:
-        writer.writerow(EXPORT_COLUMNS)
-    for review in rows:
-        writer.writerow(
-            (
-                cell(review.text),
-                review.rating,
-                cell(review.brand.name),
-                review.created_at.replace(tzinfo=UTC).isoformat(),
-                "" if review.suggested_rating is None else review.suggested_rating,
-                "" if review.score is None else repr(review.score),
-            )
-        )
-    return buffer.getvalue()
-
-
 @bp.route("/reviews/export.csv", methods=["GET"])
 @bp.admin()
 @bp.arguments(csv_export.ReviewExportQuerySchema, location="query")
@@ -345,24 +319,28 @@ def _csv_lines(rows: list[Review], header: bool, cell: Callable[[Any], Any] = cs
     {"type": "string"},
     content_type="text/csv",
     description="CSV with the columns text, label (the 1-5 rating), brand, created_at, "
-    "suggested_rating, score. By default (`format=spreadsheet`) every text cell that a spreadsheet "
-    "would run as a formula (starting with `=`, `+`, `-`, `@`, a tab or a carriage return) is "
-    "prefixed with `'`, as OWASP advises; numbers are unchanged. `format=training` keeps the texts "
-    "as stored, for `train --labels stars3`.",
+    "suggested_rating, score, id (the review's, as the admin list shows it) and flagged (true or "
+    "false). By default (`format=spreadsheet`) every matching review, flagged ones included, and "
+    "every text cell that a spreadsheet would run as a formula (starting with `=`, `+`, `-`, `@`, a "
+    "tab or a carriage return) prefixed with `'`, as OWASP advises; numbers are unchanged. "
+    "`format=training` keeps the texts as stored and leaves out the flagged reviews, for "
+    "`train --labels stars3`.",
 )
 def export_reviews(args: dict[str, Any]) -> Response:
     """Every matching review as labelled CSV, streamed (admin): safe to open in a spreadsheet,
-    or with `format=training` the raw texts that `train` reads."""
+    or with `format=training` the raw texts that `train` reads, flagged reviews left out."""
     training = args["format"] == csv_export.TRAINING
     cell = csv_export.raw if training else csv_export.neutralise
-    filename = "reviews-training.csv" if training else "reviews.csv"
+    filename = csv_export.FILENAMES[args["format"]]
     query = _filtered(args).order_by(Review.id)
+    if training:  # what an admin flagged is never learnt from (as `retrain` skips it)
+        query = query.where(Review.flagged == False)  # noqa: E712 (SQL)
     first = list(query.limit(EXPORT_CHUNK))  # inside the request: a database failure is still a 503
     db = get_database()
 
     def generate() -> Iterator[str]:
         rows = first
-        yield _csv_lines(rows, header=True, cell=cell)
+        yield csv_export.csv_lines(rows, header=True, cell=cell)
         while len(rows) == EXPORT_CHUNK:
             # The request's connection is closed once the response starts: use one of our own.
             opened = db.connect(reuse_if_open=True)
@@ -371,7 +349,7 @@ def export_reviews(args: dict[str, Any]) -> Response:
             finally:
                 if opened:
                     db.close()
-            yield _csv_lines(rows, header=False, cell=cell)
+            yield csv_export.csv_lines(rows, header=False, cell=cell)
 
     return Response(
         generate(),

@@ -182,13 +182,24 @@ class StatsRowSchema(ma.Schema):
     agreement = fields.Float(
         allow_none=True,
         metadata={
-            "description": "Share of the reviews whose visitor saw the suggested rating that gave "
-            "exactly that rating (null: none saw one)."
+            "description": "The share of suggestions kept: of the reviews whose visitor saw the "
+            "suggested rating, those that gave exactly that rating (null: none saw one)."
         },
+    )
+    mean_abs_error = fields.Float(
+        allow_none=True,
+        metadata={"description": "Mean |rating - suggestion| in stars, over the same reviews."},
     )
     rated_with_suggestion = fields.Integer(
         required=True,
-        metadata={"description": "Reviews whose visitor saw a suggested rating (agreement's base)."},
+        metadata={
+            "description": "Reviews whose visitor saw a suggested rating: the base of `agreement` "
+            "and `mean_abs_error`, the sum of the model versions' `live.reviews`."
+        },
+    )
+    kept = fields.Integer(
+        required=True,
+        metadata={"description": "Of those, the reviews rated exactly as suggested (agreement's numerator)."},
     )
 
 
@@ -248,19 +259,57 @@ class ModelVersionSchema(ma.Schema):
     )
     file = fields.String(required=True, metadata={"description": "Checkpoint path (relative: to MODEL_DIR)."})
     sha256 = fields.String(required=True)
-    data_fingerprint = fields.String(allow_none=True)
-    counts = fields.Dict(allow_none=True, metadata={"description": "Rows trained on and filtered."})
-    metrics = fields.Dict(allow_none=True, metadata={"description": "Figures on the test sets."})
-    reason = fields.String(allow_none=True, metadata={"description": "Why it has its status."})
-    created_at = fields.String(required=True)
-    promoted_at = fields.String(allow_none=True)
-    promoted_by = fields.String(allow_none=True)
+    data_fingerprint = fields.String(
+        allow_none=True, metadata={"description": "SHA-256 of the very rows it learnt from."}
+    )
+    corpus_fingerprint = fields.String(
+        allow_none=True,
+        metadata={
+            "description": "SHA-256 of the corpus rows its data descends from (a retrained version: "
+            "its parent's corpus; it also learnt from the stored reviews `counts` names)."
+        },
+    )
+    counts = fields.Dict(
+        allow_none=True,
+        metadata={
+            "description": "A retrained version's data: stored reviews usable and dropped (by reason), "
+            "held out as `recent`, rows by origin (`base`, `feedback`) in `train` and `validation`, "
+            "`fixed_test` rows. Null: registered from a file."
+        },
+    )
+    metrics = fields.Dict(
+        allow_none=True,
+        metadata={
+            "description": "What retrain measured: `recent`, `fixed`, `fixed_at_champion_rates` (this "
+            "version), `champion` (its parent on the same rows), `gate` (`promote`, `reason`); and "
+            "`rating_mix`."
+        },
+    )
+    reason = fields.String(
+        allow_none=True, metadata={"description": "Why it has its status (the last decision)."}
+    )
+    created_at = fields.String(required=True, metadata={"description": "When it was registered."})
+    promoted_at = fields.String(allow_none=True, metadata={"description": "When it last became champion."})
+    promoted_by = fields.String(
+        allow_none=True, metadata={"description": "The name given by whoever promoted it."}
+    )
+    promoted_via = fields.String(
+        allow_none=True,
+        metadata={
+            "description": "How: `admin token from <address>` (the admin endpoints), `command (flask "
+            "model promote)` or `… rollback)`, `retrain (the gate)`, `install (db upgrade)`."
+        },
+    )
 
 
 class LiveFiguresSchema(ma.Schema):
     """How a version's suggestions fared with the visitors who saw them."""
 
-    reviews = fields.Integer(required=True, metadata={"description": "Stored reviews it suggested for."})
+    reviews = fields.Integer(
+        required=True,
+        metadata={"description": "Stored reviews whose visitor saw its suggestion (the figures' base)."},
+    )
+    kept = fields.Integer(required=True, metadata={"description": "Reviews rated exactly as suggested."})
     kept_suggestion = fields.Float(
         required=True, metadata={"description": "Share whose rating equals the suggestion."}
     )
@@ -278,6 +327,10 @@ class ModelVersionListSchema(ma.Schema):
 
     items = fields.List(fields.Nested(ModelVersionListItemSchema), required=True)
     served = fields.String(allow_none=True, metadata={"description": "The version this process serves."})
+    rollback_to = fields.String(
+        allow_none=True,
+        metadata={"description": "The version `POST /api/models/rollback` would make the champion."},
+    )
 
 
 class SuggestionFiguresQuerySchema(StrictSchema):
@@ -294,6 +347,7 @@ class DailySuggestionFiguresSchema(ma.Schema):
     version = fields.String(required=True)
     day = fields.Date(required=True)
     reviews = fields.Integer(required=True)
+    kept = fields.Integer(required=True, metadata={"description": "Reviews rated exactly as suggested."})
     kept_suggestion = fields.Float(required=True, metadata={"description": "Share that kept the suggestion."})
     mean_abs_error = fields.Float(required=True, metadata={"description": "Mean |rating - suggestion|."})
 
@@ -304,6 +358,7 @@ class AnchoringSchema(ma.Schema):
     version = fields.String(allow_none=True, metadata={"description": "null: every version together."})
     suggestion_shown = fields.Boolean(required=True)
     reviews = fields.Integer(required=True)
+    kept = fields.Integer(required=True, metadata={"description": "Reviews rated exactly as suggested."})
     kept_suggestion = fields.Float(
         required=True, metadata={"description": "Share whose rating equals the model's suggestion."}
     )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from peewee import JOIN, Case, fn
+from peewee import JOIN, fn
 
 from brandpulse.api.endpoints.parsing import Blueprint
 from brandpulse.api.endpoints.schemas import StatsSchema
@@ -17,28 +17,29 @@ bp.before_request(open_connection)
 
 
 def _aggregates() -> list[Any]:
-    """count, mean rating, mean score, reviews that kept a suggestion they saw, reviews that saw one."""
-    counted = Case(None, [(agreement.shown(), 1)], 0)
-    kept = Case(None, [(agreement.shown() & (Review.rating == Review.suggested_rating), 1)], 0)
+    """count, mean rating, mean score; and of the reviews whose visitor saw a suggestion
+    (agreement.py): how many, how many kept it, their mean |rating - suggestion|."""
     return [
         fn.COUNT(Review.id).alias("count"),
         fn.AVG(Review.rating).alias("mean_rating"),
         fn.AVG(Review.score).alias("mean_score"),
-        fn.SUM(kept).alias("agreeing"),
-        fn.SUM(counted).alias("with_suggestion"),
+        *agreement.shown_columns(),
     ]
 
 
 def _row(
-    count: int, mean_rating: Any, mean_score: Any, agreeing: Any, with_suggestion: int
+    count: int, mean_rating: Any, mean_score: Any, with_suggestion: Any, agreeing: Any, error: Any
 ) -> dict[str, Any]:
     # PostgreSQL's AVG of integers is a Decimal; AVG of nothing is NULL.
+    kept = agreement.figures(with_suggestion, agreeing, error)
     return {
         "count": int(count or 0),
         "mean_rating": None if mean_rating is None else round(float(mean_rating), 4),
         "mean_score": None if mean_score is None else round(float(mean_score), 4),
-        "agreement": agreement.figures(with_suggestion, agreeing, None)["kept_suggestion"],
-        "rated_with_suggestion": int(with_suggestion or 0),
+        "agreement": kept["kept_suggestion"],
+        "mean_abs_error": kept["mean_abs_error"],
+        "rated_with_suggestion": kept["reviews"],
+        "kept": kept["kept"],
     }
 
 
@@ -46,7 +47,10 @@ def _row(
 @bp.response(200, StatsSchema)
 @bp.errors(429, 503)
 def stats() -> dict[str, Any]:
-    """Review count, mean rating, mean score and rating/suggestion agreement, overall and per brand."""
+    """Review count, mean rating, mean score and how visitors took the suggestions they saw (the
+    share kept and the mean |rating - suggestion|, with the count they rest on), overall and per
+    brand. The same definition as each model version's figures (`GET /api/models`): the versions'
+    counts add up to `overall.rated_with_suggestion`."""
     overall = Review.select(*_aggregates()).tuples().get()
     per_brand = (
         Brand.select(Brand.name, *_aggregates())

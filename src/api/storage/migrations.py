@@ -239,6 +239,50 @@ def _v6_fill_pseudonyms(db: Database) -> None:
     logger.info("client pseudonyms filled in for %d reviews", filled)
 
 
+# What `promoted_by` said before migration 7 recorded how a version was promoted: the install and
+# retrain's gate named themselves, `flask model promote` and `rollback` defaulted to "cli".
+PROMOTED_VIA_BEFORE_7 = {
+    "install": "install (db upgrade)",
+    "retrain": "retrain (the gate)",
+    "cli": "command (flask model)",
+}
+PROMOTED_VIA_UNKNOWN = "not recorded (promoted before schema version 7)"
+
+
+def _v7_model_provenance(db: Database) -> None:
+    """Where each model came from and how it was promoted (version 7): `corpus_fingerprint`, the
+    corpus rows its data descends from, and `promoted_via`, what promoted it (the admin endpoint
+    with the caller's address, a command, retrain's gate, the install).
+
+    Filled in for the rows already there: a version registered from a file (no `counts`) learnt
+    from its corpus alone, so its data fingerprint is the corpus's; a version `retrain` trained
+    descends from its parent's corpus. `promoted_via` is read from what `promoted_by` said then.
+    """
+    db.execute_sql("ALTER TABLE model_version ADD COLUMN corpus_fingerprint VARCHAR(64)")
+    db.execute_sql("ALTER TABLE model_version ADD COLUMN promoted_via VARCHAR(200)")
+    rows = db.execute_sql(
+        "SELECT version, parent, data_fingerprint, counts, promoted_at, promoted_by FROM model_version"
+    ).fetchall()
+    by_version = {row[0]: row for row in rows}
+
+    def corpus_of(version: str | None, seen: frozenset[str] = frozenset()) -> str | None:
+        row = by_version.get(version) if version is not None else None
+        if row is None or version in seen:
+            return None
+        _, parent, data_fingerprint, counts, _, _ = row
+        return data_fingerprint if counts is None else corpus_of(parent, seen | {version})
+
+    for version, _, _, _, promoted_at, promoted_by in rows:
+        via = None
+        if promoted_at is not None:
+            via = PROMOTED_VIA_BEFORE_7.get(promoted_by or "", PROMOTED_VIA_UNKNOWN)
+        db.execute_sql(
+            f"UPDATE model_version SET corpus_fingerprint = {db.param}, promoted_via = {db.param} "
+            f"WHERE version = {db.param}",
+            (corpus_of(version), via, version),
+        )
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "brands and reviews", _v1_initial),
     Migration(2, "model registry", _v2_model_registry),
@@ -246,6 +290,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(4, "idempotency keys of review posts", _v4_idempotency_keys),
     Migration(5, "review list indexes: (sort key, id) and (brand, created_at, id)", _v5_review_list_indexes),
     Migration(6, "personal data: client pseudonyms, idempotency keys by review", _v6_personal_data),
+    Migration(7, "model registry: corpus fingerprint, how each version was promoted", _v7_model_provenance),
 )
 LATEST_VERSION = MIGRATIONS[-1].version
 REGISTRY_VERSION = 2  # the first version with the model registry

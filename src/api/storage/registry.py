@@ -9,7 +9,9 @@ file, absolute or relative to that folder.
 The champion is the model every API worker serves (`inference.ModelService` polls for it). A
 fresh install has no rows: `register_first_champion` records the configured `MODEL_PATH` (the
 bundled model by default) as the first champion when the schema is upgraded. Promoting a
-version retires the champion; rolling back promotes the champion before it again.
+version retires the champion; rolling back promotes the champion before it again. Each promotion
+records who (`promoted_by`, the name given) and how (`promoted_via`: the admin endpoint with the
+caller's address, a command, retrain's gate, the install).
 """
 
 from __future__ import annotations
@@ -35,6 +37,13 @@ CANDIDATE_QUERY = (
     "SELECT version, file, sha256 FROM model_version WHERE status = 'candidate' "
     "ORDER BY created_at DESC, id DESC"
 )
+
+
+# How a version was promoted (`promoted_via`), besides the admin endpoint's "admin token from <address>".
+VIA_INSTALL = "install (db upgrade)"
+VIA_RETRAIN = "retrain (the gate)"
+VIA_PROMOTE_COMMAND = "command (flask model promote)"
+VIA_ROLLBACK_COMMAND = "command (flask model rollback)"
 
 
 class RegistryError(ValueError):
@@ -113,13 +122,15 @@ def read_champion(db: Database, model_dir: Path, query: str = CHAMPION_QUERY) ->
 
 
 def checkpoint_identity(path: Path) -> dict[str, Any]:
-    """Version, SHA-256 and data fingerprint of a checkpoint file, without loading its weights."""
+    """Version, SHA-256 and data fingerprints (its rows', its corpus's) of a checkpoint file,
+    without loading its weights."""
     meta = read_metadata(path)
     sha256 = file_sha256(path)
     return {
         "version": version_name(meta["info"], sha256),
         "sha256": sha256,
         "data_fingerprint": meta["info"].data_fingerprint,
+        "corpus_fingerprint": meta["info"].corpus_fingerprint,
         "rating_prior": meta.get("rating_prior"),  # the rating mix its suggestion assumes
     }
 
@@ -163,6 +174,7 @@ def register(
         file=file,
         sha256=identity["sha256"],
         data_fingerprint=identity["data_fingerprint"],
+        corpus_fingerprint=identity.get("corpus_fingerprint"),
         counts=json.dumps(counts) if counts is not None else None,
         metrics=json.dumps(metrics) if metrics is not None else None,
         status=status,
@@ -196,10 +208,12 @@ def register_first_champion(path: Path, model_dir: Path) -> ModelVersion | None:
                 logger.info("model %s (MODEL_PATH) registered as a candidate", row.version)
             return None
         row = existing or register(path, model_dir=model_dir, identity=identity, reason="first champion")
-        return _make_champion(row, by="install", reason="the configured model of a new install")
+        return _make_champion(
+            row, by="install", via=VIA_INSTALL, reason="the configured model of a new install"
+        )
 
 
-def _make_champion(row: ModelVersion, by: str, reason: str) -> ModelVersion:
+def _make_champion(row: ModelVersion, by: str, via: str, reason: str) -> ModelVersion:
     """Retire the champion (if any) and make `row` the champion, in the caller's transaction."""
     ModelVersion.update(status="retired").where(
         (ModelVersion.status == "champion") & (ModelVersion.id != row.id)
@@ -207,17 +221,19 @@ def _make_champion(row: ModelVersion, by: str, reason: str) -> ModelVersion:
     row.status = "champion"
     row.promoted_at = utcnow()
     row.promoted_by = by
+    row.promoted_via = via
     row.reason = reason
     try:
         row.save()
     except IntegrityError:  # another promotion won the race for the one champion
         raise RegistryError("another promotion happened at the same time; try again") from None
-    logger.info("model %s is the champion (%s, by %s)", row.version, reason, by)
+    logger.info("model %s is the champion (%s, by %s, %s)", row.version, reason, by, via)
     return row
 
 
-def promote(version: str, by: str, model_dir: Path, reason: str = "promoted") -> ModelVersion:
-    """Make `version` the champion; RegistryError if it is unknown or its file is gone or changed."""
+def promote(version: str, *, by: str, via: str, model_dir: Path, reason: str = "promoted") -> ModelVersion:
+    """Make `version` the champion, recording who (`by`) and how (`via`); RegistryError if it is
+    unknown or its file is gone or changed."""
     db = ModelVersion._meta.database
     with db.atomic():
         row = ModelVersion.get_or_none(ModelVersion.version == version)
@@ -226,7 +242,7 @@ def promote(version: str, by: str, model_dir: Path, reason: str = "promoted") ->
         if row.status == "champion":
             raise RegistryError(f"{version} is already the champion")
         check_file(row, model_dir)
-        return _make_champion(row, by=by, reason=reason)
+        return _make_champion(row, by=by, via=via, reason=reason)
 
 
 def check_file(row: ModelVersion, model_dir: Path) -> None:
@@ -238,8 +254,27 @@ def check_file(row: ModelVersion, model_dir: Path) -> None:
         raise RegistryError(f"{row.version}: {path} has changed since it was registered")
 
 
-def rollback(by: str, model_dir: Path) -> ModelVersion:
-    """Promote the champion before the current one again; the current one is retired.
+def previous_champion(current: ModelVersion | None = None) -> ModelVersion | None:
+    """The version a rollback would make the champion again: the retired one promoted last before
+    the champion (`current`, read when not given); None without one."""
+    current = current or ModelVersion.get_or_none(ModelVersion.status == "champion")
+    if current is None or current.promoted_at is None:
+        return None
+    return (
+        ModelVersion.select()
+        .where(
+            (ModelVersion.status == "retired")
+            & ModelVersion.promoted_at.is_null(False)
+            & (ModelVersion.promoted_at < current.promoted_at)
+        )
+        .order_by(ModelVersion.promoted_at.desc())
+        .first()
+    )
+
+
+def rollback(*, by: str, via: str, model_dir: Path) -> ModelVersion:
+    """Promote the champion before the current one again (`previous_champion`); the current one is
+    retired. Who (`by`) and how (`via`) are recorded on the row promoted again.
 
     As `kubectl rollout undo`, a second rollback returns to the version the first one left.
     """
@@ -248,21 +283,12 @@ def rollback(by: str, model_dir: Path) -> ModelVersion:
         current = ModelVersion.get_or_none(ModelVersion.status == "champion")
         if current is None:
             raise RegistryError("there is no champion to roll back")
-        previous = (
-            ModelVersion.select()
-            .where(
-                (ModelVersion.status == "retired")
-                & ModelVersion.promoted_at.is_null(False)
-                & (ModelVersion.promoted_at < current.promoted_at)
-            )
-            .order_by(ModelVersion.promoted_at.desc())
-            .first()
-        )
+        previous = previous_champion(current)
         if previous is None:
             raise RegistryError(f"{current.version} has no previous champion to roll back to")
         check_file(previous, model_dir)
         current_version = current.version
-        row = _make_champion(previous, by=by, reason=f"rollback from {current_version}")
+        row = _make_champion(previous, by=by, via=via, reason=f"rollback from {current_version}")
         ModelVersion.update(reason=f"rolled back by {by}").where(
             ModelVersion.version == current_version
         ).execute()
@@ -278,12 +304,14 @@ def as_dict(row: ModelVersion) -> dict[str, Any]:
         "file": row.file,
         "sha256": row.sha256,
         "data_fingerprint": row.data_fingerprint,
+        "corpus_fingerprint": row.corpus_fingerprint,
         "counts": json.loads(row.counts) if row.counts else None,
         "metrics": json.loads(row.metrics) if row.metrics else None,
         "reason": row.reason,
         "created_at": row.created_at.isoformat() + "+00:00",
         "promoted_at": row.promoted_at.isoformat() + "+00:00" if row.promoted_at else None,
         "promoted_by": row.promoted_by,
+        "promoted_via": row.promoted_via,
     }
 
 
@@ -293,11 +321,12 @@ def list_versions() -> list[ModelVersion]:
 
 
 def live_figures() -> dict[str, dict[str, Any]]:
-    """Per model version, from the stored reviews whose visitor saw its suggestion (agreement.py):
-    how many, the share who kept the suggestion, and the mean |rating - suggestion| in stars."""
+    """Per model version, from the stored reviews whose visitor saw its suggestion (agreement.py,
+    the definition of `GET /api/stats` too): how many, the share who kept the suggestion, and the
+    mean |rating - suggestion| in stars."""
     query = (
         Review.select(Review.model_version, *agreement.columns())
-        .where(agreement.shown_by_version())
+        .where(agreement.shown())
         .group_by(Review.model_version)
         .tuples()
     )

@@ -27,7 +27,7 @@ def daily_figures(days: int = 30, now: datetime | None = None) -> list[dict[str,
     day = fn.DATE(Review.created_at)
     query = (
         Review.select(Review.model_version, day, *agreement.columns())
-        .where(agreement.shown_by_version() & (Review.created_at >= since))
+        .where(agreement.shown() & (Review.created_at >= since))
         .group_by(Review.model_version, day)
         .order_by(day, Review.model_version)
         .tuples()

@@ -137,7 +137,8 @@ class ModelVersion(BaseModel):
     """One model of the registry: its checkpoint file, lineage, figures and status.
 
     At most one row is the champion (a partial unique index), the model every API worker
-    serves. `file` is the checkpoint's path: absolute, or relative to `MODEL_DIR`.
+    serves. `file` is the checkpoint's path: absolute, or relative to `MODEL_DIR`. Migration 7
+    added `corpus_fingerprint` and `promoted_via`.
     """
 
     id = AutoField()
@@ -145,14 +146,17 @@ class ModelVersion(BaseModel):
     parent = CharField(max_length=MODEL_VERSION_MAX, null=True)
     file = CharField(max_length=URL_MAX)
     sha256 = CharField(max_length=64)
-    data_fingerprint = CharField(max_length=64, null=True)
+    data_fingerprint = CharField(max_length=64, null=True)  # the very rows it learnt from
+    corpus_fingerprint = CharField(max_length=64, null=True)  # the corpus rows they descend from
     counts = TextField(null=True)  # JSON: rows trained on, stored reviews used and filtered
     metrics = TextField(null=True)  # JSON: figures on the fixed test and on recent reviews
     status = CharField(max_length=16, constraints=[Check(f"status IN {MODEL_STATUSES}")])
     reason = TextField(null=True)  # why the gate or an admin decided what it did
     created_at = DateTimeField(default=utcnow)
     promoted_at = DateTimeField(null=True)
-    promoted_by = CharField(max_length=NAME_MAX, null=True)
+    promoted_by = CharField(max_length=NAME_MAX, null=True)  # the name given (`by`)
+    # How: the admin endpoint ("admin token from <address>"), a command, retrain's gate, the install.
+    promoted_via = CharField(max_length=NAME_MAX, null=True)
 
     class Meta:
         table_name = "model_version"

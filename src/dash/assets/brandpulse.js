@@ -25,6 +25,12 @@
  * until the API answers; then the current text is scored again. The text is kept in localStorage
  * (a draft, restored on the next visit) until it is submitted, and the bar greys once it is behind
  * the text. The counter under the box follows the API's length limits (`review-limits`).
+ *
+ * Words that stay true: once the bar is stale the status line says the estimate is out of date (and,
+ * while the connection is lost, that a new one comes once it is back); when the connection returns,
+ * the messages about it go. Keyboard: the brand picker shows the brand on screen (followBrand), so
+ * the arrow keys move on from it; after a submit the focus goes back to the review box, and the
+ * message is read out from a polite live region.
  */
 window.dash_clientside = Object.assign({}, window.dash_clientside, {
     brandpulse: (function () {
@@ -59,6 +65,15 @@ window.dash_clientside = Object.assign({}, window.dash_clientside, {
         var behindSince = 0;  // since when the bar has been behind the text, or when it last caught up
         var staleTimer = null;
         var staleShown = false;
+
+        // ---- The status line under the bar: what the reading on screen is worth (statusLine).
+        var OUT_OF_DATE = "Out of date: this estimate is for your earlier text.";
+        var WHEN_BACK = "A new estimate comes once the connection is back.";
+        var NO_ESTIMATE = "no estimate";  // the bar's value for screen readers while it shows none
+        var NO_LETTERS = "no_letters";  // components.NO_LETTERS: a text without a letter, not sent to the API
+        var shownStatus = "";  // the status of the result on screen ("Sounds positive.", "Keep typing: …")
+        var shownEstimate = false;  // whether the bar shows an estimate (not a reason, not nothing)
+        var scoringError = null;  // why the latest text was not scored, until a result comes
 
         function setProps(id, props) {  // only on the review page (its stores have no element of their own)
             if (document.getElementById("review-form")) {
@@ -106,6 +121,36 @@ window.dash_clientside = Object.assign({}, window.dash_clientside, {
             if (stale !== staleShown) {
                 staleShown = stale;
                 setProps("score-area", {className: stale ? "score-area stale" : "score-area"});
+                showStatus();
+            }
+        }
+
+        // The status line: the result's own while the bar is up to date; once it is stale, that the
+        // estimate is out of date, and why no newer one came (the connection, or the error).
+        function statusLine() {
+            if (!staleShown) {
+                return scoringError || shownStatus;
+            }
+            var why = offline ? WHEN_BACK : scoringError;
+            return [shownEstimate ? OUT_OF_DATE : "", why || ""].join(" ").trim() || shownStatus;
+        }
+
+        function showStatus() {
+            setProps("score-status", {children: statusLine()});
+        }
+
+        function focusReviewText() {
+            var box = document.getElementById("review-text");
+            if (box) {
+                box.focus();
+            }
+        }
+
+        // A message about the lost connection (a danger alert: "not saved", "could not be loaded")
+        // is no longer true once it is back.
+        function dropConnectionMessage() {
+            if (document.querySelector("#review-alert.alert-danger")) {
+                setProps("review-alert", {is_open: false});
             }
         }
 
@@ -173,6 +218,7 @@ window.dash_clientside = Object.assign({}, window.dash_clientside, {
             if (!offline) {
                 offline = true;
                 retryDelay = RETRY_FIRST_S;
+                showStatus();  // a stale estimate waits for the connection now
             }
             checkStale();
             if (retryTimer !== null) {
@@ -200,6 +246,9 @@ window.dash_clientside = Object.assign({}, window.dash_clientside, {
             offline = false;
             retryDelay = RETRY_FIRST_S;
             showConnection(null);
+            dropConnectionMessage();
+            scoringError = null;
+            showStatus();
             if (sessionGroup !== CONTROL && currentText !== scoredText) {
                 rescore();
             }
@@ -231,8 +280,25 @@ window.dash_clientside = Object.assign({}, window.dash_clientside, {
                     color: "danger",
                     is_open: true
                 });
+                focusReviewText();
             }
             connectionLost();
+        }
+
+        // dbc.Alert always says role="alert", which is assertive: after a submit it would cut off the
+        // reading of the review box, where the focus goes. The review page's messages sit in a polite
+        // live region (#review-message, role="status"), so an alert there drops its own role as it
+        // appears (before the browser tells a screen reader about it).
+        function politeMessages() {
+            var loud = document.querySelectorAll("#review-message [role=alert]");
+            for (var i = 0; i < loud.length; i += 1) {
+                loud[i].removeAttribute("role");
+            }
+        }
+
+        if (window.MutationObserver && !window.brandpulsePoliteMessages) {
+            window.brandpulsePoliteMessages = new MutationObserver(politeMessages);
+            window.brandpulsePoliteMessages.observe(document.documentElement, {childList: true, subtree: true});
         }
 
         if (window.fetch && !window.fetch.brandpulseWatch) {
@@ -349,29 +415,67 @@ window.dash_clientside = Object.assign({}, window.dash_clientside, {
                 return window.dash_clientside.no_update;
             },
 
+            // A scoring result: shown (as `score-shown`, which drawScoreBar draws) unless a newer one is.
             applyScore: function (result, shown, touched, share) {
                 var skip = window.dash_clientside.no_update;
                 if (!result || (shown && result.seq <= shown.seq)) {
-                    return [skip, skip, skip, skip, skip, skip, skip];  // stale: newer text is on screen
+                    return [skip, skip, skip, skip];  // stale: newer text is on screen
                 }
                 if (result.unavailable) {  // not scored: the bar keeps its reading (greyed once stale)
+                    scoringError = result.status;
                     if (result.trouble) {
                         connectionLost();
                     }
-                    return [skip, skip, skip, result.status, skip, skip, skip];
+                    return [statusLine(), skip, skip, skip];
                 }
-                if (result.text.trim()) {
-                    connectionBack();  // an answer from the API (an empty text asks none): it is back
+                if (result.text.trim() && result.reason !== NO_LETTERS) {
+                    connectionBack();  // an answer from the API (an empty text, or one of symbols, asks none)
                 }
+                shownStatus = result.status || "";
+                shownEstimate = Boolean(result.label);
+                scoringError = null;
                 scoreArrived(result.text);
                 var length = String(result.text.length);
                 if (group(share) === CONTROL) {  // never reached (no scoring), and never revealing
                     visibleSuggestion = null;
-                    return [0, "", "secondary", "", length, skip, skip];
+                    return ["", length, skip, skip];
                 }
                 visibleSuggestion = result.suggested === undefined ? null : result.suggested;
                 var rating = touched ? skip : result.suggested;
-                return [result.percent, result.label, result.color, result.status, length, result, rating];
+                return [statusLine(), length, result, rating];
+            },
+
+            // The bar: its width and label, its colour, and its value for screen readers.
+            drawScoreBar: function (shown) {
+                var view = shown || {};
+                var percent = Number(view.percent) || 0;
+                var label = view.label || "";
+                return [{width: percent + "%"}, label, "progress-bar bg-" + (view.color || "secondary"),
+                        label ? percent : null, label || NO_ESTIMATE];
+            },
+
+            // After a submit, saved or not: the keyboard is back in the review box (the form's
+            // buttons were disabled meanwhile, which took the focus away from Submit).
+            focusReviewText: function () {
+                focusReviewText();
+            },
+
+            // A value of the brand picker that is not the brand on screen is the visitor's pick.
+            pickedBrand: function (value, brand) {
+                if (!value || (brand && brand.name === value)) {
+                    return window.dash_clientside.no_update;  // the picker following the brand
+                }
+                return value;
+            },
+
+            // The brand picker shows the brand on screen, so the arrow keys move on from it; not while
+            // the visitor is in the picker, choosing (their pick is the brand on its way).
+            followBrand: function (brand) {
+                var picker = document.getElementById("brand-picker");
+                if (brand && brand.name && picker && document.activeElement !== picker &&
+                        picker.value !== brand.name) {
+                    setProps("brand-picker", {value: brand.name});
+                }
             },
 
             // Submit is enabled once there is a brand, a text within the limits and a rating (a

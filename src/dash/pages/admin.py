@@ -1,9 +1,12 @@
 """The admin page (`/admin`): its registration, layout, sign-in and sign-out.
 
 Signed in, it shows the reviews (browse, flag, export CSV: `admin_reviews`), the summary cards and
-charts (`admin_charts`), and the model registry (versions with how their suggestions fared;
-promote, roll back), with each version's suggestions per day and the anchoring table (agreement
-with the model with the suggestion shown vs. the control group: `admin_models`).
+charts (`admin_charts`), and the model registry: each version explaining itself (status, parent,
+promotions, training data, the gate's figures and reason, live figures: `admin_model_cards`), the
+version served (followed without a reload), promote and roll back after a confirmation, each
+version's suggestions per day and the anchoring table (agreement with the model with the suggestion
+shown vs. the control group: `admin_models`). Every figure of the suggestions is worded once
+(`admin_figures`).
 
 The token lives in the browser's session storage only (a `dcc.Store` with `storage_type="session"`)
 and goes to the API as the bearer token with each request this page makes; the Dash server keeps
@@ -25,7 +28,7 @@ from brandpulse.dash.api_limits import current_limits
 
 # The page's sections (importing them registers their callbacks).
 from brandpulse.dash.pages.admin_charts import GRAPHS
-from brandpulse.dash.pages.admin_models import SUGGESTIONS_GRAPH
+from brandpulse.dash.pages.admin_models import SUGGESTIONS_GRAPH, models_section
 from brandpulse.dash.pages.admin_reviews import ANY, page_sizes, sort_options
 
 logger = logging.getLogger(__name__)
@@ -139,13 +142,7 @@ def _admin_area() -> Any:
                 fully_expanded=False,
                 size="sm",
             ),
-            html.H2("Models", className="h5 mt-4"),
-            html.Div(
-                dbc.Button("Roll back", id="model-rollback", color="secondary", outline=True, size="sm"),
-                className="mb-2",
-            ),
-            html.Div(id="model-status", className="small mb-2", **{"aria-live": "polite"}),
-            html.Div(id="models-table"),
+            models_section(),
             html.H3("How visitors take the suggestions", className="h6 mt-3"),
             html.P(
                 "Agreement: the share of reviews whose rating equals the model's suggested rating. "

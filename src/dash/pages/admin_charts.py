@@ -1,4 +1,6 @@
-"""The admin page's headline figures (reviews, mean rating, suggestions kept) and its four charts."""
+"""The admin page's headline figures (reviews, mean rating, suggestions kept, mean error) and its
+four charts. The suggestion figures are `GET /api/stats`'s, counted as each model version's are
+(the API's agreement.py) and worded by `admin_figures`, with the count each rests on."""
 
 from __future__ import annotations
 
@@ -9,28 +11,36 @@ from dash import Input, Output, callback, html
 
 from brandpulse.dash import charts
 from brandpulse.dash.api_client import ApiError, get_client
+from brandpulse.dash.pages.admin_figures import from_stats, kept_share, mean_error
 
 GRAPHS = ("chart-per-day", "chart-ratings", "chart-suggestions", "chart-brands")
 
 
 def summary_cards(stats: dict[str, Any]) -> Any:
-    """Three headline figures: reviews, mean rating, suggestions kept."""
+    """Four headline figures: reviews, mean rating, suggestions kept and the mean |rating -
+    suggestion| (each with its count: the visitors shown a suggestion)."""
     overall = stats["overall"]
+    suggestions = from_stats(overall)
     figures = (
-        ("Reviews", str(overall["count"])),
+        ("Reviews", f"{overall['count']:,}"),
         ("Mean rating", f"{overall['mean_rating']:.2f} ★" if overall.get("mean_rating") is not None else "—"),
-        ("Suggestion kept", f"{overall['agreement']:.0%}" if overall.get("agreement") is not None else "—"),
+        ("Suggestion kept", kept_share(suggestions)),
+        ("Mean |rating − suggestion|", mean_error(suggestions)),
     )
     return dbc.Row(
         [
             dbc.Col(
                 dbc.Card(
-                    dbc.CardBody([html.Div(label, className="small"), html.Div(value, className="fs-4")])
-                )
+                    dbc.CardBody([html.Div(label, className="small"), html.Div(value, className="fs-5")]),
+                    id=f"headline-{index}",
+                ),
+                xs=6,
+                lg=3,
             )
-            for label, value in figures
+            for index, (label, value) in enumerate(figures)
         ],
         class_name="g-2",
+        id="admin-headline",
     )
 
 

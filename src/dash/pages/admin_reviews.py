@@ -37,6 +37,7 @@ TEXT_PREVIEW = 160
 ANY = "*"  # the "no filter" choice (dbc.Select shows an empty value as its blank placeholder)
 FILTER_IDS = ("filter-brand", "filter-rating", "filter-sort", "filter-per-page")
 REJECTED = (401, 403)
+COLUMNS = ("ID", "Date (UTC)", "Brand", "Rating", "Suggested", "Score", "Review", "IP", "Flag")
 
 
 def sort_options(limits: ApiLimits) -> list[dict[str, str]]:
@@ -70,7 +71,17 @@ def reviews_table(items: list[dict[str, Any]]) -> Any:
         html.Tr(
             [
                 html.Th(name, scope="col")
-                for name in ("Date (UTC)", "Brand", "Rating", "Suggested", "Score", "Review", "IP", "Flag")
+                for name in (
+                    "ID",
+                    "Date (UTC)",
+                    "Brand",
+                    "Rating",
+                    "Suggested",
+                    "Score",
+                    "Review",
+                    "IP",
+                    "Flag",
+                )
             ]
         )
     )
@@ -83,6 +94,7 @@ def reviews_table(items: list[dict[str, Any]]) -> Any:
         rows.append(
             html.Tr(
                 [
+                    html.Td(item["id"], className="text-body-secondary"),
                     html.Td(when(item["created_at"]), className="text-nowrap"),
                     html.Td(item["brand"]),
                     html.Td(components.stars(item["rating"]), className="text-nowrap"),
@@ -114,12 +126,13 @@ def _suggestion_cell(item: dict[str, Any]) -> Any:
 
 
 def _flag_control(review_id: int, flagged: bool) -> Any:
-    """The flag state and the button that changes it."""
+    """The flag state and the button that changes it (dark on a flagged row's amber: the secondary
+    grey is too faint there to read)."""
     button = dbc.Button(
         "Unflag" if flagged else "Flag",
         id={"type": "review-flag", "review": review_id, "action": "unflag" if flagged else "flag"},
         size="sm",
-        color="secondary",
+        color="dark" if flagged else "secondary",
         outline=True,
         title="Let the model learn from this review again"
         if flagged

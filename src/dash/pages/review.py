@@ -29,12 +29,14 @@ from brandpulse.dash.api_limits import current_limits
 
 # Importing these modules registers their callbacks.
 from brandpulse.dash.pages import review_brand, review_scoring, review_submit  # noqa: F401
+from brandpulse.dash.pages.privacy import retention
 from brandpulse.dash.settings import WebSettings, current_settings
 
 TITLE = "BrandPulse — review a brand"
 PICK = "Or pick a brand"
 SCORE_LABEL = "Tone of your review — model estimate"
 LOOK = {"percent": 0, "label": "", "color": "secondary", "status": ""}  # the bar before any text
+NO_ESTIMATE = "no estimate"  # what the bar says to a screen reader while it shows none (brandpulse.js too)
 
 
 def register() -> None:
@@ -68,6 +70,7 @@ def layout(brand: str | None = None, **_query: Any) -> Any:
             dcc.Store(id="suggestion-share", data=control_share()),
             dcc.Store(id="suggestion-group"),
             dcc.Store(id="brand-store"),
+            dcc.Store(id="brand-picked"),  # a brand chosen from the list (not the list following the brand)
             dcc.Store(id="score-request"),
             dcc.Store(id="score-result"),
             dcc.Store(id="score-shown", data={"seq": 0, **LOOK}),
@@ -124,18 +127,7 @@ def _form() -> Any:
             html.Div(  # hidden for the control group, which is never shown the model's reading
                 [
                     html.Div(SCORE_LABEL, id="score-label", className="small fw-semibold mb-1"),
-                    html.Div(
-                        dbc.Progress(
-                            id="score-bar",
-                            value=0,
-                            label="",
-                            color="secondary",
-                            class_name="score-bar mb-1",
-                            style={"height": "1.5rem"},
-                        ),
-                        role="group",
-                        **{"aria-labelledby": "score-label"},
-                    ),
+                    score_bar(),
                     # data-scored-length: how many characters the shown score is for (tests wait on it).
                     html.Div(
                         id="score-status",
@@ -185,8 +177,43 @@ def _form() -> Any:
                 id="review-actions",
                 className="d-flex flex-wrap align-items-center gap-2 mb-3",
             ),
+            # A live region present from the start, so that a message put into it is announced.
             html.Div(
-                dbc.Alert(id="review-alert", is_open=False, dismissable=True), **{"aria-live": "polite"}
+                dbc.Alert(id="review-alert", is_open=False, dismissable=True),
+                id="review-message",
+                role="status",
             ),
+            privacy_notice(),
         ]
+    )
+
+
+def score_bar() -> Any:
+    """The bar of the model's estimate, named by its label above (an empty bar says "no estimate")."""
+    return html.Div(
+        html.Div(id="score-fill", className="progress-bar bg-secondary", style={"width": "0%"}),
+        id="score-bar",
+        className="progress score-bar mb-1",
+        role="progressbar",
+        style={"height": "1.5rem"},
+        **{
+            "aria-labelledby": "score-label",
+            "aria-valuemin": "0",
+            "aria-valuemax": "100",
+            "aria-valuetext": NO_ESTIMATE,
+        },
+    )
+
+
+def privacy_notice() -> Any:
+    """What is stored with a review, why and for how long, in three sentences; the privacy page says more."""
+    return html.P(
+        [
+            "With your review we store its text and your rating, your IP address and your browser's "
+            "user agent: the address and the browser to investigate abuse, and the model learns from "
+            f"the ratings. The address and the browser are cleared after {retention()}. ",
+            dcc.Link("How your data is handled", href="/privacy"),
+        ],
+        id="privacy-notice",
+        className="small text-body-secondary mt-4 mb-0",
     )

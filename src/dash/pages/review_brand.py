@@ -107,29 +107,41 @@ def another_brand(_clicks: int, brand: dict[str, Any] | None) -> tuple[Any, ...]
     return following, dash.no_update, dash.no_update, False, False, dash.no_update
 
 
+clientside_callback(  # a pick from the brand list, not the list following the brand on screen
+    ClientsideFunction(namespace="brandpulse", function_name="pickedBrand"),
+    Output("brand-picked", "data"),
+    Input("brand-picker", "value"),
+    State("brand-store", "data"),
+    prevent_initial_call=True,
+)
+
+
 @callback(
     Output("brand-store", "data", allow_duplicate=True),
-    Output("brand-picker", "value"),
     Output("review-alert", "children", allow_duplicate=True),
     Output("review-alert", "color", allow_duplicate=True),
     Output("review-alert", "is_open", allow_duplicate=True),
     Output("brand-notice", "is_open", allow_duplicate=True),
     Output("api-trouble", "data", allow_duplicate=True),
-    Input("brand-picker", "value"),
+    Input("brand-picked", "data"),
     prevent_initial_call=True,
 )
 def pick_brand(name: str | None) -> tuple[Any, ...]:
-    """Switch to the brand picked from the list (the text stays in the box); the picker empties."""
+    """Switch to the brand picked from the list (the text stays in the box).
+
+    The list keeps the pick, and follows the brand on screen when another one comes
+    (`followBrand`, assets/brandpulse.js), so the arrow keys move on from the brand on screen.
+    """
     skip = dash.no_update
     if not name:
         raise dash.exceptions.PreventUpdate
     try:
         brand = find_brand(get_client().brands(), name)
     except ApiError as error:
-        return skip, "", f"{name} could not be loaded. {error}", "danger", True, skip, trouble(error)
+        return skip, f"{name} could not be loaded. {error}", "danger", True, skip, trouble(error)
     if brand is None:
-        return skip, "", f"There is no brand called “{name}” any more.", "warning", True, skip, skip
-    return brand, "", skip, skip, False, False, skip
+        return skip, f"There is no brand called “{name}” any more.", "warning", True, skip, skip
+    return brand, skip, skip, False, False, skip
 
 
 @callback(
@@ -173,6 +185,12 @@ def check_connection(
         return {"n": n, "ok": False, "message": str(error)}, skip, skip
     return {"n": n, "ok": True}, found, brand_options(brands)
 
+
+clientside_callback(  # the brand picker shows the brand on screen (unless the visitor is in it, choosing)
+    ClientsideFunction(namespace="brandpulse", function_name="followBrand"),
+    Input("brand-store", "data"),
+    prevent_initial_call=True,
+)
 
 clientside_callback(  # a saved draft comes back into the box, and names the brand to load
     ClientsideFunction(namespace="brandpulse", function_name="restoreDraft"),

@@ -35,9 +35,10 @@ clientside_callback(  # the control group's text is never scored while they writ
 
 @callback(Output("score-result", "data"), Input("score-request", "data"), prevent_initial_call=True)
 def score_text(request: dict[str, Any] | None) -> dict[str, Any]:
-    """Score the requested text through the API (an empty text resets the bar)."""
+    """Score the requested text through the API (an empty text resets the bar; one without a letter
+    is asked for words)."""
     seq, text = int(request["seq"]), str(request.get("text") or "")
-    if not text.strip():
+    if not text.strip() or not components.has_letters(text):  # nothing to ask the model about
         return components.score_view(seq, text)
     try:
         prediction = get_client().predict(text)  # as the visitor: their own rate limit
@@ -48,11 +49,8 @@ def score_text(request: dict[str, Any] | None) -> dict[str, Any]:
     return components.score_view(seq, text, prediction, min_length=current_limits().review_min_length)
 
 
-clientside_callback(
+clientside_callback(  # a result newer than the one on screen becomes `score-shown`
     ClientsideFunction(namespace="brandpulse", function_name="applyScore"),
-    Output("score-bar", "value"),
-    Output("score-bar", "label"),
-    Output("score-bar", "color"),
     Output("score-status", "children"),
     Output("score-status", "data-scored-length"),
     Output("score-shown", "data"),
@@ -61,6 +59,17 @@ clientside_callback(
     State("score-shown", "data"),
     State("rating-touched", "data"),
     State("suggestion-share", "data"),
+    prevent_initial_call=True,
+)
+
+clientside_callback(  # the bar draws `score-shown`: width, label, colour, and its value for screen readers
+    ClientsideFunction(namespace="brandpulse", function_name="drawScoreBar"),
+    Output("score-fill", "style"),
+    Output("score-fill", "children"),
+    Output("score-fill", "className"),
+    Output("score-bar", "aria-valuenow"),
+    Output("score-bar", "aria-valuetext"),
+    Input("score-shown", "data"),
     prevent_initial_call=True,
 )
 

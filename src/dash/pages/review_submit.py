@@ -12,7 +12,7 @@ import uuid
 from typing import Any
 
 import dash
-from dash import Input, Output, State, callback
+from dash import ClientsideFunction, Input, Output, State, callback, clientside_callback
 
 from brandpulse.dash import components
 from brandpulse.dash.api_client import ApiError, get_client
@@ -116,6 +116,15 @@ def submit_review(
     if following["name"] != brand["name"]:
         message += f" Next up: {following['name']}."
     return message, "success", True, following, "", None, False, None, None, dash.no_update
+
+
+# Each submit's answer writes `submit-attempt` (the failed attempt, or None once saved): then the
+# keyboard goes back to the review box, and the message is read out from its live region.
+clientside_callback(
+    ClientsideFunction(namespace="brandpulse", function_name="focusReviewText"),
+    Input("submit-attempt", "data"),
+    prevent_initial_call=True,
+)
 
 
 def submit_key(attempt: dict[str, Any] | None, body: dict[str, Any]) -> str:

@@ -1,0 +1,85 @@
+"""axe-core in the browser tests: inject the pinned engine into the open page and run it.
+
+The engine comes from npm, pinned with its integrity hash (tests/support/axe/package-lock.json;
+`make axe`, which `make test` runs, installs it). Nothing is fetched by the page: the script is read
+here and handed to the browser with the WebDriver, so the page's Content-Security-Policy does not
+apply to it.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+AXE_DIR = Path(__file__).resolve().parent / "axe"
+AXE_SCRIPT = AXE_DIR / "node_modules" / "axe-core" / "axe.min.js"
+BLOCKING = ("serious", "critical")
+# WCAG 2.0, 2.1 and 2.2 A and AA, plus axe's best practices (landmarks, headings, ...).
+TAGS = ("wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa", "best-practice")
+
+
+@dataclass(frozen=True)
+class Violation:
+    """One axe rule the page breaks, and where."""
+
+    rule: str
+    impact: str
+    help: str
+    targets: tuple[str, ...]
+
+    def __str__(self) -> str:
+        return f"{self.impact}: {self.rule} ({self.help}) at {', '.join(self.targets)}"
+
+
+def installed_version() -> str | None:
+    """The installed axe-core's version, or None when `make axe` has not run."""
+    package = AXE_SCRIPT.parent / "package.json"
+    if not AXE_SCRIPT.is_file() or not package.is_file():
+        return None
+    return json.loads(package.read_text())["version"]
+
+
+def locked_version() -> str:
+    """The version package-lock.json pins."""
+    lock = json.loads((AXE_DIR / "package-lock.json").read_text())
+    return lock["packages"]["node_modules/axe-core"]["version"]
+
+
+def run_axe(driver: Any, context: str | None = None, timeout: float = 30) -> list[Violation]:
+    """Every violation axe finds in the page open in `driver` (or in the `context` selector)."""
+    if not driver.execute_script("return typeof window.axe !== 'undefined'"):
+        driver.execute_script(AXE_SCRIPT.read_text(encoding="utf-8"))
+    driver.set_script_timeout(timeout)
+    result = driver.execute_async_script(
+        """
+        const [context, tags, done] = arguments;
+        axe.run(context || document, {runOnly: {type: "tag", values: tags}, resultTypes: ["violations"]})
+            .then(results => done({violations: results.violations}))
+            .catch(error => done({error: String(error)}));
+        """,
+        context,
+        list(TAGS),
+    )
+    if "error" in result:
+        raise RuntimeError(f"axe-core failed: {result['error']}")
+    return [
+        Violation(
+            rule=item["id"],
+            impact=item.get("impact") or "minor",
+            help=item["help"],
+            targets=tuple(" ".join(node["target"]) for node in item["nodes"]),
+        )
+        for item in result["violations"]
+    ]
+
+
+def blocking(violations: list[Violation]) -> list[Violation]:
+    """The serious and critical ones: none may remain."""
+    return [violation for violation in violations if violation.impact in BLOCKING]
+
+
+def describe(violations: list[Violation]) -> str:
+    """One line per violation, for a failure message."""
+    return "\n".join(str(violation) for violation in violations) or "none"
