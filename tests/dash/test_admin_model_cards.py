@@ -90,7 +90,7 @@ def test_a_version_registered_from_a_file_says_so():
     card = text_of(admin_model_cards.version_card(CHAMPION, CHAMPION["version"], 0))
     assert "base-111111111111 — champion (served)" in card
     assert "Parent none" in card and "Registered 2026-01-02 09:00 UTC" in card
-    assert "Promoted 2026-01-02 09:00 UTC by install, install (db upgrade)" in card
+    assert "Promoted 2026-01-02 09:00 UTC by install (db upgrade)" in card
     assert "corpus c0ffee012345; no stored reviews (registered from a file)" in card
     assert "no gate: registered from a file, not trained by retrain" in card
     assert "kept 29% (2 of 7)" in card and "assumes 33 · 33 · 33 %" in card

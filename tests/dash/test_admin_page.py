@@ -309,7 +309,7 @@ def test_admin_promotes_a_model_and_rolls_it_back(browser, api, web_server, tmp_
     browser.execute_script("window.notReloaded = true")  # gone if the page reloads
     champion = card(browser, served).text
     assert f"{served} — champion (served)" in champion and "Registered" in champion
-    assert "by install, install (db upgrade)" in champion, champion
+    assert "by install (db upgrade)" in champion, champion
     assert "no stored reviews (registered from a file)" in champion
     assert "no gate: registered from a file, not trained by retrain" in champion
     # One definition: the headline and the versions' live figures count the same reviews.

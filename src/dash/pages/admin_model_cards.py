@@ -66,8 +66,10 @@ def promotion_text(item: dict[str, Any]) -> str:
     """When, by whom and how the version last became champion, or "never"."""
     if not item.get("promoted_at"):
         return "never"
-    how = f", {item['promoted_via']}" if item.get("promoted_via") else ""
-    return f"{when(item['promoted_at'])} UTC by {item.get('promoted_by') or 'an unknown caller'}{how}"
+    by, via = item.get("promoted_by") or "an unknown caller", item.get("promoted_via")
+    if via and via.startswith(by):  # "install", "install (db upgrade)": say it once
+        return f"{when(item['promoted_at'])} UTC by {via}"
+    return f"{when(item['promoted_at'])} UTC by {by}" + (f", {via}" if via else "")
 
 
 def _fingerprint(value: str | None) -> str:
