@@ -27,6 +27,14 @@ def wait(driver: Any, timeout: float = WAIT) -> WebDriverWait:
     return WebDriverWait(driver, timeout, ignored_exceptions=(StaleElementReferenceException,))
 
 
+def new_session_on(driver: Any, web: Any) -> None:
+    """Start a new browser session on `web`'s origin: its session storage (the suggestion group)
+    and local storage (a draft an earlier test left there) cleared. The `browser` fixture clears
+    them for the main web server only."""
+    driver.get(f"{web.url}/healthz")
+    driver.execute_script("window.sessionStorage.clear(); window.localStorage.clear();")
+
+
 def open_review_page(driver: Any, web: Any, query: str = "") -> str:
     """Open the review page and wait for its brand (and the heading naming it); the brand's name."""
     driver.get(f"{web.url}/{query}")

@@ -14,6 +14,7 @@ from tests.dash.browser import (
     POSITIVE,
     alert,
     connection_alert,
+    new_session_on,
     open_review_page,
     paste_text,
     type_text,
@@ -93,8 +94,7 @@ def test_the_connection_lost(browser, api, web_server, axe_installed):
 
 
 def test_a_control_session(browser, api, control_web_server, axe_installed):
-    browser.get(control_web_server.url + "/healthz")
-    browser.execute_script("window.sessionStorage.clear()")
+    new_session_on(browser, control_web_server)
     open_review_page(browser, control_web_server)
     wait(browser).until(
         lambda d: d.find_element(By.ID, "review-form").get_attribute("data-suggestion-group") == "control"

@@ -26,6 +26,7 @@ from tests.dash.browser import (
     checked_rating,
     choose_rating,
     connection_alert,
+    new_session_on,
     open_review_page,
     paste_text,
     requested_urls,
@@ -271,8 +272,7 @@ def group_of(driver) -> str:
 def test_a_control_session_is_shown_no_suggestion(browser, api, control_web_server):
     """SUGGESTION_CONTROL_SHARE=1: no score, no suggestion, no pre-selected star; the API stores
     that none was shown, with the model's own suggestion."""
-    browser.get(control_web_server.url + "/healthz")
-    browser.execute_script("window.sessionStorage.clear()")  # a new session on this origin
+    new_session_on(browser, control_web_server)  # no group yet, and no draft of an earlier test
     before = predict_requests(api)
     brand = open_review_page(browser, control_web_server)
     assert group_of(browser) == "control"
