@@ -7,8 +7,6 @@ that docs/web.md does not list with its reason.
 
 from __future__ import annotations
 
-import logging
-
 import pytest
 import requests
 from selenium.webdriver.common.by import By
@@ -26,10 +24,10 @@ from tests.dash.test_admin_page import (
     register_retrained,
     sign_in,
 )
-from tests.support.axe import Violation, blocking, describe, run_axe
+from tests.support import axe
+from tests.support.axe import Violation
 
 pytestmark = pytest.mark.browser
-logger = logging.getLogger(__name__)
 
 PAGE_SIZE_DEFAULT = 20  # the API's default page size: one review more makes a second page
 # Minor violations docs/web.md lists with the reason they stay ("Accessibility of the admin page").
@@ -38,12 +36,7 @@ DOCUMENTED_MINOR: frozenset[str] = frozenset()
 
 def assert_accessible(driver, state: str) -> list[Violation]:
     """axe finds nothing serious or critical in the open page, and no undocumented minor violation."""
-    violations = run_axe(driver)
-    logger.info("axe, admin page %s: %s", state, describe(violations))
-    assert not blocking(violations), f"{state}:\n{describe(blocking(violations))}"
-    undocumented = [item for item in violations if item.rule not in DOCUMENTED_MINOR]
-    assert not undocumented, f"{state}, not listed in docs/web.md:\n{describe(undocumented)}"
-    return violations
+    return axe.assert_accessible(driver, f"admin page {state}", DOCUMENTED_MINOR)
 
 
 @pytest.fixture

@@ -5,8 +5,6 @@ docs/web.md does not list with its reason.
 
 from __future__ import annotations
 
-import logging
-
 import pytest
 from selenium.webdriver.common.by import By
 
@@ -21,10 +19,10 @@ from tests.dash.browser import (
     wait,
     wait_for_score_of,
 )
-from tests.support.axe import Violation, blocking, describe, run_axe
+from tests.support import axe
+from tests.support.axe import Violation
 
 pytestmark = pytest.mark.browser
-logger = logging.getLogger(__name__)
 
 PHONE = (390, 844)
 # Minor violations docs/web.md lists with the reason they stay ("Accessibility").
@@ -33,12 +31,7 @@ DOCUMENTED_MINOR: frozenset[str] = frozenset()
 
 def assert_accessible(driver, state: str) -> list[Violation]:
     """axe finds nothing serious or critical in the open page, and no undocumented minor violation."""
-    violations = run_axe(driver)
-    logger.info("axe, %s: %s", state, describe(violations))
-    assert not blocking(violations), f"{state}:\n{describe(blocking(violations))}"
-    undocumented = [item for item in violations if item.rule not in DOCUMENTED_MINOR]
-    assert not undocumented, f"{state}, not listed in docs/web.md:\n{describe(undocumented)}"
-    return violations
+    return axe.assert_accessible(driver, state, DOCUMENTED_MINOR)
 
 
 @pytest.fixture

@@ -9,9 +9,12 @@ apply to it.
 from __future__ import annotations
 
 import json
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+logger = logging.getLogger(__name__)
 
 AXE_DIR = Path(__file__).resolve().parent / "axe"
 AXE_SCRIPT = AXE_DIR / "node_modules" / "axe-core" / "axe.min.js"
@@ -83,3 +86,16 @@ def blocking(violations: list[Violation]) -> list[Violation]:
 def describe(violations: list[Violation]) -> str:
     """One line per violation, for a failure message."""
     return "\n".join(str(violation) for violation in violations) or "none"
+
+
+def assert_accessible(
+    driver: Any, state: str, documented_minor: frozenset[str] = frozenset()
+) -> list[Violation]:
+    """axe finds nothing serious or critical in the open page, and no minor violation outside
+    `documented_minor` (the rules docs/web.md lists with the reason they stay)."""
+    violations = run_axe(driver)
+    logger.info("axe, %s: %s", state, describe(violations))
+    assert not blocking(violations), f"{state}:\n{describe(blocking(violations))}"
+    undocumented = [item for item in violations if item.rule not in documented_minor]
+    assert not undocumented, f"{state}, not listed in docs/web.md:\n{describe(undocumented)}"
+    return violations
