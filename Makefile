@@ -88,8 +88,10 @@ bench: venv  ## print training and inference speed figures
 # The bundled model, as src/model/bundled/recipe.toml says: corpus, char-CNN, n-gram model,
 # their pooling, model card and held-out evaluation (about 1.5 hours on 2 CPU cores; a GPU is
 # used when there is one). `train-bundled --dry-run` prints the commands, `--from STEP` resumes.
-train-bundled: venv data  ## retrain the bundled default model from its recipe
-	$(BIN)/train-bundled
+# PROCESSES=N trains the CNN data-parallel with torchrun (one process per GPU of this host; for
+# several hosts see docs/model_card.md, "Training on several processes"): make train-bundled PROCESSES=8
+train-bundled: venv data  ## retrain the bundled default model from its recipe [PROCESSES=N: torchrun]
+	$(BIN)/train-bundled --processes $(or $(PROCESSES),1)
 
 evaluate-bundled: venv corpus  ## held-out figures and confusion matrices of the bundled model
 	$(BIN)/train-bundled --from evaluate

@@ -18,7 +18,8 @@ on sys.path) and `from bench.NAME import …` (the tests, the repository on sys.
   archive` of an older commit) for before/after figures.
 - `served_model()`: the model in this process as each API worker runs it (MODEL_PATH, MODEL_BF16).
 - `run_wrk()`: wrk (Debian's `wrk` package) on loopback, its statuses and latency percentiles.
-- `percentile()`, `load_text()`: nearest-rank percentiles; the machine's load and CPUs.
+- `percentile()`, `load_text()`, `cpu()`: nearest-rank percentiles; the machine's load and CPUs;
+  the CPU's model, cores and whether it has native bfloat16.
 """
 
 from __future__ import annotations
@@ -279,3 +280,15 @@ def run_wrk(port: int, path: str, script: str, clients: int, seconds: float) -> 
         "max_ms": worst,
         "socket_errors": dict(zip(("connect", "read", "write", "timeout"), map(int, errors), strict=True)),
     }
+
+
+def cpu() -> dict[str, Any]:
+    """The CPU's model name, whether it has native bfloat16 (`avx512_bf16`), its cores."""
+    info = Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").is_file() else ""
+    model = next(
+        (line.split(":", 1)[1].strip() for line in info.splitlines() if line.startswith("model name")), "?"
+    )
+    flags = next(
+        (line.split(":", 1)[1].split() for line in info.splitlines() if line.startswith("flags")), []
+    )
+    return {"model": model, "avx512_bf16": "avx512_bf16" in flags, "cpus": os.cpu_count()}

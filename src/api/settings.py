@@ -131,6 +131,8 @@ class Settings(EnvSettings):
     retrain_tolerance: Share = 0.02  # balanced band accuracy, score correlation it may lose (fixed test)
     retrain_band_tolerance: Share = 0.05  # recall of any one band it may lose on the fixed test
     retrain_fixed_test_rows: PositiveInt = 4000  # rows of the fixed test measured (seeded sample)
+    # Stored reviews whose texts a round learns from and is judged on, at most (a seeded sample).
+    retrain_max_feedback_rows: PositiveInt = 20_000
     retrain_cnn_epochs: NonNegativeInt = 1
     retrain_threads: NonNegativeInt = 0  # torch threads of a round; 0: every available CPU
 

@@ -110,17 +110,17 @@ def run_round(settings: Settings, options: RoundOptions = RoundOptions()) -> Rou
         kept_weight = options.kept_weight
         if kept_weight is None and settings.retrain_kept_weight != "auto":
             kept_weight = float(settings.retrain_kept_weight)
-        selected = feedback.select_feedback(
-            feedback.read_reviews(),
+        selected = feedback.select_columns(
+            feedback.read_review_columns(),
             min_chars=settings.retrain_min_chars,
             max_per_client_day=settings.retrain_max_per_client_day,
             kept_weight=kept_weight,
         )
         step("reviews", started)
         counts = selected.counts()
-        if len(selected.reviews) < settings.retrain_min_reviews:
+        if len(selected) < settings.retrain_min_reviews:
             reason = (
-                f"{len(selected.reviews)} usable stored reviews, RETRAIN_MIN_REVIEWS is "
+                f"{len(selected)} usable stored reviews, RETRAIN_MIN_REVIEWS is "
                 f"{settings.retrain_min_reviews}: nothing to learn yet"
             )
             logger.info("retrain skipped: %s", reason)
@@ -136,17 +136,19 @@ def run_round(settings: Settings, options: RoundOptions = RoundOptions()) -> Rou
         base = load_base_corpus(settings.retrain_base_corpus, champion, settings.retrain_fixed_test_rows)
         step("base corpus", started)
 
-        older, recent = feedback.split_by_time(selected, settings.retrain_recent_share)
-        in_test = [feedback.normalise(r.text) in base.fixed_test_texts for r in older.reviews]
-        counts["dropped"]["in_fixed_test"] = int(sum(in_test))
-        keep = np.flatnonzero(~np.asarray(in_test, dtype=bool)) if in_test else np.zeros(0, dtype=np.int64)
-        trained = [older.reviews[i] for i in keep]
-        train, validation = training_rows(base, trained, older.weights[keep], settings.retrain_feedback_share)
-        reviews_digest = hashlib.sha256(json.dumps([(r.id, r.rating) for r in trained]).encode()).hexdigest()
-        mix = rating_mix(selected, champion)
-        recent_rows = feedback_rows(recent.reviews, recent.weights)
+        trained, judged, sample = round_reviews(selected, base.fixed_test_texts, settings)
+        counts["dropped"]["in_fixed_test"] = sample.pop("in_fixed_test")
+        train, validation = training_rows(
+            base, trained.reviews, trained.weights, settings.retrain_feedback_share
+        )
+        reviews_digest = hashlib.sha256(
+            json.dumps([(r.id, r.rating) for r in trained.reviews]).encode()
+        ).hexdigest()
+        mix = rating_mix(selected, champion)  # of every usable review, not only the sample's
+        recent_rows = feedback_rows(judged.reviews, judged.weights)
         counts.update(
             {
+                "sample": sample,
                 "recent": len(recent_rows),
                 "train": train.counts(),
                 "validation": validation.counts(),
@@ -185,6 +187,35 @@ def run_round(settings: Settings, options: RoundOptions = RoundOptions()) -> Rou
         return result
     finally:
         bar.close()
+
+
+def round_reviews(
+    selected: feedback.Selection, fixed_test_texts: set[str], settings: Settings
+) -> tuple[feedback.Feedback, feedback.Feedback, dict[str, int]]:
+    """(trained, judged, figures): the reviews a round learns from and is judged on, texts read.
+
+    The newest RETRAIN_RECENT_SHARE of the usable reviews, by time, is the recent test; the older
+    ones, less those whose text is in the gate's fixed test, are learnt from (15 % of them
+    validating). Of each a uniform seeded sample is read when there are more than its share of
+    RETRAIN_MAX_FEEDBACK_ROWS (`feedback.sample_sizes`); their weights are those of the whole.
+    """
+    older, recent = selected.split_by_time(settings.retrain_recent_share)
+    in_test = older.texts_in(fixed_test_texts)
+    learnable = older.subset(~in_test)
+    most_older, most_recent = feedback.sample_sizes(
+        settings.retrain_max_feedback_rows, settings.retrain_recent_share
+    )
+    trained, judged = learnable.sample(most_older).fetch(), recent.sample(most_recent).fetch()
+    figures = {
+        "in_fixed_test": int(np.count_nonzero(in_test)),
+        "older": len(learnable),
+        "older_used": len(trained.reviews),
+        "recent": len(recent),
+        "recent_used": len(judged.reviews),
+        "max_rows": settings.retrain_max_feedback_rows,
+    }
+    logger.info("stored reviews used: %s", figures)
+    return trained, judged, figures
 
 
 def train_round_challenger(

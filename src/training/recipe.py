@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import logging
 import shlex
+import subprocess
 import sys
 import tomllib
 from collections.abc import Callable, Sequence
@@ -132,6 +133,14 @@ def command_mains() -> dict[str, Callable[[list[str]], int]]:
     }
 
 
+def torchrun(processes: int) -> list[str]:
+    """The command that runs `train` in `processes` data-parallel processes of this host."""
+    return [
+        sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", str(processes),
+        "-m", "brandpulse.training.train",
+    ]  # fmt: skip
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the `train-bundled` command line; returns the process exit code."""
     p = argparse.ArgumentParser(prog="train-bundled", description=__doc__.splitlines()[0])
@@ -140,6 +149,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--from", dest="start", choices=STEPS, default=STEPS[0], help="first step to run")
     p.add_argument("--to", dest="stop", choices=STEPS, default=STEPS[-1], help="last step to run")
     p.add_argument("--dry-run", action="store_true", help="print the commands, run nothing")
+    p.add_argument(
+        "--processes",
+        type=int,
+        default=1,
+        help="train the CNN data-parallel in this many processes of this host (torchrun: one per GPU); "
+        "for several hosts run the printed torchrun command on each (docs/model_card.md)",
+    )
     p.add_argument("--log-level", default="INFO", help="logging level")
     args = p.parse_args(argv)
     configure_logging(args.log_level)
@@ -151,11 +167,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     chosen = steps[STEPS.index(args.start) : STEPS.index(args.stop) + 1]
     mains = {} if args.dry_run else command_mains()
     for step, command, arguments in chosen:
-        logger.info("step %s: %s %s", step, command, shlex.join(arguments))
+        launcher = torchrun(args.processes) if step == "cnn" and args.processes > 1 else None
+        shown = (
+            f"torchrun {shlex.join([*launcher[3:], *arguments])}"
+            if launcher
+            else f"{command} {shlex.join(arguments)}"
+        )
+        logger.info("step %s: %s", step, shown)
         if args.dry_run:
-            sys.stdout.write(f"{command} {shlex.join(arguments)}\n")
+            sys.stdout.write(f"{shown}\n")
             continue
-        code = mains[command](arguments)
+        code = subprocess.call([*launcher, *arguments]) if launcher else mains[command](arguments)
         if code != 0:
             logger.error("step %s failed (exit code %d)", step, code)
             return code

@@ -8,6 +8,13 @@ Example (one step of the bundled model's recipe, `src/model/bundled/recipe.toml`
 
 The loop itself is `trainer.train_model`; this module reads the options, the data and an
 optional pretrained model, and writes the checkpoint, a JSON report and the held-out split.
+
+The same command runs data-parallel under torchrun (`distributed.py`), e.g. on 2 CPU processes::
+
+    torchrun --nproc_per_node 2 -m brandpulse.training.train --data ... --out ...
+
+`--batch-size` is then the global batch (each process takes its share), only rank 0 logs and
+writes, and the checkpoint's training record names `world_size` and `backend`.
 """
 
 from __future__ import annotations
@@ -30,9 +37,11 @@ from brandpulse.model.checkpoint import CheckpointError, load_checkpoint, save_c
 from brandpulse.model.checkpoint_info import CheckpointInfo
 from brandpulse.model.config import PRESETS, EncoderConfig, model_config_from_preset, to_dict
 from brandpulse.model.encoding import CharEncoder
+from brandpulse.model.hardware import available_cpus
 from brandpulse.model.network import TextNetwork
 from brandpulse.model.runtime import configure_logging, set_seed, use_threads
 from brandpulse.model.scoring import DEFAULT_CUTS, fit_rating_cuts, sentiment_scores
+from brandpulse.training import distributed
 from brandpulse.training.cli import add_data_arguments, add_runtime_arguments, selection_from_args
 from brandpulse.training.data import DataError, data_record, split_record, training_data
 from brandpulse.training.metrics import log_report, metrics_by_group
@@ -42,6 +51,7 @@ from brandpulse.training.trainer import (
     encode_dataset,
     initialise_from,
     predict_encoded,
+    resolve_device,
     train_model,
 )
 
@@ -81,7 +91,12 @@ def build_parser() -> argparse.ArgumentParser:
     opt = p.add_argument_group("optimisation")
     defaults = TrainConfig()
     opt.add_argument("--epochs", type=int, default=defaults.epochs, help="maximum epochs")
-    opt.add_argument("--batch-size", type=int, default=defaults.batch_size, help="rows per step")
+    opt.add_argument(
+        "--batch-size",
+        type=int,
+        default=defaults.batch_size,
+        help="rows per step (of all processes, under torchrun)",
+    )
     opt.add_argument("--lr", type=float, default=defaults.lr, help="(peak) learning rate")
     opt.add_argument("--optimizer", default=defaults.optimizer, choices=["adamw", "sgd"], help="optimiser")
     opt.add_argument(
@@ -182,8 +197,24 @@ def build_model(args: argparse.Namespace, n_classes: int) -> TextNetwork:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the `train` command line; returns the process exit code."""
     args = build_parser().parse_args(argv)
-    configure_logging(args.log_level)
-    threads = use_threads(args.threads)
+    try:
+        group = distributed.join(resolve_device(args.device))
+    except (RuntimeError, ValueError) as error:
+        configure_logging(args.log_level)
+        logger.error("%s", error)
+        return 2
+    try:
+        return _train(args, group)
+    finally:
+        distributed.leave(group)
+
+
+def _train(args: argparse.Namespace, group: distributed.ProcessGroup) -> int:
+    """`main` once this process has its place among the training processes."""
+    # Rank 0 speaks for the run; the other ranks say only what goes wrong.
+    configure_logging(args.log_level if group.is_main else "WARNING")
+    # The processes on one host share its CPUs: by default each takes its share of them.
+    threads = use_threads(args.threads or max(1, available_cpus() // group.local_world_size))
     selection = selection_from_args(args)
     try:
         dataset, train_set, val_set, test_set = training_data(args.data, selection)
@@ -198,13 +229,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     info = CheckpointInfo(
         architecture=args.arch,
         data=data_record(args.data, selection),
-        train=asdict(config),
+        train={**asdict(config), **group.record()},
         init_from=str(args.init_from) if args.init_from else None,
         hardware={
             "machine": platform.machine(),
             "processor": platform.processor() or platform.machine(),
             "device": config.device,
-            "threads": threads,
+            "threads": threads,  # of each process
             "torch": torch.__version__,
             "python": platform.python_version(),
         },
@@ -224,8 +255,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
 
     result = train_model(
-        model, encoder, train_set, val_set, config, log_dir=args.log_dir, on_improvement=save_best
+        model,
+        encoder,
+        train_set,
+        val_set,
+        config,
+        log_dir=args.log_dir,
+        on_improvement=save_best,
+        group=group,
     )
+    if not group.is_main:
+        return 0  # rank 0 measures and writes
     metrics: dict[str, Any] = {"validation": result.best_val}
     rating_cuts = None
     if val_set.stars is not None and len(val_set):
@@ -251,6 +291,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         info,
         train={
             **asdict(config),
+            **group.record(),
             "best_epoch": result.best_epoch,
             "epochs_run": len(result.history),
             "seconds": round(result.seconds, 1),

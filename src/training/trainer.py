@@ -3,7 +3,9 @@
 `train_model` runs epochs of `train_epoch`, measures each on the validation rows with
 `validate`, and keeps the best epoch by validation macro-F1 (`EarlyStopping`). The `train`
 command line (`train.py`) and the learning loop's fine-tuning (`learning/finetune.py`) wrap it,
-each with a `TrainConfig` made by `build_train_config`.
+each with a `TrainConfig` made by `build_train_config`. Under torchrun the same loop runs in
+every process, data-parallel (`distributed.py`: each rank its shard of every global batch, DDP
+averaging the gradients, rank 0 validating and deciding when to stop).
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from brandpulse.model.encoding import CharEncoder
 from brandpulse.model.network import TextNetwork
 from brandpulse.model.predictor import cnn_probabilities
 from brandpulse.model.runtime import bf16_is_fast, set_seed
+from brandpulse.training import distributed
 from brandpulse.training.augment import change_indices
 from brandpulse.training.data import Dataset
 from brandpulse.training.metrics import classification_metrics
@@ -217,8 +220,12 @@ class _Run:
     optimizer: torch.optim.Optimizer
     schedule: Any
     total_steps: int
+    group: distributed.ProcessGroup = distributed.SINGLE_PROCESS
+    step_module: torch.nn.Module | None = None  # what a step calls: DDP around `model`, or `model`
+    batch_size: int = 64  # rows this process takes a step (the global batch split among processes)
     writer: Any = None
-    generator: torch.Generator | None = None
+    generator: torch.Generator | None = None  # the epoch order: the same on every rank
+    noise_generator: torch.Generator | None = None  # character noise: each rank its own
     sample_weights: torch.Tensor | None = None  # None: every row once per epoch
     batch_norm: bool = False  # the network normalises batches: a batch of one row cannot train
     losses: list[float] = field(default_factory=list)
@@ -230,32 +237,39 @@ class _Run:
         return self.step >= self.total_steps
 
 
+def epoch_order(run: _Run, rows: int) -> torch.Tensor:
+    """This process's rows of an epoch, in order: the whole shuffle, or its rank's shard of it."""
+    if run.sample_weights is None:
+        order = torch.randperm(rows, generator=run.generator)
+    else:  # rows drawn in proportion to their weights: as many draws as there are rows
+        order = torch.multinomial(run.sample_weights, rows, replacement=True, generator=run.generator)
+    return distributed.shard(order, run.group)
+
+
 def train_epoch(run: _Run, x_train: torch.Tensor, y_train: torch.Tensor, epoch: int) -> None:
     """One pass over the shuffled training rows (or until the run's step budget is spent)."""
     config, model = run.config, run.model
+    step_module = run.step_module or model
     model.train()
-    if run.sample_weights is None:
-        order = torch.randperm(len(x_train), generator=run.generator)
-    else:  # rows drawn in proportion to their weights: as many draws as there are rows
-        order = torch.multinomial(run.sample_weights, len(x_train), replacement=True, generator=run.generator)
+    order = epoch_order(run, len(x_train))
     bar = tqdm(
-        range(0, len(order), config.batch_size),
+        range(0, len(order), run.batch_size),
         desc=f"epoch {epoch}/{config.epochs}",
         unit="batch",
         mininterval=10,
-        disable=None,  # no bar when stderr is not a terminal
+        disable=None if run.group.is_main else True,  # no bar off a terminal, nor off rank 0
     )
     for start in bar:
-        batch = order[start : start + config.batch_size]
+        batch = order[start : start + run.batch_size]
         if len(batch) < 2 and run.batch_norm:
-            continue  # batch norm cannot train on a single row
+            continue  # batch norm cannot train on a single row (every rank has as many rows)
         indices = x_train[batch].to(run.device).long()
         if config.char_noise:
             indices = change_indices(
-                indices, config.char_noise, model.encoder_config.vocab_size, run.generator
+                indices, config.char_noise, model.encoder_config.vocab_size, run.noise_generator
             )
         with torch.autocast(run.device.type, dtype=torch.bfloat16, enabled=config.bf16):
-            logits = model(indices)
+            logits = step_module(indices)
         loss = training_loss(logits, y_train[batch].to(run.device), config.ordinal_weight)
         run.optimizer.zero_grad(set_to_none=True)
         loss.backward()
@@ -289,6 +303,7 @@ def train_model(
     log_dir: str | Path | None = None,
     on_improvement: Callable[[TextNetwork, dict[str, Any]], None] | None = None,
     sample_weights: np.ndarray | None = None,
+    group: distributed.ProcessGroup | None = None,
 ) -> TrainResult:
     """Train with early stopping on validation macro-F1; return the best model seen.
 
@@ -296,13 +311,20 @@ def train_model(
     so the best checkpoint so far can be written while training goes on. With `sample_weights`
     (one per training row, not all zero), each epoch draws as many rows as there are, with
     replacement, in proportion to their weights.
+
+    `group` (default: the one this process joined, `distributed.join`) makes the run one of
+    several data-parallel processes: `config.batch_size` is then the global batch, and only rank 0
+    validates, calls `on_improvement` and returns the best model (the others return theirs as
+    trained, with no history).
     """
+    group = group or distributed.current()
     set_seed(config.seed)
     device = torch.device(config.device)
     model.to(device)
     x_train, x_val = encode_dataset(encoder, train_set.texts), encode_dataset(encoder, val_set.texts)
     y_train = torch.from_numpy(train_set.labels)
-    steps_per_epoch = max(1, -(-len(train_set) // config.batch_size))
+    batch_size = distributed.per_process_batch(config.batch_size, group)
+    steps_per_epoch = max(1, -(-len(train_set) // (batch_size * group.world_size)))
     total_steps = min(steps_per_epoch * config.epochs, config.max_steps or steps_per_epoch * config.epochs)
     optimizer = make_optimizer(model, config)
     run = _Run(
@@ -312,11 +334,15 @@ def train_model(
         optimizer=optimizer,
         schedule=make_schedule(optimizer, config, total_steps),
         total_steps=total_steps,
+        group=group,
+        step_module=distributed.wrap(model, group),
+        batch_size=batch_size,
         generator=torch.Generator().manual_seed(config.seed),
+        noise_generator=torch.Generator().manual_seed(config.seed + 1000 * group.rank),
         sample_weights=_checked_weights(sample_weights, len(train_set)),
         batch_norm=bool(batch_norms(model)),
     )
-    if log_dir:
+    if log_dir and group.is_main:
         from torch.utils.tensorboard import SummaryWriter
 
         run.writer = SummaryWriter(str(log_dir))
@@ -326,6 +352,10 @@ def train_model(
     started = time.perf_counter()
     for epoch in range(1, config.epochs + 1):
         train_epoch(run, x_train, y_train, epoch)
+        if not group.is_main:  # rank 0 validates and says whether to go on
+            if distributed.agree(False, group) or run.done:
+                break
+            continue
         recalibrate_batch_norm(model, x_train, config)
         val = validate(model, x_val, val_set, config.bf16)
         record = {
@@ -352,8 +382,7 @@ def train_model(
                 on_improvement(model, val)
         elif stopping.should_stop:
             logger.info("no better validation macro-F1 for %d epochs: stopping", stopping.stale)
-            break
-        if run.done:
+        if distributed.agree(stopping.should_stop, group) or run.done:
             break
 
     seconds = time.perf_counter() - started
@@ -369,7 +398,7 @@ def train_model(
         history=history,
         losses=run.losses,
         seconds=seconds,
-        samples_per_second=run.seen / seconds if seconds else 0.0,
+        samples_per_second=run.seen * group.world_size / seconds if seconds else 0.0,
     )
 
 

@@ -1,11 +1,16 @@
-"""Shared helpers of the deployment tests: the repository's deploy files, parsed."""
+"""Shared helpers of the deployment tests: the repository's deploy files, parsed, and the compose
+stack the container tests run (`running_stack`)."""
 
 from __future__ import annotations
 
 import json
+import os
 import re
+import secrets
 import shlex
-from collections.abc import Mapping
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -13,15 +18,28 @@ import pytest
 import yaml
 
 from tests.conftest import REPO_ROOT
+from tests.support.docker import (
+    ComposeProject,
+    Stack,
+    build_on_host_network,
+    docker_unavailable,
+    ensure_stand_ins,
+    prepare_checkout,
+)
 
 COMPOSE_FILE = REPO_ROOT / "docker-compose.yml"
 PROXY_OVERLAY = REPO_ROOT / "compose.proxy.yml"
+REPLICAS_OVERLAY = REPO_ROOT / "compose.replicas.yml"
 COMPOSE_FILES = (
     COMPOSE_FILE,
     REPO_ROOT / "compose.override.yml",
     REPO_ROOT / "compose.gpu.yml",
     PROXY_OVERLAY,
+    REPLICAS_OVERLAY,
 )
+# The container tests need a Docker engine: without one they skip, unless this is set (by .ci/run,
+# where ../shared/tools/docker-local.sh gives it an engine), which turns that into a failure.
+REQUIRE_DOCKER = os.environ.get("BRANDPULSE_REQUIRE_DOCKER") == "1"
 ENV_EXAMPLE = REPO_ROOT / ".env.example"
 K8S_DIR = REPO_ROOT / "deploy" / "k8s"
 # The images that run this project's code: targets of one multi-stage Dockerfile, each built by
@@ -172,3 +190,78 @@ def dash_routes() -> set[str]:
     from brandpulse.dash.app import create_app
 
     return {rule.rule for rule in create_app().server.url_map.iter_rules()}
+
+
+# ---------------------------------------------------------------- the compose stack, running
+
+
+def require_docker() -> None:
+    """Skip the test without a Docker engine (fail it where BRANDPULSE_REQUIRE_DOCKER=1)."""
+    reason = docker_unavailable()
+    if reason:
+        if REQUIRE_DOCKER:
+            pytest.fail(f"BRANDPULSE_REQUIRE_DOCKER=1 but {reason}")
+        pytest.skip(f"{reason}; run ../shared/tools/docker-local.sh or install Docker to run these tests")
+
+
+def report_figures(config: pytest.Config, name: str, figures: Mapping[str, Any]) -> None:
+    """Keep the figures in artifacts/<name>.json and print them past pytest's output capture."""
+    out = REPO_ROOT / "artifacts" / f"{name}.json"
+    out.parent.mkdir(exist_ok=True)
+    out.write_text(json.dumps(figures, indent=2) + "\n")
+    writer = config.pluginmanager.get_plugin("terminalreporter")
+    capture = config.pluginmanager.get_plugin("capturemanager")
+    if writer is None or capture is None:
+        return
+    with capture.global_and_fixture_disabled():  # onto the terminal
+        writer.write_line("")
+        writer.write_line(f"{name} figures ({out.relative_to(REPO_ROOT)}):")
+        for key, value in figures.items():
+            writer.write_line(f"  {key}: {value}")
+
+
+@contextmanager
+def running_stack(
+    request: pytest.FixtureRequest,
+    directory: Path,
+    name: str,
+    files: Sequence[str],
+    settings: Mapping[str, str] | None = None,
+    build: Sequence[str] = (),
+) -> Iterator[Stack]:
+    """The compose stack of a copy of the checkout in `directory`, up (`up --wait`), torn down with
+    its volumes afterwards; its figures printed and kept in artifacts/<name>.json, and the
+    services' last log lines in artifacts/<name>.log when a test failed.
+
+    `settings` go into its `.env`; `build`: the services whose images are built first (timed).
+    """
+    require_docker()
+    env = prepare_checkout(REPO_ROOT, directory, settings)
+    files = [*files, build_on_host_network(directory)]
+    project = ComposeProject(directory, f"bptest{secrets.token_hex(3)}", files, {})
+    stack = Stack(
+        project,
+        env,
+        web_url=f"http://{env['WEB_PUBLISH']}",
+        api_url=f"http://127.0.0.1:{env['API_PUBLISH']}",
+    )
+    stack.figures["stand-ins built"] = ensure_stand_ins()
+    failed_before = request.session.testsfailed
+    broke = True  # until the tests ran: a build or `up` that fails keeps the logs too
+    try:
+        if build:
+            started = time.monotonic()
+            project.build(build)
+            stack.figures["build (s)"] = round(time.monotonic() - started, 1)
+        started = time.monotonic()
+        project.compose("up", "--detach", "--wait", "--no-build", timeout=300)
+        stack.figures["up to healthy (s)"] = round(time.monotonic() - started, 1)
+        yield stack
+        broke = False
+    finally:
+        logs = project.compose("logs", "--no-color", "--tail", "60", check=False).stdout
+        if broke or request.session.testsfailed > failed_before:
+            (REPO_ROOT / "artifacts").mkdir(exist_ok=True)
+            (REPO_ROOT / "artifacts" / f"{name}.log").write_text(logs)
+        project.down()
+        report_figures(request.config, name, stack.figures)

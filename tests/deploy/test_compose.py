@@ -28,6 +28,7 @@ from tests.conftest import REPO_ROOT, REQUIRE_SERVICES
 from tests.deploy.conftest import (
     COMPOSE_FILES,
     PROXY_OVERLAY,
+    REPLICAS_OVERLAY,
     ComposeTag,
     container_model_dir,
     load_yaml,
@@ -139,6 +140,7 @@ def test_startup_is_gated_on_health_not_order(compose):
         "migrate": {"condition": "service_completed_successfully"}
     }
     assert services["proxy"]["depends_on"] == {"dash": {"condition": "service_healthy"}}
+    assert services["api-lb"]["depends_on"] == {"api": {"condition": "service_healthy"}}
 
 
 @pytest.mark.parametrize("service", sorted(SERVERS))
@@ -309,7 +311,7 @@ def _tmpfs_paths(service: dict[str, Any]) -> set[str]:
     return {entry.split(":", 1)[0] for entry in ([tmpfs] if isinstance(tmpfs, str) else tmpfs)}
 
 
-ALL_SERVICES = ("db", "migrate", "redis", "api", "dash", "retrain", "privacy", "proxy", "train")
+ALL_SERVICES = ("db", "migrate", "redis", "api", "dash", "retrain", "privacy", "proxy", "train", "api-lb")
 
 
 @pytest.mark.parametrize("service", ALL_SERVICES)
@@ -469,7 +471,7 @@ def test_compose_refuses_to_start_without_each_secret(docker_compose, tmp_path, 
 
 def test_compose_config_hardens_every_service_and_wires_the_secrets(docker_compose, tmp_path):
     config = merged(docker_compose, tmp_path, ["docker-compose.yml"], "--profile", "learning",
-                    "--profile", "proxy", "--profile", "train")  # fmt: skip
+                    "--profile", "proxy", "--profile", "train", "--profile", "replicas")  # fmt: skip
     services = config["services"]
     assert set(services) == set(ALL_SERVICES)
     for name, service in services.items():
@@ -523,6 +525,76 @@ def test_the_web_port_is_on_loopback_only_when_the_proxy_overlay_runs_the_proxy(
     development = merged(docker_compose, tmp_path, files)
     assert _dash_bindings(development) == [("127.0.0.1", "8050")]
     assert {port.get("host_ip") for port in development["services"]["api"]["ports"]} == {"127.0.0.1"}
+
+
+def test_the_replicas_overlay_scales_the_api_behind_the_balancer(docker_compose, tmp_path):
+    """compose.replicas.yml: API_REPLICAS containers of `api` with no port of their own, the
+    balancer started and published on loopback where the single API was, the web page calling the
+    API through it, the API believing it; every other service as it was."""
+    plain = merged(docker_compose, tmp_path, ["docker-compose.yml", "compose.override.yml"])
+    assert "api-lb" not in plain["services"], "a plain `up` does not start the balancer"
+    files = ["docker-compose.yml", "compose.override.yml", "compose.replicas.yml"]
+    scaled = merged(docker_compose, tmp_path, files, API_PUBLISH="15000")
+    services = scaled["services"]
+    api, balancer, dash = services["api"], services["api-lb"], services["dash"]
+    assert api["deploy"]["replicas"] == 3 and "ports" not in api
+    assert not balancer.get("profiles")
+    assert [(port.get("host_ip"), str(port["published"]), port["target"]) for port in balancer["ports"]] == [
+        ("127.0.0.1", "15000", 5000)
+    ]
+    assert dash["environment"]["API_URL"] == "http://api-lb:5000"
+    assert dash["depends_on"]["api-lb"]["condition"] == "service_started"
+    assert api["environment"]["TRUSTED_PROXIES"].split(",") == ["dash", "proxy", "api-lb"]
+    Settings.from_env({"TRUSTED_PROXIES": api["environment"]["TRUSTED_PROXIES"]})
+    # The balancer is hardened as every service, and needs no capability at all.
+    assert balancer["read_only"] is True and balancer["cap_drop"] == ["ALL"] and "cap_add" not in balancer
+    assert "no-new-privileges:true" in balancer["security_opt"]
+    (config,) = balancer["volumes"]
+    assert config["read_only"] is True
+    assert Path(config["source"]) == REPO_ROOT / "deploy" / "haproxy" / "haproxy.cfg"
+    for name, service in plain["services"].items():
+        if name not in ("api", "dash"):
+            assert services[name] == service, name
+    assert {**api, "deploy": None, "ports": None, "environment": None} == {
+        **plain["services"]["api"], "deploy": None, "ports": None, "environment": None
+    }  # fmt: skip
+    # API_REPLICAS in .env, or `--scale api=N` on the command line.
+    assert (
+        merged(docker_compose, tmp_path, files, API_REPLICAS="5")["services"]["api"]["deploy"]["replicas"]
+        == 5
+    )
+    overlay = load_yaml(REPLICAS_OVERLAY)["services"]
+    assert set(overlay) == {"api", "api-lb", "dash"}
+    assert isinstance(overlay["api"]["ports"], ComposeTag) and overlay["api"]["ports"].tag == "!reset"
+
+
+def _haproxy_directives() -> list[str]:
+    text = (REPO_ROOT / "deploy" / "haproxy" / "haproxy.cfg").read_text()
+    return [
+        " ".join(line.split("#", 1)[0].split()) for line in text.splitlines() if line.split("#", 1)[0].strip()
+    ]
+
+
+def test_the_balancer_checks_readiness_finds_replicas_by_dns_and_retries_only_what_is_safe():
+    directives = _haproxy_directives()
+    # Every container of the `api` service, by Docker's DNS, checked on its readiness route.
+    assert any(re.fullmatch(r"server-template \S+ 1-\d+ api:5000", line) for line in directives)
+    assert "http-check send meth GET uri /readyz" in directives
+    assert "http-check expect status 200" in directives
+    (servers,) = [line for line in directives if line.startswith("default-server ")]
+    for phrase in ("check ", "resolvers docker", "init-addr none", "observe layer4", "on-error mark-down"):
+        assert phrase in servers, phrase
+    assert "balance roundrobin" in directives
+    # Sent again after a replica took it: only GET/HEAD, predictions and keyed writes.
+    assert "retry-on conn-failure empty-response junk-response" in directives
+    assert "http-request disable-l7-retry unless safe_method || scoring || keyed" in directives
+    assert "acl safe_method method GET HEAD" in directives
+    assert "acl scoring path /api/predict /api/predict/batch" in directives
+    assert "acl keyed req.hdr(Idempotency-Key) -m found" in directives
+    # The client's address appended to X-Forwarded-For; which hop to believe is the API's rule.
+    assert "option forwardfor" in directives
+    assert "bind :5000" in directives
+    assert not any(word in line for line in directives for word in ("chroot", "pidfile", "stats socket"))
 
 
 def test_the_gpu_file_still_merges(docker_compose, tmp_path):

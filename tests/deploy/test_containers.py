@@ -12,13 +12,14 @@ internal certificate, the web port on loopback only, a body limit, the visitor's
 saw it) and the `train` profile (a short training writes a checkpoint to ./models). Every
 process of every service must run as a non-root user, and every container with the hardening of
 docker-compose.yml (read-only root, no capabilities, no-new-privileges). Image sizes and start
-times are printed at the end and kept in artifacts/containers.json.
+times are printed at the end and kept in artifacts/containers.json. (Several API replicas behind
+the load balancer: tests/deploy/test_replicas.py, on the images built here.)
 
 Without a Docker engine the tests skip, with the reason; BRANDPULSE_REQUIRE_DOCKER=1 (set by
 .ci/run where ../shared/tools/docker-local.sh gives it an engine) turns that into a failure.
 Where no image registry is reachable, docker-local.sh's stand-ins replace the public base images
-and tests/support/docker.py builds one for redis; TORCH_INDEX_URL (or docker-local.sh's local
-index, when it answers) gives the torch wheel.
+and tests/support/docker.py builds one for redis (and haproxy); TORCH_INDEX_URL (or
+docker-local.sh's local index, when it answers) gives the torch wheel.
 """
 
 from __future__ import annotations
@@ -27,44 +28,38 @@ import csv
 import io
 import ipaddress
 import json
-import os
 import secrets
-import signal
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
 
-from tests.conftest import REPO_ROOT
+from tests.deploy.conftest import running_stack
 from tests.support.docker import (
-    ALL_PROFILES,
+    IMAGES,
     ComposeProject,
-    copy_checkout,
-    docker_unavailable,
-    ensure_stand_ins,
+    Stack,
     image_size,
+    kill_process,
     run,
 )
-from tests.support.servers import free_port, wait_until
+from tests.support.page_callbacks import submit_through_the_page
+from tests.support.servers import wait_until
 
 pytestmark = [pytest.mark.containers, pytest.mark.slow, pytest.mark.timeout(2400)]
 
-REQUIRE_DOCKER = os.environ.get("BRANDPULSE_REQUIRE_DOCKER") == "1"
-LOCAL_TORCH_INDEX = "http://127.0.0.1:8999/"  # docker-local.sh serves this machine's CPU wheel there
 API_OVERHEAD_MB = 150.0  # the API image may exceed base image + torch by this much
-IMAGES = {
-    "api": "brandpulse-api:latest",
-    "learning": "brandpulse-learning:latest",
-    "web": "brandpulse-dash:latest",
-    "train": "brandpulse-train:latest",
-    "proxy": "brandpulse-proxy:latest",
+# The images by name, as the figures show them.
+NAMED_IMAGES = {
+    "api": IMAGES["api"],
+    "learning": IMAGES["retrain"],
+    "web": IMAGES["dash"],
+    "train": IMAGES["train"],
+    "proxy": IMAGES["proxy"],
 }
 BASE_IMAGE = "python:3.11-slim-bookworm"
-BUILT_SERVICES = ("api", "retrain", "dash", "train", "proxy")  # one service per image
 SERVING = ("db", "redis", "api", "dash", "privacy")  # what a plain `up` keeps running
 REVIEW_TEXT = "Container test: the parcel came a day early, well packed, and the staff were friendly."
 FORGED = "203.0.113.66"  # what a visitor writes in X-Forwarded-For, hoping it is stored
@@ -90,146 +85,17 @@ print(json.dumps({key: size(dist) for key, dist in seen.items()}))
 """
 
 
-@dataclass
-class Stack:
-    """The running project, what its `.env` says, and the figures gathered along the way."""
-
-    project: ComposeProject
-    env: dict[str, str]
-    web_url: str
-    api_url: str
-    figures: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def admin(self) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.env['ADMIN_TOKEN']}"}
-
-    def reviews(self) -> list[dict[str, Any]]:
-        """Every stored review, through the admin API."""
-        response = requests.get(f"{self.api_url}/api/reviews?per_page=100", headers=self.admin, timeout=10)
-        response.raise_for_status()
-        return response.json()["items"]
-
-    def wait_serving(self, timeout: float = 120) -> None:
-        """Until the API and the page answer through the published ports."""
-        for url in (f"{self.api_url}/readyz", f"{self.web_url}/healthz"):
-            wait_until(lambda url=url: _answers(url), timeout, f"{url} does not answer", 0.5)
-
-
-def _answers(url: str) -> bool:
-    try:
-        return requests.get(url, timeout=3).status_code == 200
-    except requests.RequestException:
-        return False
-
-
-def _torch_index() -> str | None:
-    """TORCH_INDEX_URL from the environment, else docker-local.sh's local index when it answers."""
-    if os.environ.get("TORCH_INDEX_URL"):
-        return os.environ["TORCH_INDEX_URL"]
-    return LOCAL_TORCH_INDEX if _answers(f"{LOCAL_TORCH_INDEX}torch/") else None
-
-
-def _write_env(directory: Path) -> dict[str, str]:
-    """`.env` from `.env.example` with secrets filled in, as docs/deploy.md says, and free ports."""
-    values = {
-        "POSTGRES_PASSWORD": secrets.token_hex(16),
-        "ADMIN_TOKEN": secrets.token_hex(24),
-        "SECRET_KEY": secrets.token_hex(32),
-        "REDIS_PASSWORD": secrets.token_hex(24),
-        "WEB_PUBLISH": f"127.0.0.1:{free_port()}",
-        "API_PUBLISH": str(free_port()),
-        "DB_PUBLISH": str(free_port()),
-        "HTTP_PUBLISH": str(free_port()),
-        "HTTPS_PUBLISH": str(free_port()),
-    }
-    if index := _torch_index():
-        values["TORCH_INDEX_URL"] = index
-    lines = (REPO_ROOT / ".env.example").read_text().splitlines()
-    written = [
-        f"{line.split('=', 1)[0]}={values.pop(line.split('=', 1)[0])}"
-        if not line.startswith("#") and line.split("=", 1)[0] in values
-        else line
-        for line in lines
-    ]
-    written += [f"{key}={value}" for key, value in values.items()]
-    (directory / ".env").write_text("\n".join(written) + "\n")
-    return dict(
-        line.split("=", 1) for line in written if line.strip() and not line.startswith("#") and "=" in line
-    )
-
-
-def _build_on_host_network(directory: Path) -> str:
-    """A compose file that builds every image with the host's network (the local torch index, PyPI)."""
-    path = directory / "compose.build-host-network.yml"
-    built = ("migrate", "privacy", *BUILT_SERVICES)  # every service with a `build`
-    services = {service: {"build": {"network": "host"}} for service in built}
-    path.write_text(json.dumps({"services": services}))
-    return path.name
-
-
-def _report(stack: Stack, config: pytest.Config) -> None:
-    """Print the figures and keep them in artifacts/containers.json."""
-    out = REPO_ROOT / "artifacts" / "containers.json"
-    out.parent.mkdir(exist_ok=True)
-    out.write_text(json.dumps(stack.figures, indent=2) + "\n")
-    writer = config.pluginmanager.get_plugin("terminalreporter")
-    capture = config.pluginmanager.get_plugin("capturemanager")
-    if writer is None or capture is None:
-        return
-    with capture.global_and_fixture_disabled():  # past pytest's output capture, onto the terminal
-        writer.write_line("")
-        writer.write_line(f"container figures ({out.relative_to(REPO_ROOT)}):")
-        for key, value in stack.figures.items():
-            writer.write_line(f"  {key}: {value}")
-
-
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest) -> Iterator[Stack]:
-    """The whole stack, built and up (`up --wait`), torn down with its volumes afterwards."""
-    reason = docker_unavailable()
-    if reason:
-        if REQUIRE_DOCKER:
-            pytest.fail(f"BRANDPULSE_REQUIRE_DOCKER=1 but {reason}")
-        pytest.skip(f"{reason}; run ../shared/tools/docker-local.sh or install Docker to run these tests")
-    directory = tmp_path_factory.mktemp("checkout")
-    copy_checkout(REPO_ROOT, directory)
-    for folder in ("data", "models", "runs"):  # the training service's mounts, writable by its user
-        (directory / folder).mkdir(exist_ok=True)
-        try:
-            os.chown(directory / folder, 10001, 10001)  # as docs/deploy.md says (`sudo chown`)
-        except PermissionError:
-            (directory / folder).chmod(0o777)  # not root here (a CI runner with a Docker group)
-    env = _write_env(directory)
-    files = ["docker-compose.yml", "compose.override.yml", _build_on_host_network(directory)]
-    project = ComposeProject(directory, f"bptest{secrets.token_hex(3)}", files, {})
-    stack = Stack(
-        project,
-        env,
-        web_url=f"http://{env['WEB_PUBLISH']}",
-        api_url=f"http://127.0.0.1:{env['API_PUBLISH']}",
-    )
-    stack.figures["stand-ins built"] = ensure_stand_ins()
-    try:
-        started = time.monotonic()
-        # One image at a time (COMPOSE_PARALLEL_LIMIT): the classic builder (docker-local.sh's) builds
-        # every stage above a target and shares none with a build running beside it, so built in
-        # turn each image reuses the stages the ones before built (BuildKit, a Docker host's
-        # default, builds only the stages a target needs and shares them anyway).
-        builder = ComposeProject(directory, project.name, files, {"COMPOSE_PARALLEL_LIMIT": "1"})
-        builder.compose(*ALL_PROFILES, "build", *BUILT_SERVICES, timeout=1800)
-        stack.figures["build (s)"] = round(time.monotonic() - started, 1)
-        started = time.monotonic()
-        project.compose("up", "--detach", "--wait", "--no-build", timeout=300)
-        stack.figures["up to healthy (s)"] = round(time.monotonic() - started, 1)
+    """The whole stack, every image built, up (`up --wait`), torn down with its volumes afterwards."""
+    with running_stack(
+        request,
+        tmp_path_factory.mktemp("checkout"),
+        "containers",
+        ["docker-compose.yml", "compose.override.yml"],
+        build=list(IMAGES),
+    ) as stack:
         yield stack
-    finally:
-        logs = project.compose("logs", "--no-color", "--tail", "40", check=False).stdout
-        if request.session.testsfailed:
-            (REPO_ROOT / "artifacts").mkdir(exist_ok=True)
-            (REPO_ROOT / "artifacts" / "containers.log").write_text(logs)
-        project.down()
-        _report(stack, request.config)
 
 
 def test_every_service_is_healthy_after_up_wait(stack):
@@ -248,7 +114,7 @@ def test_every_service_is_healthy_after_up_wait(stack):
 
 
 def test_image_sizes_and_the_api_image_is_base_plus_torch_plus_little(stack):
-    sizes = {name: image_size(image) for name, image in IMAGES.items()}
+    sizes = {name: image_size(image) for name, image in NAMED_IMAGES.items()}
     base = image_size(BASE_IMAGE)
     torch_files = json.loads(
         run(["docker", "run", "--rm", "--entrypoint", "python", IMAGES["api"], "-c", TORCH_FOOTPRINT]).stdout
@@ -284,76 +150,6 @@ def test_page_prediction_review_admin_list_and_csv_export(stack):
     assert export.status_code == 200
     rows = list(csv.DictReader(io.StringIO(export.text)))
     assert [(row["text"], row["label"], row["brand"]) for row in rows] == [(REVIEW_TEXT, "5", brand)]
-
-
-def dash_callback(
-    url: str,
-    output: str,
-    inputs: dict[str, Any],
-    state: dict[str, Any],
-    headers: dict[str, str],
-    verify: str | bool = True,
-) -> requests.Response:
-    """Post the page's callback whose outputs include `output` ("id.property") as a browser does
-    (the request built from `/_dash-dependencies`), with whatever headers a visitor may write."""
-    dependencies = requests.get(f"{url}/_dash-dependencies", timeout=10, verify=verify).json()
-
-    def outputs_of(name: str) -> list[str]:
-        return name[2:-2].split("...") if name.startswith("..") else [name]
-
-    dependency = next(
-        dep
-        for dep in dependencies
-        if output in [part.split("@")[0] for part in outputs_of(dep["output"])]
-        and f"{dep['inputs'][0]['id']}.{dep['inputs'][0]['property']}" in inputs
-    )
-    values = {**inputs, **state}
-
-    def entries(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        return [
-            {
-                "id": item["id"],
-                "property": item["property"],
-                "value": values.get(f"{item['id']}.{item['property']}"),
-            }
-            for item in items
-        ]
-
-    name = dependency["output"]
-    parts = [{"id": part.rsplit(".", 1)[0], "property": part.rsplit(".", 1)[1]} for part in outputs_of(name)]
-    body = {
-        "output": name,
-        "outputs": parts if name.startswith("..") else parts[0],
-        "inputs": entries(dependency["inputs"]),
-        "changedPropIds": list(inputs),
-        "state": entries(dependency["state"]),
-    }
-    return requests.post(
-        f"{url}/_dash-update-component", json=body, headers=headers, timeout=30, verify=verify
-    )
-
-
-def submit_through_the_page(
-    url: str, brand: str, text: str, headers: dict[str, str], verify: str | bool = True
-) -> str:
-    """Submit a review with the review page's Submit callback; the message the page shows."""
-    response = dash_callback(
-        url,
-        "review-alert.children",
-        {"submit-review.n_clicks": 1},
-        {
-            "review-text.value": text,
-            "rating-input.value": 4,
-            "brand-store.data": {"name": brand},
-            "score-shown.data": {"seq": 0},
-            "suggestion-group.data": "suggested",
-            "rating-touched.data": True,
-        },
-        headers,
-        verify,
-    )
-    assert response.status_code == 200, response.text[:2000]
-    return str(response.json()["response"]["review-alert"]["children"])
 
 
 def stored_review(stack: Stack, text: str) -> dict[str, Any]:
@@ -458,24 +254,10 @@ def test_restarting_the_api_keeps_the_data(stack):
     assert stack.reviews() == before
 
 
-def _kill(pid: int) -> None:
-    """SIGKILL a host process: directly as root, else from a container in the host's PID namespace.
-
-    Not `docker kill`: the engine counts that as a stop by the operator, which `unless-stopped`
-    respects; a crash must be a process dying by itself.
-    """
-    try:
-        os.kill(pid, signal.SIGKILL)
-    except PermissionError:
-        program = "import os, sys; os.kill(int(sys.argv[1]), 9)"
-        run(["docker", "run", "--rm", "--pid", "host", "--user", "0", "--entrypoint", "python",
-             IMAGES["api"], "-c", program, str(pid)])  # fmt: skip
-
-
 def test_the_restart_policy_brings_back_a_killed_api(stack):
     container = stack.project.inspect("api")
     pid, restarts = container["State"]["Pid"], container["RestartCount"]
-    _kill(pid)  # the container's main process: the gunicorn master
+    kill_process(pid)  # the container's main process: the gunicorn master
     started = time.monotonic()
     wait_until(lambda: stack.project.inspect("api")["RestartCount"] > restarts, 60, "api was not restarted")
     stack.project.wait_healthy("api")

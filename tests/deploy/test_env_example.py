@@ -18,6 +18,10 @@ from tests.deploy.conftest import COMPOSE_FILES, ENV_EXAMPLE, load_yaml
 
 SRC = REPO_ROOT / "src"
 SETTINGS_MODULES = {SRC / "api" / "settings.py", SRC / "dash" / "settings.py"}
+# Reads what torchrun sets in each process it starts (rank, world size): the launcher's own
+# variables, never written in .env, and nothing else.
+LAUNCHER_MODULE = SRC / "training" / "distributed.py"
+TORCHRUN_OWN = {"RANK", "WORLD_SIZE", "LOCAL_RANK", "LOCAL_WORLD_SIZE"}
 SECRETS = ("POSTGRES_PASSWORD", "ADMIN_TOKEN", "SECRET_KEY", "REDIS_PASSWORD")
 # Read by Docker Compose itself from .env (its own settings, not interpolated into the files).
 COMPOSE_OWN = {"COMPOSE_PROFILES", "COMPOSE_FILE"}
@@ -80,6 +84,9 @@ def code_variables() -> set[str]:
     names: set[str] = set()
     for path in sorted(SRC.rglob("*.py")):
         tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+        if path == LAUNCHER_MODULE:
+            assert _variables_read(tree) <= TORCHRUN_OWN, f"{path} reads more than torchrun's variables"
+            continue
         if _touches_environment(tree):
             readers.add(path)
             names |= _variables_read(tree)

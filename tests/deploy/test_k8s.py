@@ -133,6 +133,27 @@ def test_api_and_dash_have_probes_requests_and_limits(objects):
     assert api["readinessProbe"]["httpGet"]["path"] == "/readyz"
 
 
+def test_the_api_scales_on_cpu_measured_against_what_a_pod_is_sized_for(objects):
+    """What tests/deploy/test_replicas.py shows with compose: replicas that agree, served only
+    while ready. Here: readiness on /readyz (checked every 5 s, out after two failures), liveness
+    on /healthz, and an HPA on CPU utilisation, which Kubernetes measures against the CPU request:
+    the request is the cores the pod's workers use, one single-threaded worker a core."""
+    deployments = _by_kind(objects, "Deployment")
+    (api,) = deployments["brandpulse-api"]["spec"]["template"]["spec"]["containers"]
+    readiness = api["readinessProbe"]
+    assert readiness["httpGet"]["path"] == "/readyz" and api["livenessProbe"]["httpGet"]["path"] == "/healthz"
+    assert readiness["periodSeconds"] * readiness["failureThreshold"] <= 10
+    resources = api["resources"]
+    assert resources["requests"]["cpu"] == resources["limits"]["cpu"] == "2"
+    environment = {variable["name"]: variable.get("value") for variable in api["env"]}
+    assert int(environment["WEB_CONCURRENCY"]) * int(environment["TORCH_THREADS"]) == 2
+    (hpa,) = _by_kind(objects, "HorizontalPodAutoscaler").values()
+    (metric,) = hpa["spec"]["metrics"]
+    assert metric["type"] == "Resource" and metric["resource"]["name"] == "cpu"
+    assert metric["resource"]["target"] == {"type": "Utilization", "averageUtilization": 70}
+    assert hpa["spec"]["minReplicas"] >= 2, "one pod down (a crash, a rollout) must leave one serving"
+
+
 def test_probes_point_at_routes_and_ports_that_exist(objects, api_routes, dash_routes):
     routes = {"api": api_routes, "dash": dash_routes}
     for obj in objects:

@@ -50,8 +50,38 @@ def locked_version() -> str:
     return lock["packages"]["node_modules/axe-core"]["version"]
 
 
+# Resolves once two animation frames have passed with no finite animation or transition running
+# (infinite ones, such as a spinner, never end and are left alone); gives up after 40 rounds.
+SETTLE_SCRIPT = """
+const done = arguments[arguments.length - 1];
+const frame = () => new Promise(resolve => requestAnimationFrame(() => resolve()));
+const finite = animation => animation.playState === "running" && animation.effect
+    && animation.effect.getComputedTiming().endTime !== Infinity;
+(async () => {
+    for (let round = 0; round < 40; round++) {
+        await frame();
+        await frame();
+        const running = document.getAnimations().filter(finite);
+        if (!running.length) return done(true);
+        await Promise.all(running.map(animation => animation.finished.catch(() => null)));
+    }
+    done(false);
+})();
+"""
+
+
+def wait_for_animations(driver: Any, timeout: float = 10) -> bool:
+    """Wait until the page's transitions have ended. axe measures what is painted now: a Bootstrap
+    alert fading in (opacity 0 to 1 over 150 ms) has too little contrast half-way (CI, stop 35)."""
+    driver.set_script_timeout(timeout)
+    return bool(driver.execute_async_script(SETTLE_SCRIPT))
+
+
 def run_axe(driver: Any, context: str | None = None, timeout: float = 30) -> list[Violation]:
-    """Every violation axe finds in the page open in `driver` (or in the `context` selector)."""
+    """Every violation axe finds in the page open in `driver` (or in the `context` selector),
+    once its transitions have ended."""
+    if not wait_for_animations(driver):
+        logger.warning("axe runs while an animation is still running")
     if not driver.execute_script("return typeof window.axe !== 'undefined'"):
         driver.execute_script(AXE_SCRIPT.read_text(encoding="utf-8"))
     driver.set_script_timeout(timeout)

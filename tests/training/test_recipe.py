@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 from brandpulse.training import recipe
@@ -42,6 +43,17 @@ def test_dry_run_prints_the_commands(capsys, tmp_path):
     assert recipe.main(["--dry-run", "--root", str(tmp_path), "--from", "ngram", "--to", "combine"]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert [line.split()[0] for line in lines] == ["train-ngram", "combine-models"]
+
+
+def test_processes_run_the_cnn_step_under_torchrun_and_only_that_step(capsys, tmp_path):
+    assert recipe.main(["--dry-run", "--root", str(tmp_path), "--to", "ngram", "--processes", "4"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.split()[0] for line in lines] == ["build-corpus", "torchrun", "train-ngram"]
+    cnn = lines[1].split()
+    assert cnn[1:6] == ["--standalone", "--nproc_per_node", "4", "-m", "brandpulse.training.train"]
+    assert "--out" in cnn  # the recipe's own train options follow
+    # What would run is the same launcher, with the running interpreter.
+    assert recipe.torchrun(4)[:3] == [sys.executable, "-m", "torch.distributed.run"]
 
 
 def test_a_bad_recipe_is_reported(tmp_path, caplog):
