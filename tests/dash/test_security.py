@@ -23,6 +23,7 @@ from brandpulse.dash import charts
 from brandpulse.dash.security import TOO_LARGE
 from tests.dash.browser import choose_rating, open_review_page, type_text, wait, wait_for_score_of
 from tests.dash.conftest import ADMIN_TOKEN, GunicornServer
+from tests.support import page_callbacks
 from tests.support.servers import ApiServer, api_settings, free_port, prepare_database
 
 FORGED = "203.0.113.66"
@@ -41,44 +42,9 @@ def dash_callback(
     state: dict[str, Any] | None = None,
     headers: dict[str, str] | None = None,
 ) -> requests.Response:
-    """Post the callback whose outputs include `output` ("id.property") and whose first input is
-    one of `inputs`, as the browser would: `inputs` and `state` map "id.property" to values (one
-    not given is sent as null)."""
-    dependencies = requests.get(web.url + "/_dash-dependencies", timeout=10).json()
-    dependency = next(
-        dep
-        for dep in dependencies
-        if output in [part.split("@")[0] for part in outputs_of(dep["output"])]
-        and f"{dep['inputs'][0]['id']}.{dep['inputs'][0]['property']}" in inputs
-    )
-    values = {**inputs, **(state or {})}
-
-    def entries(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        return [
-            {
-                "id": item["id"],
-                "property": item["property"],
-                "value": values.get(f"{item['id']}.{item['property']}"),
-            }
-            for item in items
-        ]
-
-    name = dependency["output"]
-    parts = [{"id": part.rsplit(".", 1)[0], "property": part.rsplit(".", 1)[1]} for part in outputs_of(name)]
-    outputs: Any = parts if name.startswith("..") else parts[0]
-    body = {
-        "output": name,
-        "outputs": outputs,
-        "inputs": entries(dependency["inputs"]),
-        "changedPropIds": list(inputs),
-        "state": entries(dependency["state"]),
-    }
-    return requests.post(web.url + "/_dash-update-component", json=body, headers=headers or {}, timeout=30)
-
-
-def outputs_of(name: str) -> list[str]:
-    """The "id.property" outputs of a callback's name ("..a.x...b.y.." when there are several)."""
-    return name[2:-2].split("...") if name.startswith("..") else [name]
+    """Post the page's callback whose outputs include `output` ("id.property") to `web`, as the
+    browser would (tests/support/page_callbacks.py); a value not given is sent as null."""
+    return page_callbacks.dash_callback(web.url, output, inputs, state or {}, headers or {})
 
 
 def answer(response: requests.Response, output: str) -> Any:
