@@ -11,12 +11,19 @@ Trusted hops are addresses, networks (`10.0.0.5`, `fd00::/64`) or host names (`d
 a Kubernetes headless Service): a name is resolved to the addresses it has now, again every
 RESOLVE_SECONDS, so a restarted container's new address is trusted and its old one is not. A
 name that does not resolve trusts nothing (and is logged), never everything.
+
+Only a process's first look-up runs in a request (nothing is known before it). Later ones run on
+a background thread while requests go on with the addresses of the last one: a resolver that
+takes seconds to say a name does not exist (the `proxy` of a stack run without its proxy, on a
+host whose DNS server does not answer) delays one request of each worker, not one every
+RESOLVE_SECONDS.
 """
 
 from __future__ import annotations
 
 import ipaddress
 import logging
+import os
 import re
 import socket
 import threading
@@ -76,36 +83,59 @@ class TrustedHops:
         self._resolved: frozenset[Address] = frozenset()
         self._resolved_at: float | None = None
         self._lock = threading.Lock()
+        self._refreshing: int | None = None  # the process whose refresh thread is running
         self._unresolved: set[str] = set()  # names whose failure was logged (once, until they resolve)
 
     def __bool__(self) -> bool:
         return bool(self.hops)
 
     def _name_addresses(self) -> frozenset[Address]:
+        """The addresses the names had at the last look-up; the first one is waited for, a stale
+        one is refreshed in the background (one refresh at a time)."""
         if not self._names:
             return frozenset()
-        now = time.monotonic()
-        with self._lock:
-            if self._resolved_at is not None and now - self._resolved_at < self._resolve_seconds:
-                return self._resolved
-            addresses: set[Address] = set()
-            for name in self._names:
-                try:
-                    infos = socket.getaddrinfo(name, None, proto=socket.IPPROTO_TCP)
-                except OSError as error:
-                    if name not in self._unresolved:
-                        self._unresolved.add(name)
-                        logger.warning("trusted proxy %r does not resolve (%s): not trusted", name, error)
-                    continue
-                if name in self._unresolved:
-                    self._unresolved.discard(name)
-                    logger.info("trusted proxy %r resolves again", name)
-                for info in infos:
-                    address = parse_address(str(info[4][0]).split("%", 1)[0])
-                    if address is not None:
-                        addresses.add(address)
-            self._resolved, self._resolved_at = frozenset(addresses), now
+        if self._resolved_at is None:
+            with self._lock:
+                if self._resolved_at is None:
+                    self._resolved, self._resolved_at = self._resolve(), time.monotonic()
             return self._resolved
+        if time.monotonic() - self._resolved_at >= self._resolve_seconds and not self._refresh_running():
+            with self._lock:
+                if not self._refresh_running():
+                    self._refreshing = os.getpid()
+                    threading.Thread(target=self._refresh, name="trusted-hops-refresh", daemon=True).start()
+        return self._resolved
+
+    def _refresh(self) -> None:
+        try:
+            resolved = self._resolve()
+            self._resolved, self._resolved_at = resolved, time.monotonic()
+        finally:
+            self._refreshing = None
+
+    def _refresh_running(self) -> bool:
+        # A refresh started before a fork (gunicorn's preloaded app) has no thread in the child.
+        return self._refreshing == os.getpid()
+
+    def _resolve(self) -> frozenset[Address]:
+        """Look every name up now (a name that does not resolve adds nothing, logged once)."""
+        addresses: set[Address] = set()
+        for name in self._names:
+            try:
+                infos = socket.getaddrinfo(name, None, proto=socket.IPPROTO_TCP)
+            except OSError as error:
+                if name not in self._unresolved:
+                    self._unresolved.add(name)
+                    logger.warning("trusted proxy %r does not resolve (%s): not trusted", name, error)
+                continue
+            if name in self._unresolved:
+                self._unresolved.discard(name)
+                logger.info("trusted proxy %r resolves again", name)
+            for info in infos:
+                address = parse_address(str(info[4][0]).split("%", 1)[0])
+                if address is not None:
+                    addresses.add(address)
+        return frozenset(addresses)
 
     def trusts(self, address: Address) -> bool:
         """Whether `address` is one of the trusted hops."""

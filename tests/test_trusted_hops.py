@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import logging
+import socket
+import threading
 
 import pytest
 
+from brandpulse import trusted_hops
 from brandpulse.trusted_hops import TrustedHops, parse_address, parse_hops
+from tests.support.servers import wait_until
 
 VISITOR = "203.0.113.66"
 
@@ -60,3 +64,37 @@ def test_hops_are_comma_separated_text():
     assert parse_hops(" dash, proxy ,10.0.0.0/8,, fd00::/64") == ("dash", "proxy", "10.0.0.0/8", "fd00::/64")
     assert str(parse_address(" ::ffff:192.0.2.1 ")) == "192.0.2.1"
     assert parse_address("dash") is None
+
+
+def test_a_stale_name_is_looked_up_again_in_the_background(monkeypatch):
+    """Requests go on with the last look-up's addresses while a slow resolver answers."""
+    address, slow = ["127.0.0.1"], threading.Event()
+    asked, answer = threading.Event(), threading.Event()
+
+    def resolver(name, *args, **kwargs):
+        answered = address[0]  # a look-up that began before the change answers the old address
+        if slow.is_set():
+            asked.set()
+            answer.wait(30)
+        return [(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP, "", (answered, 0))]
+
+    monkeypatch.setattr(trusted_hops.socket, "getaddrinfo", resolver)
+    hops = TrustedHops(["localhost"], resolve_seconds=0)
+    assert hops.client_address("127.0.0.1", [VISITOR]) == VISITOR  # the first look-up, waited for
+    address[0] = "192.0.2.9"
+    slow.set()
+
+    def trusted_while_the_look_up_waits() -> bool:
+        # Waiting for the look-up would end with 127.0.0.1 no longer trusted: the peer as the client.
+        assert hops.client_address("127.0.0.1", [VISITOR]) == VISITOR
+        return asked.is_set()
+
+    wait_until(trusted_while_the_look_up_waits, timeout=10, message="no look-up was started")
+    assert hops.client_address("127.0.0.1", [VISITOR]) == VISITOR  # still the old addresses
+    answer.set()
+    wait_until(
+        lambda: hops.client_address("192.0.2.9", [VISITOR]) == VISITOR,
+        timeout=10,
+        message="the new look-up was never used",
+    )
+    assert hops.client_address("127.0.0.1", [VISITOR]) == "127.0.0.1"

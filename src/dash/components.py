@@ -20,9 +20,9 @@ HIDDEN = "visually-hidden"  # Bootstrap: read by screen readers, not shown
 # The API's `unreliable_reason` values (brandpulse.model.legibility; not imported: it is the
 # API's rule, and the web page learns it from each prediction).
 TOO_SHORT, OUTSIDE_ALPHABET, NOT_ENGLISH = "too_short", "outside_alphabet", "not_english"
-# The page's own reason: a text with no letter of any script (emoji, symbols, digits). The API may
-# call it readable (punctuation and digits are in the model's alphabet, and no language test can
-# tell), but an estimate of it would say nothing of a review.
+# A text with no letter of any script (emoji, symbols, digits): the API's reason too, but the page
+# tells it without asking (`has_letters`, the same test as the API's: tests/dash/test_components.py
+# holds them to the same answers), so such typing spends no request.
 NO_LETTERS = "no_letters"
 
 
@@ -70,6 +70,8 @@ def has_letters(text: str) -> bool:
 
 def unreliable_status(reason: str | None, min_length: int) -> str:
     """The status line instead of a score the model cannot stand behind (the API's `unreliable_reason`)."""
+    if reason == NO_LETTERS:
+        return NO_WORDS
     if reason == TOO_SHORT:
         return f"Keep typing: the estimate starts at {min_length} characters."
     if reason == NOT_ENGLISH:

@@ -16,6 +16,11 @@ Why a length rule: a few characters ("Good.") carry too little for the model; it
 from one letter to the next. The threshold is the shortest review the API stores
 (`REVIEW_MIN_LENGTH`), so "too short to score" and "too short to submit" are the same line.
 
+Why a letters rule: a text of emoji, punctuation and digits only ("!!!!!!!!!!!!!!!!", "10/10 ★★★★★")
+says nothing the model learnt to read, whatever share of it is in the alphabet, and no language
+test can tell what language it is in. Its reason is `NO_LETTERS` (a letter of any script counts:
+a Japanese text is refused by the alphabet rule instead).
+
 Why a language rule: German, Spanish or Dutch text is written in the same letters, so the
 alphabet rule lets it through, but the model learnt English words only; it suggested 3 or 4
 stars for every non-English complaint tried ("Schrecklicher Kundenservice, das Paket kam nie
@@ -32,9 +37,10 @@ from brandpulse.model.config import PAPER_ALPHABET
 from brandpulse.model.language import EnglishTest, english_test
 
 TOO_SHORT = "too_short"
+NO_LETTERS = "no_letters"
 OUTSIDE_ALPHABET = "outside_alphabet"
 NOT_ENGLISH = "not_english"
-REASONS = (TOO_SHORT, OUTSIDE_ALPHABET, NOT_ENGLISH)
+REASONS = (TOO_SHORT, NO_LETTERS, OUTSIDE_ALPHABET, NOT_ENGLISH)
 # A text is read when at least this share of its non-blank characters is in the alphabet: below
 # it, most of what the visitor wrote is invisible to the model. Accented Latin text (French,
 # German) stays far above it; Japanese, Chinese, Cyrillic and Greek text falls far below.
@@ -67,6 +73,11 @@ def alphabet_share(text: str, alphabet: str = PAPER_ALPHABET, lowercase: bool = 
     return 1.0 - outside / visible
 
 
+def has_letters(text: str) -> bool:
+    """Whether `text` holds a letter of any script (emoji, digits and punctuation are none)."""
+    return any(character.isalpha() for character in text)
+
+
 def unreliable_reason(
     text: str,
     min_length: int,
@@ -77,13 +88,16 @@ def unreliable_reason(
     """Why the model's score of `text` is no usable suggestion, or None when it is.
 
     `TOO_SHORT`: fewer than `min_length` characters once surrounding blanks are removed (the
-    API's rule for a review). `OUTSIDE_ALPHABET`: less than `MIN_ALPHABET_SHARE` of its non-blank
-    characters are in the model's alphabet (the model reads English letters only).
+    API's rule for a review). `NO_LETTERS`: not one letter of any script. `OUTSIDE_ALPHABET`:
+    less than `MIN_ALPHABET_SHARE` of its non-blank characters are in the model's alphabet (the
+    model reads English letters only).
     `NOT_ENGLISH`: long enough to tell, and clearly another language (`english`, default the
     process's shared `EnglishTest`; its model is loaded on the first such text).
     """
     if len(text.strip()) < min_length:
         return TOO_SHORT
+    if not has_letters(text):
+        return NO_LETTERS
     if alphabet_share(text, alphabet, lowercase) < MIN_ALPHABET_SHARE:
         return OUTSIDE_ALPHABET
     if (english or english_test()).clearly_not_english(text):

@@ -54,6 +54,8 @@ def test_a_usable_prediction_says_so(client):
         ("Отличный товар, всем рекомендую! Доставка быстрая.", "outside_alphabet"),
         ("Schrecklicher Kundenservice, das Paket kam nie an und niemand antwortet.", "not_english"),
         ("Très bon produit, je le recommande à tous.", "not_english"),
+        ("!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!", "no_letters"),  # was "not_english"
+        ("😀😀😀 🎉🎉🎉 !!! ??? 👍👍👍👍", "no_letters"),
     ],
 )
 def test_a_prediction_says_when_its_score_is_no_usable_suggestion(client, text, reason):
@@ -89,7 +91,7 @@ def test_the_openapi_document_states_the_fields(client):
     assert {"reliable", "unreliable_reason"} <= set(schema["required"])
     reason = schema["properties"]["unreliable_reason"]
     assert reason["nullable"] is True
-    assert set(reason["enum"]) == {"too_short", "outside_alphabet", "not_english", None}
+    assert set(reason["enum"]) == {"too_short", "no_letters", "outside_alphabet", "not_english", None}
 
 
 def test_predict_refuses_a_form_body(client):

@@ -125,6 +125,29 @@ def test_a_retrained_version_shows_its_data_and_the_gates_figures_before_and_aft
     assert props["aria-labelledby"] == "model-version-1"
 
 
+def test_a_round_over_the_sample_cap_says_it_read_a_sample():
+    """Over RETRAIN_MAX_FEEDBACK_ROWS the round learns from and is judged on samples (issue 27)."""
+    counts = {
+        **CHALLENGER["counts"],
+        "usable": 900_000,
+        "recent": 4_000,
+        "train": {"base": 50000, "feedback": 13_600},
+        "validation": {"base": 2000, "feedback": 2_400},
+        "sample": {"older": 719_000, "older_used": 16_000, "recent": 180_000, "recent_used": 4_000},
+    }
+    text = admin_model_cards.training_data_text({**CHALLENGER, "counts": counts})
+    assert text == (
+        "corpus c0ffee012345 plus 16,000 stored reviews (13,600 trained on, 2,400 validating, a sample of "
+        "the 719,000 older usable ones); a sample of 4,000 of the 180,000 newest held out to judge it; "
+        "900,000 usable; dropped: client day cap 21, flagged 2"
+    )
+    under_the_cap = {
+        **counts,
+        "sample": {"older": 16_000, "older_used": 16_000, "recent": 4_000, "recent_used": 4_000},
+    }
+    assert "sample" not in admin_model_cards.training_data_text({**CHALLENGER, "counts": under_the_cap})
+
+
 def test_a_rejected_version_and_one_promoted_by_an_admin():
     rejected = {
         **CHALLENGER,

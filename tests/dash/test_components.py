@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from brandpulse.dash import components
+from brandpulse.model import legibility
 
 
 @pytest.mark.parametrize(
@@ -161,5 +162,14 @@ def test_letters_of_any_script_are_words():
         and components.has_letters("ok")
     )
     assert not components.has_letters("😀 12 !?")
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["Отлично 👍", "とても良い", "ok", "😀 12 !?", "!!!!", "10/10 ★★★★★", "ǅ", "ⅷ", "ª", "٣٤", "\u0301"],
+)
+def test_the_pages_letter_test_is_the_apis(text):
+    """The page tells a text without letters without asking the API: by the API's own rule."""
+    assert components.has_letters(text) == legibility.has_letters(text)
     view = components.score_view(5, "Great 👍👍👍👍👍👍👍👍👍👍", {"score": 0.9, "suggested_rating": 5})
     assert view["status"] == "Sounds positive."

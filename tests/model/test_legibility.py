@@ -11,6 +11,7 @@ from brandpulse.model.config import PAPER_ALPHABET
 from brandpulse.model.encoding import CharEncoder
 from brandpulse.model.legibility import (
     MIN_ALPHABET_SHARE,
+    NO_LETTERS,
     NOT_ENGLISH,
     OUTSIDE_ALPHABET,
     TOO_SHORT,
@@ -54,6 +55,10 @@ def test_the_share_is_what_the_encoder_sees():
         ("とても素晴らしい製品でした。配送も早く、また買いたいです！", OUTSIDE_ALPHABET),
         ("Отличный товар, всем рекомендую!", OUTSIDE_ALPHABET),
         ("Πολύ καλό προϊόν, το συνιστώ ανεπιφύλακτα.", OUTSIDE_ALPHABET),
+        ("!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!", NO_LETTERS),  # all in the alphabet: no words either
+        ("10/10 ★★★★★ 5/5 !!! 100 % :-)", NO_LETTERS),
+        ("😀😀😀 🎉🎉🎉 !!! ??? 👍👍👍👍", NO_LETTERS),
+        ("Great 👍👍👍👍👍👍👍👍👍👍👍👍", OUTSIDE_ALPHABET),  # a word, but mostly what the model cannot see
     ],
 )
 def test_unreliable_reason(text, reason):

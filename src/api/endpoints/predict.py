@@ -1,11 +1,11 @@
 """`POST /api/predict` and `/api/predict/batch`: live scoring by the model.
 
 Each prediction also says whether its score is a usable suggestion (`reliable`), and if not why
-(`unreliable_reason`): a text shorter than `REVIEW_MIN_LENGTH`, one mostly outside the model's
-alphabet, which the CNN sees as an almost empty input, or one clearly written in another language
-than English (`brandpulse.model.legibility` explains the rule; it is the one rule for every
-client). The served model's Predictor gives both, so a score and its verdict come from one model
-even across a hot swap. The score is returned either way.
+(`unreliable_reason`): a text shorter than `REVIEW_MIN_LENGTH`, one without a letter, one mostly
+outside the model's alphabet, which the CNN sees as an almost empty input, or one clearly written
+in another language than English (`brandpulse.model.legibility` explains the rule; it is the one
+rule for every client). The served model's Predictor gives both, so a score and its verdict come
+from one model even across a hot swap. The score is returned either way.
 
 Each prediction also carries a `token` (`prediction_tokens.py`): the server's signature of its
 score, suggested rating and model version for this very text, valid for 30 minutes. A page that

@@ -124,7 +124,8 @@ class PredictionSchema(ma.Schema):
         allow_none=True,
         validate=validate.OneOf((*REASONS, None)),  # null in the enum too: OpenAPI 3.0 wants it with nullable
         metadata={
-            "description": "Why the score is not usable: `too_short`, `outside_alphabet` or `not_english`; "
+            "description": "Why the score is not usable: `too_short`, `no_letters`, `outside_alphabet` or "
+            "`not_english`; "
             "null when it is."
         },
     )

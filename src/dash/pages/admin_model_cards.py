@@ -84,12 +84,20 @@ def training_data_text(item: dict[str, Any]) -> str:
         return f"{corpus}; no stored reviews (registered from a file)"
     train, validation = counts.get("train") or {}, counts.get("validation") or {}
     trained, validated = train.get("feedback", 0), validation.get("feedback", 0)
+    # Over RETRAIN_MAX_FEEDBACK_ROWS a round reads a sample of each part (`sample`: of how many).
+    sample = counts.get("sample") or {}
+    older, older_used = sample.get("older", 0), sample.get("older_used", 0)
+    of_older = f", a sample of the {older:,} older usable ones" if older > older_used else ""
     parts = [
         f"{corpus} plus {trained + validated:,} stored reviews ({trained:,} trained on, "
-        f"{validated:,} validating)"
+        f"{validated:,} validating{of_older})"
     ]
     if "recent" in counts:
-        parts.append(f"{counts['recent']:,} newest held out to judge it")
+        newest = sample.get("recent", 0)
+        if newest > counts["recent"]:
+            parts.append(f"a sample of {counts['recent']:,} of the {newest:,} newest held out to judge it")
+        else:
+            parts.append(f"{counts['recent']:,} newest held out to judge it")
     if "usable" in counts:
         dropped = {reason: n for reason, n in (counts.get("dropped") or {}).items() if n}
         why = ", ".join(f"{reason.replace('_', ' ')} {n:,}" for reason, n in sorted(dropped.items()))
