@@ -56,21 +56,7 @@ def answer(response: requests.Response, output: str) -> Any:
 
 def submit(web: GunicornServer, brand: str, text: str, headers: dict[str, str]) -> str:
     """Submit a review through the review page's callback; the page's message."""
-    response = dash_callback(
-        web,
-        "review-alert.children",
-        {"submit-review.n_clicks": 1},
-        {
-            "review-text.value": text,
-            "rating-input.value": 4,
-            "brand-store.data": {"name": brand},
-            "score-shown.data": {"seq": 0},
-            "suggestion-group.data": "suggested",
-            "rating-touched.data": True,
-        },
-        headers,
-    )
-    return str(answer(response, "review-alert.children"))
+    return page_callbacks.submit_through_the_page(web.url, brand, text, headers)
 
 
 def stored_review(api_url: str, brand: str, text: str) -> dict[str, Any]:
